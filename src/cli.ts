@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { envoyAdminProbe } from './admin/health';
+import { ConfigError, loadConfig } from './config/load';
+import type { GatewayConfig } from './config/types';
+import { buildBootstrap, writeBootstrap } from './envoy/bootstrap';
+import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
+import { createLogger, flushLogs, type Logger } from './observability/logger';
+import { providerRuntimes, startProcessor, type Processor } from './processor';
+
+const USAGE = `Usage: llm-gateway [command] [options]
+
+Commands:
+  start            start the processor and supervise Envoy (default)
+  envoy-config     write the generated Envoy bootstrap and exit
+  check-config     validate the configuration (and the Envoy bootstrap) and exit
+
+Options:
+  -c, --config PATH   gateway configuration (default: ./gateway.yaml, else embedded defaults;
+                      also GATEWAY_CONFIG)
+  --no-envoy          serve only the processor (Envoy runs elsewhere, e.g. its own container)
+  -o, --out PATH      where envoy-config writes the bootstrap (default: envoy.bootstrap_path)
+  -h, --help          show this help
+`;
+
+interface Args {
+  command: 'start' | 'envoy-config' | 'check-config';
+  config?: string;
+  noEnvoy: boolean;
+  out?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { command: 'start', noEnvoy: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (a === '--no-envoy') args.noEnvoy = true;
+    else if (a === '-c' || a === '--config') args.config = argv[++i];
+    else if (a.startsWith('--config=')) args.config = a.slice(9);
+    else if (a === '-o' || a === '--out') args.out = argv[++i];
+    else if (a === 'start' || a === 'envoy-config' || a === 'check-config') args.command = a;
+    else throw new ConfigError(`unknown argument "${a}"\n\n${USAGE}`);
+  }
+  return args;
+}
+
+function bootstrapFile(config: GatewayConfig, out?: string): string {
+  return path.resolve(config.base_dir, out ?? config.envoy.bootstrap_path);
+}
+
+async function start(config: GatewayConfig, log: Logger): Promise<void> {
+  const manageEnvoy = config.envoy.manage;
+  let supervisor: EnvoySupervisor | undefined;
+  let envoyBin: string | undefined;
+  if (manageEnvoy) {
+    const found = findEnvoy(config.envoy.binary);
+    envoyBin = found.bin;
+    log.info({ bin: found.bin, version: found.version }, 'envoy found');
+  }
+  const providers = providerRuntimes(config, log);
+  const processor: Processor = await startProcessor(config, log, {
+    providers,
+    envoy: envoyAdminProbe(config.envoy.admin_address, config.envoy.admin_port),
+  });
+
+  let shuttingDown = false;
+  const shutdown = async (code: number, reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ reason }, 'shutting down');
+    const hardStop = setTimeout(() => process.exit(code || 1), (config.envoy.drain_seconds + 15) * 1000);
+    hardStop.unref();
+    try {
+      // Envoy first: it drains client connections while the processor still answers them.
+      await supervisor?.stop();
+      await processor.close();
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'error during shutdown');
+      code = code || 1;
+    }
+    log.info({ code }, 'stopped');
+    flushLogs(log);
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), 50).unref();
+  };
+  process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception');
+    void shutdown(1, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'unhandled rejection');
+  });
+
+  if (!manageEnvoy || !envoyBin) {
+    log.info({ grpc_port: processor.grpcPort, admin_port: processor.adminPort }, 'running without Envoy (--no-envoy)');
+    return;
+  }
+  const file = writeBootstrap(bootstrapFile(config), buildBootstrap(config, providers));
+  supervisor = new EnvoySupervisor({
+    bin: envoyBin,
+    bootstrapPath: file,
+    logLevel: config.envoy.log_level,
+    concurrency: config.envoy.concurrency,
+    adminAddress: config.envoy.admin_address,
+    adminPort: config.envoy.admin_port,
+    drainSeconds: config.envoy.drain_seconds,
+    log,
+  });
+  supervisor.on('exit', (info: { code: number | null; signal: string | null; expected?: boolean; error?: string }) => {
+    if (info.expected) return;
+    log.error(info, 'envoy exited unexpectedly; stopping the gateway');
+    void shutdown(1, 'envoy exited');
+  });
+  supervisor.start();
+  await supervisor.waitReady();
+  log.info(
+    { url: `http://${config.server.listen_address}:${config.server.http_port}`, envoy_admin: `http://${config.envoy.admin_address}:${config.envoy.admin_port}` },
+    'gateway ready',
+  );
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const config = loadConfig({ path: args.config });
+  if (args.noEnvoy) config.envoy.manage = false;
+  const log = createLogger(config.logging.level);
+
+  if (args.command === 'envoy-config' || args.command === 'check-config') {
+    const providers = providerRuntimes(config, log);
+    const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, providers));
+    if (args.command === 'check-config') {
+      const problem = EnvoySupervisor.validate(findEnvoy(config.envoy.binary).bin, file);
+      if (problem) throw new ConfigError(`generated Envoy bootstrap ${file} is invalid`, [problem]);
+    }
+    process.stdout.write(`${file}\n`);
+    flushLogs(log);
+    return;
+  }
+  await start(config, log);
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError || err instanceof EnvoyMissingError) {
+    process.stderr.write(`llm-gateway: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`llm-gateway: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

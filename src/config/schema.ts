@@ -1,0 +1,123 @@
+/**
+ * JSON Schema for gateway.yaml. Ajv fills in the defaults, so the rest of the code reads a
+ * complete GatewayConfig. Unknown keys are errors: a typo must not be silently ignored.
+ */
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+
+const server = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    listen_address: { type: 'string', default: '0.0.0.0' },
+    http_port: { ...port, default: 8080 },
+    max_request_body_bytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
+    request_timeout_seconds: { type: 'number', minimum: 0, default: 600 },
+    stream_idle_timeout_seconds: { type: 'number', minimum: 1, default: 300 },
+  },
+} as const;
+
+const envoy = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    manage: { type: 'boolean', default: true },
+    binary: { type: 'string' },
+    admin_address: { type: 'string', default: '127.0.0.1' },
+    admin_port: { ...port, default: 9901 },
+    bootstrap_path: { type: 'string', default: 'envoy/envoy.generated.yaml' },
+    log_level: {
+      enum: ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'],
+      default: 'warning',
+    },
+    concurrency: { type: 'integer', minimum: 1, default: 2 },
+    drain_seconds: { type: 'number', minimum: 0, default: 5 },
+  },
+} as const;
+
+const processor = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    listen_address: { type: 'string', default: '127.0.0.1' },
+    advertise_address: { type: 'string', default: '127.0.0.1' },
+    grpc_port: { ...port, default: 9002 },
+    admin_port: { ...port, default: 9003 },
+    message_timeout_ms: { type: 'integer', minimum: 50, default: 10000 },
+  },
+} as const;
+
+const logging = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+  },
+} as const;
+
+const provider = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'type', 'base_url'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+    type: { type: 'string', minLength: 1 },
+    base_url: { type: 'string', pattern: '^https?://[^/\\s]+(/\\S*)?$' },
+    api_key: { type: 'string' },
+    api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    models: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
+    timeout_seconds: { type: 'number', minimum: 0, default: 0 },
+  },
+} as const;
+
+const plugin = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['use'],
+  properties: {
+    use: { type: 'string', minLength: 1 },
+    name: { type: 'string', minLength: 1 },
+    enabled: { type: 'boolean', default: true },
+    options: { type: 'object', default: {} },
+    timeout_ms: { type: 'integer', minimum: 1, default: 2000 },
+    on_error: { enum: ['fail_open', 'fail_closed'], default: 'fail_closed' },
+  },
+} as const;
+
+const demo = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    echo: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        port: { ...port, default: 9004 },
+        chunk_delay_ms: { type: 'integer', minimum: 0, default: 20 },
+      },
+    },
+  },
+} as const;
+
+export const gatewayConfigSchema = {
+  $id: 'https://llm-gateway.local/schemas/gateway.json',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server,
+    envoy,
+    processor,
+    logging,
+    providers: { type: 'array', items: provider, default: [] },
+    plugins: { type: 'array', items: plugin, default: [] },
+    demo,
+  },
+} as const;

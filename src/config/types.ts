@@ -1,0 +1,90 @@
+/** The validated gateway configuration (gateway.yaml after defaults are applied). */
+
+export interface ServerConfig {
+  /** Address Envoy's HTTP listener binds. */
+  listen_address: string;
+  http_port: number;
+  /** Largest request body accepted; larger bodies get a JSON 413 from Envoy. */
+  max_request_body_bytes: number;
+  /** Whole-request timeout for LLM routes; 0 disables it (long streams). */
+  request_timeout_seconds: number;
+  /** Time a stream may stay silent before Envoy resets it. */
+  stream_idle_timeout_seconds: number;
+}
+
+export interface EnvoyConfig {
+  /** Start and supervise Envoy as a child process (`--no-envoy` turns this off). */
+  manage: boolean;
+  /** Explicit binary; otherwise $ENVOY_BIN, PATH, then .envoy/bin. */
+  binary?: string;
+  admin_address: string;
+  admin_port: number;
+  /** Where the generated bootstrap is written. */
+  bootstrap_path: string;
+  log_level: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
+  concurrency: number;
+  /** Seconds Envoy gets to drain connections on shutdown. */
+  drain_seconds: number;
+}
+
+export interface ProcessorConfig {
+  /** Address the processor's gRPC and HTTP servers bind. */
+  listen_address: string;
+  /** Address Envoy uses to reach the processor (a service name in docker-compose). */
+  advertise_address: string;
+  grpc_port: number;
+  /** Admin HTTP API: /health, /metrics, and later the management endpoints. */
+  admin_port: number;
+  /** Per-message ext_proc deadline Envoy applies. */
+  message_timeout_ms: number;
+}
+
+export interface LoggingConfig {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+export interface ProviderConfig {
+  name: string;
+  type: string;
+  base_url: string;
+  /** Literal key (discouraged) or `env:NAME`. */
+  api_key?: string;
+  /** Name of the environment variable holding the key. */
+  api_key_env?: string;
+  /** Model ids or glob patterns (`gpt-*`) this provider serves. */
+  models: string[];
+  /** Extra headers sent upstream on every request. */
+  headers: Record<string, string>;
+  /** Per-attempt upstream timeout in seconds (0 = only the route timeout applies). */
+  timeout_seconds: number;
+}
+
+export interface PluginConfig {
+  /** Built-in plugin name, a file path, or an npm package name. */
+  use: string;
+  /** Instance name for logs and errors; defaults to the plugin's own name. */
+  name?: string;
+  enabled: boolean;
+  options: Record<string, unknown>;
+  timeout_ms: number;
+  on_error: 'fail_open' | 'fail_closed';
+}
+
+export interface EchoDemoConfig {
+  enabled: boolean;
+  port: number;
+  /** Delay between streamed chunks, so streaming is visible. */
+  chunk_delay_ms: number;
+}
+
+export interface GatewayConfig {
+  server: ServerConfig;
+  envoy: EnvoyConfig;
+  processor: ProcessorConfig;
+  logging: LoggingConfig;
+  providers: ProviderConfig[];
+  plugins: PluginConfig[];
+  demo: { echo: EchoDemoConfig };
+  /** Directory the configuration was loaded from; relative paths resolve against it. */
+  base_dir: string;
+}

@@ -1,0 +1,94 @@
+import type { Logger } from '../observability/logger';
+import type {
+  Endpoint,
+  GatewayRequest,
+  GatewayResponse,
+  JsonObject,
+  JsonValue,
+  Principal,
+  ProviderTarget,
+  RequestContext,
+  TokenUsage,
+} from '../plugins/types';
+import { HeaderEdits, Headers } from './headers';
+
+export class RequestState implements GatewayRequest {
+  body: JsonObject | undefined;
+  bodyChanged = false;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly query: string,
+    readonly headers: Headers,
+    readonly endpoint: Endpoint,
+    readonly prefix: string,
+  ) {}
+
+  get model(): string | undefined {
+    const m = this.body?.model;
+    return typeof m === 'string' ? m : undefined;
+  }
+
+  get stream(): boolean {
+    return this.body?.stream === true;
+  }
+}
+
+export class ResponseState implements GatewayResponse {
+  body: JsonValue | undefined;
+  bodyChanged = false;
+
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    readonly streamed: boolean,
+  ) {}
+}
+
+/** The context object hooks receive; the exchange reads the edits it accumulates. */
+export class ExchangeContext implements RequestContext {
+  principal: Principal | undefined;
+  target: ProviderTarget | undefined;
+  usage: TokenUsage | undefined;
+  response: ResponseState | undefined;
+  readonly metadata = new Map<string, unknown>();
+  readonly requestHeaderEdits = new HeaderEdits();
+  readonly responseHeaderEdits = new HeaderEdits();
+  /** When the first response body byte arrived (performance.now()). */
+  firstByteAt: number | undefined;
+
+  constructor(
+    readonly requestId: string,
+    readonly startTime: number,
+    readonly request: RequestState,
+    readonly log: Logger,
+  ) {}
+
+  setRequestHeader(name: string, value: string): void {
+    this.requestHeaderEdits.set(name, value);
+  }
+
+  removeRequestHeader(name: string): void {
+    this.requestHeaderEdits.remove(name);
+  }
+
+  setResponseHeader(name: string, value: string): void {
+    this.responseHeaderEdits.set(name, value);
+  }
+
+  removeResponseHeader(name: string): void {
+    this.responseHeaderEdits.remove(name);
+  }
+
+  setRequestBody(body: JsonObject): void {
+    this.request.body = body;
+    this.request.bodyChanged = true;
+  }
+
+  setResponseBody(body: JsonValue): void {
+    if (!this.response) throw new Error('setResponseBody called before the response arrived');
+    this.response.body = body;
+    this.response.bodyChanged = true;
+  }
+}

@@ -1,0 +1,34 @@
+import type { Endpoint } from '../plugins/types';
+
+export interface ParsedPath {
+  endpoint: Endpoint;
+  /** What stood before the OpenAI path: `/v1`, `/v1/langchain`, or ``. */
+  prefix: string;
+  /** The OpenAI path itself, e.g. `/chat/completions` or `/models/gpt-4o`. */
+  rest: string;
+}
+
+const PREFIXES = ['/v1/langchain', '/v1', ''];
+const EXACT: Record<string, Endpoint> = {
+  '/chat/completions': 'chat.completions',
+  '/completions': 'completions',
+  '/embeddings': 'embeddings',
+  '/responses': 'responses',
+  '/models': 'models',
+};
+
+/** Maps any accepted URL form (`/v1/chat/completions`, `/chat/completions`, ...) to its endpoint. */
+export function parsePath(path: string): ParsedPath {
+  for (const prefix of PREFIXES) {
+    if (prefix && !(path === prefix || path.startsWith(prefix + '/'))) continue;
+    const rest = path.slice(prefix.length).replace(/\/+$/, '') || '/';
+    const exact = EXACT[rest];
+    if (exact) return { endpoint: exact, prefix, rest };
+    if (rest.startsWith('/models/')) return { endpoint: 'models', prefix, rest };
+    if (prefix) return { endpoint: 'unknown', prefix, rest };
+  }
+  return { endpoint: 'unknown', prefix: '', rest: path };
+}
+
+/** Endpoints whose body is JSON with a `model` field. */
+export const MODEL_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['chat.completions', 'completions', 'embeddings', 'responses']);

@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
+import { GatewayError } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { GatewayMetrics } from '../observability/metrics';
+import type { PluginHost } from '../plugins/host';
+import type { JsonObject, JsonValue, ShortCircuit } from '../plugins/types';
+import type { ProviderRegistry } from '../providers/registry';
+import { translatorFor } from '../providers/registry';
+import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
+import { ExchangeContext, RequestState, ResponseState } from './context';
+import { MODEL_ENDPOINTS, parsePath } from './endpoints';
+import { Headers } from './headers';
+import { SseEvent, SseParser } from './sse';
+
+/** Let the message through, with optional edits. */
+export interface Continue {
+  kind: 'continue';
+  /** Header name → value to set, or null to remove. */
+  headers?: Map<string, string | null>;
+  body?: Buffer;
+  clearRouteCache?: boolean;
+  /** Switch the response body to streamed delivery (SSE). */
+  streamResponse?: boolean;
+}
+
+/** Answer the client directly; nothing more goes upstream or downstream. */
+export interface Respond {
+  kind: 'respond';
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  details: string;
+}
+
+export type Directive = Continue | Respond;
+
+export interface ExchangeDeps {
+  plugins: PluginHost;
+  providers: ProviderRegistry;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** Request header Envoy's route reads the destination cluster from. */
+  routingHeader: string;
+}
+
+/** Client credentials and hop-by-hop values that must never reach a provider. */
+const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
+const CONTINUE: Continue = { kind: 'continue' };
+
+export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'failed';
+
+/**
+ * The life of one HTTP request through the gateway, independent of the ext_proc wire protocol:
+ * each method takes what Envoy saw and returns what Envoy should do. Bodies are parsed once.
+ */
+export class Exchange {
+  ctx!: ExchangeContext;
+  private translator: ProviderTranslator | undefined;
+  private input: TranslationInput | undefined;
+  private streamTranslator: StreamTranslator | undefined;
+  private sse: SseParser | undefined;
+  private decoder: StringDecoder | undefined;
+  private rewriteStream = false;
+  private finished = false;
+  private status = 0;
+
+  constructor(private readonly deps: ExchangeDeps) {}
+
+  async requestHeaders(headers: Headers, endOfStream: boolean): Promise<Directive> {
+    const startTime = performance.now();
+    const rawPath = headers.get(':path') ?? '/';
+    const q = rawPath.indexOf('?');
+    const path = q < 0 ? rawPath : rawPath.slice(0, q);
+    const parsed = parsePath(path);
+    const requestId = headers.get('x-request-id') ?? randomUUID();
+    const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix);
+    this.ctx = new ExchangeContext(requestId, startTime, request, this.deps.log.child({ request_id: requestId }));
+
+    // Internal routing headers are the processor's to set; a client-supplied one is dropped.
+    for (const [name] of headers.entries()) if (name.startsWith('x-gateway-')) this.ctx.removeRequestHeader(name);
+
+    const short = await this.deps.plugins.run('onRequestHeaders', this.ctx);
+    if (short) return this.respondWith(short);
+    if (endOfStream) return this.routeRequest();
+    return this.continueRequest();
+  }
+
+  async requestBody(body: Buffer): Promise<Directive> {
+    const request = this.ctx.request;
+    if (body.length > 0) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return this.fail(new GatewayError(400, 'invalid_json', 'We could not parse the JSON body of your request. The body must be valid JSON.'));
+      }
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return this.fail(new GatewayError(400, 'invalid_request_body', 'The request body must be a JSON object.'));
+      }
+      request.body = parsed as JsonObject;
+    }
+    return this.routeRequest();
+  }
+
+  private async routeRequest(): Promise<Directive> {
+    const { request } = this.ctx;
+    if (MODEL_ENDPOINTS.has(request.endpoint)) {
+      if (request.method !== 'POST') {
+        return this.fail(new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}; use POST.`));
+      }
+      if (!request.body) return this.fail(new GatewayError(400, 'missing_body', 'The request needs a JSON body.'));
+      if (typeof request.body.model !== 'string' || request.body.model === '') {
+        return this.fail(new GatewayError(400, 'missing_required_parameter', 'You must provide a model parameter.', { param: 'model' }));
+      }
+    }
+
+    const short = await this.deps.plugins.run('onRequest', this.ctx);
+    if (short) return this.respondWith(short);
+
+    if (request.endpoint === 'unknown' || request.endpoint === 'models') {
+      return this.fail(new GatewayError(404, 'unknown_url', `Unknown request URL: ${request.method} ${request.path}.`));
+    }
+    const target = this.ctx.target;
+    const provider = target && this.deps.providers.get(target.provider);
+    const translator = provider && translatorFor(provider.type);
+    if (!target || !provider || !translator) {
+      return this.fail(
+        new GatewayError(404, 'model_not_found', `The model \`${request.model ?? ''}\` does not exist or you do not have access to it.`, {
+          param: 'model',
+        }),
+      );
+    }
+
+    const attemptShort = await this.deps.plugins.run('onUpstreamAttempt', this.ctx, { number: 1, target });
+    if (attemptShort) return this.respondWith(attemptShort);
+
+    this.translator = translator;
+    this.input = { endpoint: request.endpoint, body: request.body, stream: request.stream, target, provider };
+    const upstream = translator.request(this.input);
+
+    const edits = new Map<string, string | null>();
+    for (const h of CLIENT_ONLY_HEADERS) if (request.headers.has(h)) edits.set(h, null);
+    for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
+    for (const [k, v] of this.ctx.requestHeaderEdits.take()) edits.set(k, v);
+    edits.set(':path', upstream.path);
+    edits.set(this.deps.routingHeader, provider.cluster);
+
+    const out: Continue = { kind: 'continue', headers: edits, clearRouteCache: true };
+    const newBody = upstream.body ?? (request.bodyChanged ? request.body : undefined);
+    if (newBody) {
+      out.body = Buffer.from(JSON.stringify(newBody));
+      edits.set('content-length', String(out.body.length));
+    }
+    return out;
+  }
+
+  private continueRequest(): Continue {
+    const edits = this.ctx.requestHeaderEdits;
+    return edits.size ? { kind: 'continue', headers: edits.take() } : CONTINUE;
+  }
+
+  async responseHeaders(headers: Headers, _endOfStream: boolean): Promise<Directive> {
+    const status = Number(headers.get(':status') ?? 0);
+    this.status = status;
+    const streamed = (headers.get('content-type') ?? '').startsWith('text/event-stream');
+    this.ctx.response = new ResponseState(status, headers, streamed);
+
+    const short = await this.deps.plugins.run('onResponseHeaders', this.ctx);
+    if (short) return this.respondWith(short);
+
+    if (streamed) {
+      this.sse = new SseParser();
+      this.decoder = new StringDecoder('utf8');
+      this.streamTranslator = this.input && this.translator?.streamTranslator(this.input);
+      this.rewriteStream = Boolean(this.streamTranslator) || this.deps.plugins.has('onResponseChunk');
+    }
+    const edits = this.ctx.responseHeaderEdits.take();
+    if (this.ctx.target) edits.set('x-gateway-provider', this.ctx.target.provider);
+    return { kind: 'continue', headers: edits, streamResponse: streamed };
+  }
+
+  async responseBody(chunk: Buffer, endOfStream: boolean): Promise<Directive> {
+    this.ctx.firstByteAt ??= performance.now();
+    const response = this.ctx.response;
+    if (!response) return CONTINUE;
+    return response.streamed ? this.streamChunk(chunk, endOfStream) : this.bufferedBody(response, chunk);
+  }
+
+  private async bufferedBody(response: ResponseState, chunk: Buffer): Promise<Directive> {
+    if (chunk.length > 0 && isJson(response.headers.get('content-type'))) {
+      try {
+        response.body = JSON.parse(chunk.toString('utf8')) as JsonValue;
+      } catch {
+        response.body = undefined;
+      }
+    }
+    if (response.body !== undefined && this.translator && this.input) {
+      const translated = this.translator.response(response.body, response.status, this.input);
+      if (translated !== undefined) {
+        response.body = translated;
+        response.bodyChanged = true;
+      }
+      if (response.status < 400) this.ctx.usage = this.translator.usage(response.body);
+    }
+    const short = await this.deps.plugins.run('onResponse', this.ctx);
+    if (short) return this.respondWith(short);
+
+    const edits = this.ctx.responseHeaderEdits.take();
+    const out: Continue = { kind: 'continue', headers: edits };
+    if (response.bodyChanged) {
+      out.body = Buffer.from(JSON.stringify(response.body ?? null));
+      edits.set('content-length', String(out.body.length));
+      edits.set('content-type', 'application/json');
+    }
+    return out;
+  }
+
+  private async streamChunk(chunk: Buffer, endOfStream: boolean): Promise<Directive> {
+    const text = this.decoder!.write(chunk) + (endOfStream ? this.decoder!.end() : '');
+    const events = this.sse!.push(text);
+    if (endOfStream) events.push(...this.sse!.flush());
+
+    let out = '';
+    for (const upstreamEvent of events) {
+      const emitted = this.streamTranslator ? this.streamTranslator.translate(upstreamEvent) : [upstreamEvent];
+      for (const ev of emitted) out += await this.emitEvent(ev);
+    }
+    if (endOfStream && this.streamTranslator) for (const ev of this.streamTranslator.finish()) out += await this.emitEvent(ev);
+    if (endOfStream) await this.deps.plugins.run('onResponse', this.ctx);
+
+    // Unchanged pass-through: let Envoy forward the original bytes as they are.
+    if (!this.rewriteStream) return CONTINUE;
+    return { kind: 'continue', body: Buffer.from(out) };
+  }
+
+  private async emitEvent(ev: SseEvent): Promise<string> {
+    if (this.rewriteStream) {
+      const short = await this.deps.plugins.run('onResponseChunk', this.ctx, ev);
+      if (short) return streamErrorEvent(short);
+    }
+    // Only chunks that carry a usage object are parsed on the pass-through path.
+    if (this.translator && ev.data.includes('"usage"')) {
+      const usage = this.translator.usage(ev.json ?? null);
+      if (usage) this.ctx.usage = usage;
+    }
+    return this.rewriteStream ? ev.serialize() : '';
+  }
+
+  private respondWith(short: ShortCircuit): Respond {
+    this.status = short.status;
+    return {
+      kind: 'respond',
+      status: short.status,
+      headers: { 'content-type': 'application/json', ...(short.headers ?? {}) },
+      body: Buffer.from(typeof short.body === 'string' ? short.body : JSON.stringify(short.body)),
+      details: 'gateway_plugin_response',
+    };
+  }
+
+  private fail(err: GatewayError): Respond {
+    return this.respondWith({ kind: 'respond', status: err.status, body: err.toBody(), headers: err.headers });
+  }
+
+  /** Called once when the stream ends, however it ends. Logs, counts, and runs onComplete hooks. */
+  finish(outcome: ExchangeOutcome): void {
+    if (this.finished || !this.ctx) return;
+    this.finished = true;
+    const ctx = this.ctx;
+    const end = performance.now();
+    const status = outcome === 'cancelled' && this.status === 0 ? 499 : this.status;
+    const { metrics } = this.deps;
+    const provider = ctx.target?.provider ?? 'none';
+    const model = metrics.modelLabel(ctx.target?.model);
+    metrics.requests.inc({ provider, model, endpoint: ctx.request.endpoint, status: String(status) });
+    metrics.duration.observe({ provider, model, endpoint: ctx.request.endpoint }, (end - ctx.startTime) / 1000);
+    if (ctx.firstByteAt !== undefined && ctx.target) metrics.timeToFirstByte.observe({ provider, model }, (ctx.firstByteAt - ctx.startTime) / 1000);
+    const u = ctx.usage;
+    if (u && ctx.target) {
+      metrics.tokens.inc({ provider, model, kind: 'prompt' }, u.promptTokens);
+      metrics.tokens.inc({ provider, model, kind: 'completion' }, u.completionTokens);
+      if (u.cachedTokens) metrics.tokens.inc({ provider, model, kind: 'cached' }, u.cachedTokens);
+      if (u.reasoningTokens) metrics.tokens.inc({ provider, model, kind: 'reasoning' }, u.reasoningTokens);
+    }
+    ctx.log.info(
+      {
+        method: ctx.request.method,
+        path: ctx.request.path,
+        endpoint: ctx.request.endpoint,
+        model: ctx.request.model,
+        provider: ctx.target?.provider,
+        upstream_model: ctx.target?.model,
+        principal: ctx.principal?.id,
+        status,
+        outcome,
+        streamed: ctx.response?.streamed ?? false,
+        duration_ms: round(end - ctx.startTime),
+        ttfb_ms: ctx.firstByteAt === undefined ? undefined : round(ctx.firstByteAt - ctx.startTime),
+        prompt_tokens: u?.promptTokens,
+        completion_tokens: u?.completionTokens,
+        total_tokens: u?.totalTokens,
+      },
+      'request',
+    );
+    void this.deps.plugins.complete(ctx);
+  }
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return !contentType || contentType.includes('json');
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** A blocked or failed stream ends with an OpenAI-style error event, not a cut connection. */
+function streamErrorEvent(short: ShortCircuit): string {
+  const body = typeof short.body === 'string' ? short.body : JSON.stringify(short.body);
+  return `data: ${body}\n\n`;
+}

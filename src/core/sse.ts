@@ -1,0 +1,106 @@
+import type { JsonValue, StreamEvent } from '../plugins/types';
+
+/** One parsed server-sent event with lazy JSON parsing and edit tracking. */
+export class SseEvent implements StreamEvent {
+  private parsed: JsonValue | undefined;
+  private parsedDone = false;
+  /** Set when a hook replaced or dropped the event; the chunk must then be re-serialised. */
+  changed = false;
+  dropped = false;
+
+  constructor(
+    readonly event: string | undefined,
+    public data: string,
+    readonly id?: string,
+  ) {}
+
+  get json(): JsonValue | undefined {
+    if (!this.parsedDone) {
+      this.parsedDone = true;
+      if (this.data !== '[DONE]' && this.data !== '') {
+        try {
+          this.parsed = JSON.parse(this.data) as JsonValue;
+        } catch {
+          this.parsed = undefined;
+        }
+      }
+    }
+    return this.parsed;
+  }
+
+  replace(json: JsonValue): void {
+    this.parsed = json;
+    this.parsedDone = true;
+    this.data = JSON.stringify(json);
+    this.changed = true;
+  }
+
+  drop(): void {
+    this.dropped = true;
+    this.changed = true;
+  }
+
+  serialize(): string {
+    if (this.dropped) return '';
+    let out = '';
+    if (this.event !== undefined) out += `event: ${this.event}\n`;
+    if (this.id !== undefined) out += `id: ${this.id}\n`;
+    for (const line of this.data.split('\n')) out += `data: ${line}\n`;
+    return out + '\n';
+  }
+}
+
+/**
+ * Incremental SSE parser. Network chunks do not line up with events, so the unfinished tail
+ * is kept until its blank-line terminator arrives. Accepts LF and CRLF framing (Gemini uses CRLF).
+ */
+export class SseParser {
+  private tail = '';
+
+  /** Feeds one chunk; returns the events it completed. */
+  push(chunk: string): SseEvent[] {
+    let text = this.tail + chunk;
+    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+    const events: SseEvent[] = [];
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n\n', start);
+      if (end < 0) break;
+      const ev = parseEvent(text.slice(start, end));
+      if (ev) events.push(ev);
+      start = end + 2;
+    }
+    this.tail = text.slice(start);
+    return events;
+  }
+
+  /** Whatever is left when the stream ends without a final blank line. */
+  flush(): SseEvent[] {
+    const rest = this.tail;
+    this.tail = '';
+    const ev = rest.trim() ? parseEvent(rest) : undefined;
+    return ev ? [ev] : [];
+  }
+
+  get pending(): number {
+    return this.tail.length;
+  }
+}
+
+function parseEvent(block: string): SseEvent | undefined {
+  let event: string | undefined;
+  let id: string | undefined;
+  let data: string[] | undefined;
+  for (const line of block.split('\n')) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') (data ??= []).push(value);
+    else if (field === 'event') event = value;
+    else if (field === 'id') id = value;
+  }
+  if (data === undefined && event === undefined) return undefined;
+  return new SseEvent(event, (data ?? []).join('\n'), id);
+}

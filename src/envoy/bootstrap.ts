@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { GatewayConfig } from '../config/types';
+import type { ProviderRuntime } from '../providers/types';
+import { localCluster, providerCluster, socketAddress } from './clusters';
+import { localReplyConfig } from './local-reply';
+
+export const PROCESSOR_CLUSTER = 'gateway_processor';
+export const ADMIN_CLUSTER = 'gateway_admin';
+/** Request header the processor sets to pick the provider cluster. */
+export const ROUTING_HEADER = 'x-gateway-cluster';
+
+/** Paths served by the processor's admin HTTP server rather than by the LLM pipeline. */
+export const ADMIN_PATHS = ['/health', '/metrics'];
+
+const seconds = (s: number) => `${s}s`;
+
+function extProcFilter(config: GatewayConfig): object {
+  return {
+    name: 'envoy.filters.http.ext_proc',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
+      grpc_service: {
+        envoy_grpc: { cluster_name: PROCESSOR_CLUSTER, max_receive_message_length: 64 * 1024 * 1024 },
+        timeout: '30s',
+      },
+      failure_mode_allow: false,
+      // The processor down or failing is an outage of the gateway, not a bad request.
+      status_on_error: { code: 503 },
+      message_timeout: `${config.processor.message_timeout_ms / 1000}s`,
+      max_message_timeout: '60s',
+      allow_mode_override: true,
+      processing_mode: {
+        request_header_mode: 'SEND',
+        response_header_mode: 'SEND',
+        request_body_mode: 'BUFFERED',
+        response_body_mode: 'BUFFERED',
+        request_trailer_mode: 'SKIP',
+        response_trailer_mode: 'SKIP',
+      },
+    },
+  };
+}
+
+function routeConfig(config: GatewayConfig): object {
+  const disabledExtProc = {
+    'envoy.filters.http.ext_proc': {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
+      disabled: true,
+    },
+  };
+  const adminRoutes = ADMIN_PATHS.map((p) => ({
+    match: { path: p },
+    route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
+    typed_per_filter_config: disabledExtProc,
+  }));
+  return {
+    name: 'gateway',
+    virtual_hosts: [
+      {
+        name: 'gateway',
+        domains: ['*'],
+        routes: [
+          ...adminRoutes,
+          {
+            // Everything else is LLM traffic: the processor answers or picks the cluster.
+            match: { prefix: '/' },
+            route: {
+              cluster_header: ROUTING_HEADER,
+              auto_host_rewrite: true,
+              timeout: seconds(config.server.request_timeout_seconds),
+              idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function httpListener(config: GatewayConfig): object {
+  return {
+    name: 'http',
+    address: socketAddress(config.server.listen_address, config.server.http_port),
+    // ext_proc buffers the whole request body; anything larger than this gets a 413.
+    per_connection_buffer_limit_bytes: config.server.max_request_body_bytes,
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: 'gateway',
+              codec_type: 'AUTO',
+              generate_request_id: true,
+              request_timeout: '0s',
+              stream_idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
+              common_http_protocol_options: { idle_timeout: '300s' },
+              local_reply_config: localReplyConfig(),
+              route_config: routeConfig(config),
+              http_filters: [
+                extProcFilter(config),
+                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Builds the Envoy bootstrap from the gateway configuration and its providers. */
+export function buildBootstrap(config: GatewayConfig, providers: ProviderRuntime[]): Record<string, unknown> {
+  const p = config.processor;
+  return {
+    node: { id: 'llm-gateway', cluster: 'llm-gateway' },
+    admin: { address: socketAddress(config.envoy.admin_address, config.envoy.admin_port) },
+    static_resources: {
+      listeners: [httpListener(config)],
+      clusters: [
+        localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true),
+        localCluster(ADMIN_CLUSTER, p.advertise_address, p.admin_port, false),
+        ...providers.map((provider) => providerCluster(provider)),
+      ],
+    },
+    layered_runtime: {
+      layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
+    },
+  };
+}
+
+const HEADER = '# Generated by llm-gateway from the gateway configuration. Edit gateway.yaml, not this file.\n';
+
+export function renderBootstrap(bootstrap: Record<string, unknown>): string {
+  return HEADER + YAML.stringify(bootstrap, { lineWidth: 0 });
+}
+
+export function writeBootstrap(file: string, bootstrap: Record<string, unknown>): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, renderBootstrap(bootstrap));
+  fs.renameSync(tmp, file);
+  return file;
+}

@@ -1,0 +1,89 @@
+/**
+ * Envoy's own local replies (413 body too large, 503 no upstream or processor down, 504
+ * timeout, ...) are plain text; OpenAI clients expect JSON. These mappers rewrite them into
+ * `{"error":{"message","type","param","code"}}`. The processor's immediate responses are local
+ * replies too, but they already carry JSON: they are recognised by their response code details
+ * (`gateway_*`) and left alone.
+ */
+
+interface MapperSpec {
+  status: number;
+  type: string;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+const SPECS: MapperSpec[] = [
+  { status: 400, type: 'invalid_request_error', code: 'bad_request', message: 'The request could not be parsed: %LOCAL_REPLY_BODY%' },
+  { status: 404, type: 'invalid_request_error', code: 'unknown_url', message: 'Unknown request URL: %REQ(:METHOD)% %REQ(:PATH)%' },
+  { status: 413, type: 'invalid_request_error', code: 'request_too_large', message: 'The request body is larger than the gateway accepts.' },
+  {
+    status: 429,
+    type: 'rate_limit_error',
+    code: 'rate_limit_exceeded',
+    message: 'Rate limit reached for requests. Please retry after a short wait.',
+    headers: { 'retry-after': '1' },
+  },
+  { status: 500, type: 'server_error', code: 'internal_error', message: 'The gateway failed to process the request (%RESPONSE_CODE_DETAILS%).' },
+  { status: 502, type: 'server_error', code: 'upstream_error', message: 'The provider could not be reached: %LOCAL_REPLY_BODY%' },
+  { status: 503, type: 'server_error', code: 'service_unavailable', message: 'The service is unavailable (%RESPONSE_CODE_DETAILS%).' },
+  { status: 504, type: 'server_error', code: 'timeout', message: 'The provider did not answer in time.' },
+];
+
+function statusFilter(code: number): object {
+  return { status_code_filter: { comparison: { op: 'EQ', value: { default_value: code, runtime_key: `local_reply.status_${code}` } } } };
+}
+
+/** Matches local replies whose response code details contain `marker`. */
+export function detailsFilter(marker: string): object {
+  return {
+    extension_filter: {
+      name: 'envoy.access_loggers.extension_filters.cel',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter',
+        expression: `response.code_details.contains('${marker}')`,
+      },
+    },
+  };
+}
+
+export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
+  const mapper = (s: MapperSpec) => ({
+    filter: statusFilter(s.status),
+    ...(s.headers
+      ? { headers_to_add: Object.entries(s.headers).map(([key, value]) => ({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })) }
+      : {}),
+    body_format_override: {
+      json_format: { error: { message: s.message, type: s.type, param: null, code: s.code } },
+      content_type: 'application/json',
+    },
+  });
+  return {
+    mappers: [
+      // The processor's own replies are already OpenAI JSON: keep them byte for byte.
+      {
+        filter: detailsFilter(processorDetailsMarker),
+        body_format_override: { text_format: '%LOCAL_REPLY_BODY%', content_type: 'application/json' },
+      },
+      // ext_proc could not reach or use the processor (status_on_error makes it a 503).
+      {
+        filter: detailsFilter('ext_proc'),
+        status_code: 503,
+        headers_to_add: [{ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+        body_format_override: {
+          json_format: {
+            error: { message: 'The gateway request processor is unavailable. Please retry shortly.', type: 'server_error', param: null, code: 'processor_unavailable' },
+          },
+          content_type: 'application/json',
+        },
+      },
+      ...SPECS.map(mapper),
+    ],
+    // Any other Envoy-generated reply: JSON too.
+    body_format: {
+      json_format: { error: { message: '%LOCAL_REPLY_BODY%', type: 'server_error', param: null, code: '%RESPONSE_CODE_DETAILS%' } },
+      content_type: 'application/json',
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** The subset of envoy.service.ext_proc.v3 messages the processor reads and writes. */
+
+export interface HeaderValue {
+  key: string;
+  value?: string;
+  raw_value?: Buffer;
+}
+
+export interface HeaderMap {
+  headers?: HeaderValue[];
+}
+
+export interface HttpHeaders {
+  headers?: HeaderMap;
+  end_of_stream?: boolean;
+}
+
+export interface HttpBody {
+  body?: Buffer;
+  end_of_stream?: boolean;
+}
+
+export interface ProcessingRequest {
+  request?: 'request_headers' | 'response_headers' | 'request_body' | 'response_body' | 'request_trailers' | 'response_trailers';
+  request_headers?: HttpHeaders;
+  response_headers?: HttpHeaders;
+  request_body?: HttpBody;
+  response_body?: HttpBody;
+  request_trailers?: unknown;
+  response_trailers?: unknown;
+  attributes?: Record<string, unknown>;
+}
+
+export interface HeaderValueOption {
+  header: { key: string; raw_value: Buffer };
+  append_action: 'OVERWRITE_IF_EXISTS_OR_ADD';
+}
+
+export interface HeaderMutation {
+  set_headers?: HeaderValueOption[];
+  remove_headers?: string[];
+}
+
+export interface CommonResponse {
+  header_mutation?: HeaderMutation;
+  body_mutation?: { body: Buffer };
+  clear_route_cache?: boolean;
+}
+
+export interface ProcessingResponse {
+  request_headers?: { response?: CommonResponse };
+  response_headers?: { response?: CommonResponse };
+  request_body?: { response?: CommonResponse };
+  response_body?: { response?: CommonResponse };
+  request_trailers?: Record<string, never>;
+  response_trailers?: Record<string, never>;
+  immediate_response?: {
+    status: { code: number };
+    headers?: HeaderMutation;
+    body?: Buffer;
+    details?: string;
+  };
+  mode_override?: { response_body_mode?: 'STREAMED' | 'BUFFERED' };
+}

@@ -1,0 +1,143 @@
+import { Exchange, type Directive, type ExchangeDeps, type ExchangeOutcome } from '../core/exchange';
+import { Headers } from '../core/headers';
+import { errorBody } from '../errors';
+import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingRequest, ProcessingResponse } from './messages';
+
+type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
+
+function toHeaders(map: HeaderMap | undefined): Headers {
+  const h = new Headers();
+  for (const { key, value, raw_value } of map?.headers ?? []) {
+    h.append(key, raw_value && raw_value.length ? raw_value.toString('utf8') : (value ?? ''));
+  }
+  return h;
+}
+
+function toMutation(edits: Map<string, string | null> | undefined): HeaderMutation | undefined {
+  if (!edits || edits.size === 0) return undefined;
+  const mutation: HeaderMutation = {};
+  for (const [key, value] of edits) {
+    if (value === null) (mutation.remove_headers ??= []).push(key);
+    else (mutation.set_headers ??= []).push({ header: { key, raw_value: Buffer.from(value) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+  }
+  return mutation;
+}
+
+function encode(phase: Phase, d: Directive): ProcessingResponse {
+  if (d.kind === 'respond') {
+    const set = new Map(Object.entries(d.headers));
+    return {
+      immediate_response: { status: { code: d.status }, headers: toMutation(set), body: d.body, details: d.details },
+    };
+  }
+  const common: CommonResponse = {};
+  const mutation = toMutation(d.headers);
+  if (mutation) common.header_mutation = mutation;
+  if (d.body) common.body_mutation = { body: d.body };
+  if (d.clearRouteCache && mutation) common.clear_route_cache = true;
+  const out: ProcessingResponse = { [phase]: { response: common } };
+  if (d.streamResponse) out.mode_override = { response_body_mode: 'STREAMED' };
+  return out;
+}
+
+/** Writes what `send` needs; implemented by the gRPC stream (and by tests). */
+export interface ReplySink {
+  send(msg: ProcessingResponse): void;
+}
+
+/**
+ * Translates one ext_proc stream's messages into Exchange calls. Messages are handled strictly
+ * in order (streamed body chunks can arrive before the previous reply is written), and every
+ * message gets exactly one reply of its own phase, or an immediate response.
+ */
+export class ExtProcSession {
+  private readonly exchange: Exchange;
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly deps: ExchangeDeps,
+    private readonly sink: ReplySink,
+  ) {
+    this.exchange = new Exchange(deps);
+  }
+
+  receive(msg: ProcessingRequest): void {
+    this.queue = this.queue.then(() => this.handle(msg));
+  }
+
+  /** The stream ended before a final reply (client went away, Envoy reset it). */
+  close(outcome: ExchangeOutcome): Promise<void> {
+    this.queue = this.queue.then(() => {
+      this.closed = true;
+      this.exchange.finish(outcome);
+    });
+    return this.queue;
+  }
+
+  private async handle(msg: ProcessingRequest): Promise<void> {
+    if (this.closed) return;
+    let phase: Phase;
+    let directive: Directive;
+    let done = false;
+    try {
+      switch (msg.request) {
+        case 'request_headers': {
+          phase = 'request_headers';
+          const m = msg.request_headers!;
+          directive = await this.exchange.requestHeaders(toHeaders(m.headers), Boolean(m.end_of_stream));
+          break;
+        }
+        case 'request_body':
+          phase = 'request_body';
+          directive = await this.exchange.requestBody(msg.request_body?.body ?? Buffer.alloc(0));
+          break;
+        case 'response_headers': {
+          phase = 'response_headers';
+          const m = msg.response_headers!;
+          directive = await this.exchange.responseHeaders(toHeaders(m.headers), Boolean(m.end_of_stream));
+          done = Boolean(m.end_of_stream);
+          break;
+        }
+        case 'response_body': {
+          phase = 'response_body';
+          const m = msg.response_body!;
+          directive = await this.exchange.responseBody(m.body ?? Buffer.alloc(0), Boolean(m.end_of_stream));
+          done = Boolean(m.end_of_stream);
+          break;
+        }
+        case 'request_trailers':
+          this.write({ request_trailers: {} });
+          return;
+        case 'response_trailers':
+          this.write({ response_trailers: {} });
+          this.exchange.finish('completed');
+          return;
+        default:
+          return;
+      }
+    } catch (err) {
+      this.deps.log.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'ext_proc message handling failed');
+      directive = {
+        kind: 'respond',
+        status: 500,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(errorBody(500, 'internal_error', 'The gateway failed to process the request.'))),
+        details: 'gateway_internal_error',
+      };
+    }
+    this.write(encode(phase!, directive));
+    if (directive.kind === 'respond') this.exchange.finish('responded');
+    else if (done) this.exchange.finish('completed');
+  }
+
+  private write(msg: ProcessingResponse): void {
+    if (this.closed) return;
+    try {
+      this.sink.send(msg);
+    } catch {
+      // Envoy may have reset the stream between our check and the write; nothing to do.
+      this.closed = true;
+    }
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The plugin API. Everything a plugin author needs is declared here and re-exported from the
+ * package root; plugins never see gRPC, Envoy or the processor's internals.
+ *
+ * Lifecycle of one request, in order (any hook may be absent):
+ *   onRequestHeaders → onRequest → onUpstreamAttempt (once per attempt) →
+ *   onResponseHeaders → onResponseChunk (per SSE event, streams only) → onResponse → onComplete
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Minimal structured logger (pino-compatible). Never pass secrets to it. */
+export interface PluginLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  child(bindings: Record<string, unknown>): PluginLogger;
+}
+
+/** Read-only, case-insensitive view of HTTP headers. */
+export interface HeaderView {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  entries(): IterableIterator<[string, string]>;
+}
+
+/** The OpenAI API surface a request addresses, independent of the URL prefix used. */
+export type Endpoint = 'chat.completions' | 'completions' | 'embeddings' | 'models' | 'responses' | 'unknown';
+
+/** Who is calling. Set by authentication plugins; read by routing, quota and usage plugins. */
+export interface Principal {
+  /** Stable id (virtual key id, certificate identity, JWT subject). Never the secret itself. */
+  id: string;
+  kind: 'api_key' | 'mtls' | 'jwt' | 'anonymous' | (string & {});
+  user?: string;
+  team?: string;
+  tier?: string;
+  allowedModels?: string[];
+  allowedProviders?: string[];
+  attributes?: Record<string, unknown>;
+}
+
+/** Where a request goes: a configured provider and the model id that provider expects. */
+export interface ProviderTarget {
+  provider: string;
+  type: string;
+  model: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}
+
+export interface GatewayRequest {
+  readonly method: string;
+  /** Path without the query string, as the client sent it. */
+  readonly path: string;
+  readonly query: string;
+  readonly headers: HeaderView;
+  readonly endpoint: Endpoint;
+  /** Path prefix the client used before the OpenAI path (`/v1`, `/v1/langchain`, or ``). */
+  readonly prefix: string;
+  /** Parsed JSON body (undefined for GET or non-JSON bodies). Call ctx.setRequestBody to change it. */
+  readonly body: JsonObject | undefined;
+  /** `body.model`, when present. */
+  readonly model: string | undefined;
+  /** `body.stream === true`. */
+  readonly stream: boolean;
+}
+
+export interface GatewayResponse {
+  readonly status: number;
+  readonly headers: HeaderView;
+  /** True for `text/event-stream` responses. */
+  readonly streamed: boolean;
+  /** Parsed JSON body of a buffered response; available from onResponse on. */
+  readonly body: JsonValue | undefined;
+}
+
+/** One server-sent event of a streamed response. */
+export interface StreamEvent {
+  /** The `event:` field, if any. */
+  readonly event: string | undefined;
+  /** The raw `data:` payload. */
+  readonly data: string;
+  /** `data` parsed as JSON (undefined for `[DONE]` or non-JSON). Parsed on first access. */
+  readonly json: JsonValue | undefined;
+  /** Replaces the payload sent to the client. */
+  replace(json: JsonValue): void;
+  /** Removes this event from what the client receives. */
+  drop(): void;
+}
+
+export interface UpstreamAttempt {
+  /** 1 for the first attempt, 2 for the first retry or fallback, ... */
+  readonly number: number;
+  readonly target: ProviderTarget;
+}
+
+/** Per-request state shared by all hooks. */
+export interface RequestContext {
+  readonly requestId: string;
+  /** `performance.now()` when the request reached the processor. */
+  readonly startTime: number;
+  readonly request: GatewayRequest;
+  readonly response: GatewayResponse | undefined;
+  principal: Principal | undefined;
+  /** Set by a routing plugin during onRequest; the core sends the request there. */
+  target: ProviderTarget | undefined;
+  /** Token usage reported by the provider, once known. */
+  readonly usage: TokenUsage | undefined;
+  /** Free-form values plugins share with each other for this request. */
+  readonly metadata: Map<string, unknown>;
+  readonly log: PluginLogger;
+
+  setRequestHeader(name: string, value: string): void;
+  removeRequestHeader(name: string): void;
+  setResponseHeader(name: string, value: string): void;
+  removeResponseHeader(name: string): void;
+  setRequestBody(body: JsonObject): void;
+  setResponseBody(body: JsonValue): void;
+}
+
+/** Returned by a hook to answer the request itself instead of continuing. */
+export interface ShortCircuit {
+  readonly kind: 'respond';
+  readonly status: number;
+  readonly body: JsonValue;
+  readonly headers?: Record<string, string>;
+}
+
+export type HookResult = void | ShortCircuit | Promise<void | ShortCircuit>;
+
+export interface PluginHooks {
+  onRequestHeaders?(ctx: RequestContext): HookResult;
+  onRequest?(ctx: RequestContext): HookResult;
+  onUpstreamAttempt?(ctx: RequestContext, attempt: UpstreamAttempt): HookResult;
+  onResponseHeaders?(ctx: RequestContext): HookResult;
+  onResponseChunk?(ctx: RequestContext, event: StreamEvent): HookResult;
+  onResponse?(ctx: RequestContext): HookResult;
+  /** Runs once per request after the client has its answer, success or not. Cannot change it. */
+  onComplete?(ctx: RequestContext): void | Promise<void>;
+  /** Called on shutdown: flush and release resources. */
+  close?(): void | Promise<void>;
+}
+
+export type HookName = Exclude<keyof PluginHooks, 'close'>;
+
+/** A configured provider as plugins see it. */
+export interface ProviderInfo {
+  readonly name: string;
+  readonly type: string;
+  readonly models: readonly string[];
+  readonly available: boolean;
+}
+
+/** What the host offers a plugin when it is created. */
+export interface PluginHostApi {
+  readonly log: PluginLogger;
+  /** Directory of the gateway configuration file; resolve relative paths against it. */
+  readonly baseDir: string;
+  readonly providers: {
+    list(): ProviderInfo[];
+    get(name: string): ProviderInfo | undefined;
+    /** The provider serving `model` by its `models` patterns, or `provider/model` syntax. */
+    resolve(model: string): ProviderTarget | undefined;
+  };
+}
+
+export interface PluginDefinition<Options = Record<string, unknown>> {
+  name: string;
+  version?: string;
+  description?: string;
+  /** JSON Schema for `options`; validated (and defaulted) before `create` is called. */
+  configSchema?: Record<string, unknown>;
+  create(options: Options, host: PluginHostApi): PluginHooks | Promise<PluginHooks>;
+}
+
+/** Identity helper that gives plugin authors type checking of their definition. */
+export function definePlugin<Options = Record<string, unknown>>(def: PluginDefinition<Options>): PluginDefinition<Options> {
+  return def;
+}
+
+/** Builds a short-circuit reply. */
+export function respond(status: number, body: JsonValue, headers?: Record<string, string>): ShortCircuit {
+  return { kind: 'respond', status, body, headers };
+}

@@ -1,0 +1,60 @@
+import type { Endpoint, JsonObject, JsonValue, ProviderTarget, TokenUsage } from '../plugins/types';
+import type { SseEvent } from '../core/sse';
+
+/** A configured provider with its secret resolved. Never logged or returned by the admin API as is. */
+export interface ProviderRuntime {
+  readonly name: string;
+  readonly type: string;
+  readonly baseUrl: URL;
+  /** Path of the base URL without a trailing slash (`/v1`). */
+  readonly basePath: string;
+  readonly apiKey: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly models: readonly string[];
+  /** Envoy cluster that reaches this provider. */
+  readonly cluster: string;
+  /** False when a required credential is missing: the provider is skipped by routing. */
+  readonly available: boolean;
+  readonly timeoutSeconds: number;
+}
+
+export interface TranslationInput {
+  readonly endpoint: Endpoint;
+  readonly body: JsonObject | undefined;
+  readonly stream: boolean;
+  readonly target: ProviderTarget;
+  readonly provider: ProviderRuntime;
+}
+
+/** What one upstream attempt sends. */
+export interface UpstreamRequest {
+  /** Full upstream path, base path included. */
+  path: string;
+  /** Headers to set (provider credential, version headers, extras). */
+  headers: Record<string, string>;
+  /** Translated body; undefined means the client's body is forwarded unchanged. */
+  body?: JsonObject;
+}
+
+/** Per-stream state for translating a provider's SSE events to OpenAI chunks. */
+export interface StreamTranslator {
+  /** Returns the OpenAI events to emit for one upstream event (possibly none, possibly several). */
+  translate(event: SseEvent): SseEvent[];
+  /** Events to emit when the upstream stream ends. */
+  finish(): SseEvent[];
+}
+
+/**
+ * One translator per provider API: OpenAI chat/embeddings in, native request out, native
+ * response back to OpenAI. The OpenAI-compatible translator is the identity.
+ */
+export interface ProviderTranslator {
+  readonly type: string;
+  request(input: TranslationInput): UpstreamRequest;
+  /** Native JSON body to OpenAI JSON; undefined when the body is already OpenAI-shaped. */
+  response(body: JsonValue, status: number, input: TranslationInput): JsonValue | undefined;
+  /** Undefined when the provider already streams OpenAI chunks. */
+  streamTranslator(input: TranslationInput): StreamTranslator | undefined;
+  /** Token usage from an OpenAI-shaped response body or stream chunk. */
+  usage(body: JsonValue): TokenUsage | undefined;
+}
