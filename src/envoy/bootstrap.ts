@@ -72,6 +72,8 @@ function routeConfig(config: GatewayConfig): object {
               timeout: seconds(config.server.request_timeout_seconds),
               idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
             },
+            // Internal routing state stays inside the gateway.
+            request_headers_to_remove: [ROUTING_HEADER],
           },
         ],
       },
