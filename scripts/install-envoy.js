@@ -13,7 +13,8 @@ const path = require('node:path');
 const ENVOY_VERSION = process.env.ENVOY_VERSION || '1.40.0';
 const WANT_MINOR = ENVOY_VERSION.split('.').slice(0, 2).join('.');
 const ROOT = path.resolve(__dirname, '..');
-const LOCAL_DIR = path.join(ROOT, '.envoy', 'bin');
+// ENVOY_INSTALL_DIR moves the download (and where it is looked for); default .envoy/bin.
+const LOCAL_DIR = process.env.ENVOY_INSTALL_DIR ? path.resolve(process.env.ENVOY_INSTALL_DIR) : path.join(ROOT, '.envoy', 'bin');
 const LOCAL_BIN = path.join(LOCAL_DIR, 'envoy');
 
 function versionOf(bin) {

@@ -60,6 +60,12 @@ export class SseParser {
   /** Feeds one chunk; returns the events it completed. */
   push(chunk: string): SseEvent[] {
     let text = this.tail + chunk;
+    // A CR ending the chunk may be the first half of a CRLF: keep it raw until the next chunk.
+    let heldCr = '';
+    if (text.endsWith('\r')) {
+      heldCr = '\r';
+      text = text.slice(0, -1);
+    }
     if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
     const events: SseEvent[] = [];
     let start = 0;
@@ -70,13 +76,13 @@ export class SseParser {
       if (ev) events.push(ev);
       start = end + 2;
     }
-    this.tail = text.slice(start);
+    this.tail = text.slice(start) + heldCr;
     return events;
   }
 
   /** Whatever is left when the stream ends without a final blank line. */
   flush(): SseEvent[] {
-    const rest = this.tail;
+    const rest = this.tail.replace(/\r$/, '\n');
     this.tail = '';
     const ev = rest.trim() ? parseEvent(rest) : undefined;
     return ev ? [ev] : [];

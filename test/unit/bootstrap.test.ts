@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig } from '../../src/config/load';
+import { embeddedDefaults } from '../../src/config/defaults';
+import { buildBootstrap, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/bootstrap';
+import { providerCluster } from '../../src/envoy/clusters';
+import { EnvoySupervisor, findEnvoy } from '../../src/envoy/supervisor';
+import { toRuntime } from '../../src/providers/registry';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-'));
+
+function generate(raw: object, env: NodeJS.ProcessEnv = {}): { file: string; bootstrap: any } {
+  const config = parseConfig(structuredClone(raw), dir, env);
+  const bootstrap = buildBootstrap(config, config.providers.map((p) => toRuntime(p, env)));
+  const file = writeBootstrap(path.join(dir, `b-${Math.random().toString(36).slice(2)}.yaml`), bootstrap);
+  return { file, bootstrap };
+}
+
+describe('generated Envoy bootstrap', () => {
+  const envoy = findEnvoy().bin;
+
+  test('the embedded defaults pass envoy --mode validate', () => {
+    const { file } = generate(embeddedDefaults, { OPENAI_API_KEY: 'sk-x' });
+    expect(EnvoySupervisor.validate(envoy, file)).toBeUndefined();
+  });
+
+  test('a configuration with TLS and plain providers passes envoy --mode validate', () => {
+    const { file, bootstrap } = generate({
+      server: { http_port: 18080, max_request_body_bytes: 1048576 },
+      providers: [
+        { name: 'tls', type: 'openai-compatible', base_url: 'https://llm.example.com/v1', api_key: 'k' },
+        { name: 'plain', type: 'openai-compatible', base_url: 'http://10.1.2.3:8000/v1' },
+      ],
+    });
+    expect(EnvoySupervisor.validate(envoy, file)).toBeUndefined();
+    const listener = bootstrap.static_resources.listeners[0];
+    expect(listener.per_connection_buffer_limit_bytes).toBe(1048576);
+    expect(bootstrap.admin.address.socket_address.address).toBe('127.0.0.1');
+    expect(fs.readFileSync(file, 'utf8')).not.toContain('"k"');
+  });
+
+  test('a broken bootstrap is reported by validation', () => {
+    const file = path.join(dir, 'broken.yaml');
+    fs.writeFileSync(file, 'static_resources: { clusters: [ { name: x, type: NOPE } ] }\n');
+    expect(EnvoySupervisor.validate(envoy, file)).toMatch(/NOPE|invalid|error/i);
+  });
+
+  test('LLM routes pick the cluster from the routing header and strip it before the upstream', () => {
+    const { bootstrap } = generate({});
+    const hcm = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const llm = hcm.route_config.virtual_hosts[0].routes.at(-1);
+    expect(llm.route.cluster_header).toBe(ROUTING_HEADER);
+    expect(llm.request_headers_to_remove).toContain(ROUTING_HEADER);
+    expect(hcm.http_filters.map((f: any) => f.name)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+    const extproc = hcm.http_filters[0].typed_config;
+    expect(extproc.processing_mode).toMatchObject({ request_body_mode: 'BUFFERED', response_body_mode: 'BUFFERED' });
+    expect(extproc.allow_mode_override).toBe(true);
+    expect(extproc.failure_mode_allow).toBe(false);
+  });
+});
+
+describe('provider clusters', () => {
+  const runtime = (base_url: string) => toRuntime({ name: 'p', type: 'openai-compatible', base_url, models: [], headers: {}, timeout_seconds: 0 });
+
+  test('https providers get TLS with SNI and verification against the system CAs', () => {
+    const c: any = providerCluster(runtime('https://api.example.com/v1'));
+    const tls = c.transport_socket.typed_config;
+    expect(tls.sni).toBe('api.example.com');
+    expect(tls.common_tls_context.validation_context.trusted_ca.filename).toBe('/etc/ssl/certs/ca-certificates.crt');
+    expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names[0].matcher.exact).toBe('api.example.com');
+    expect(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.hostname).toBe('api.example.com');
+    expect(c.type).toBe('LOGICAL_DNS');
+  });
+
+  test('http providers stay plain and keep a non-default port in the Host header', () => {
+    const c: any = providerCluster(runtime('http://127.0.0.1:8000/v1'));
+    expect(c.transport_socket).toBeUndefined();
+    expect(c.type).toBe('STATIC');
+    expect(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.hostname).toBe('127.0.0.1:8000');
+    expect(c.circuit_breakers).toBeDefined();
+    expect(c.outlier_detection).toBeDefined();
+  });
+});

@@ -1,0 +1,145 @@
+import pino from 'pino';
+import { ExtProcSession } from '../../src/extproc/session';
+import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages';
+import { GatewayMetrics } from '../../src/observability/metrics';
+import { PluginHost } from '../../src/plugins/host';
+import type { PluginHooks } from '../../src/plugins/types';
+import { ProviderRegistry, toRuntime } from '../../src/providers/registry';
+
+/** The ext_proc protocol as Envoy sees it: one reply per message, in the right phase and shape. */
+
+const providers = new ProviderRegistry([
+  toRuntime({ name: 'up', type: 'openai-compatible', base_url: 'http://127.0.0.1:9/base/v1', api_key: 'sk-up-secret', models: ['gpt-*'], headers: { 'x-extra': '1' }, timeout_seconds: 0 }),
+]);
+const router: PluginHooks = {
+  onRequest(ctx) {
+    if (ctx.request.model) ctx.target = providers.resolve(ctx.request.model);
+  },
+};
+
+const hdrs = (h: Record<string, string>) => ({ headers: Object.entries(h).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) });
+const setHeaders = (r: any) =>
+  Object.fromEntries((r?.header_mutation?.set_headers ?? []).map((o: any) => [o.header.key, o.header.raw_value.toString()]));
+
+async function feed(msgs: ProcessingRequest[], hooks?: PluginHooks[]) {
+  const out: ProcessingResponse[] = [];
+  const log = pino({ level: 'silent' });
+  const plugins = new PluginHost((hooks ?? [router]).map((h, i) => ({ name: `p${i}`, hooks: h, timeoutMs: 100, onError: 'fail_closed' as const })), log);
+  const s = new ExtProcSession({ plugins, providers, metrics: new GatewayMetrics({ defaultMetrics: false }), log, routingHeader: 'x-gateway-cluster' }, { send: (m) => out.push(m) });
+  for (const m of msgs) s.receive(m);
+  await s.close('cancelled');
+  return out;
+}
+
+const reqHeaders: ProcessingRequest = {
+  request: 'request_headers',
+  request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions?x=1', authorization: 'Bearer client', 'x-gateway-cluster': 'evil', 'x-request-id': 'abc' }) },
+};
+const reqBody = (body: object | string): ProcessingRequest => ({
+  request: 'request_body',
+  request_body: { body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), end_of_stream: true },
+});
+
+describe('ext_proc session', () => {
+  test('request headers: client-supplied internal headers are removed', async () => {
+    const [r] = await feed([reqHeaders]);
+    expect(r.request_headers?.response?.header_mutation?.remove_headers).toEqual(['x-gateway-cluster']);
+  });
+
+  test('request body: routing header, path, credential, cleared route cache; body untouched when unchanged', async () => {
+    const [, r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] })]);
+    const common = r.request_body!.response!;
+    expect(setHeaders(common)).toEqual({
+      authorization: 'Bearer sk-up-secret',
+      'x-extra': '1',
+      ':path': '/base/v1/chat/completions',
+      'x-gateway-cluster': 'provider_up',
+    });
+    for (const o of common.header_mutation!.set_headers!) {
+      expect(Buffer.isBuffer(o.header.raw_value)).toBe(true);
+      expect((o.header as any).value).toBeUndefined();
+    }
+    expect(common.header_mutation!.remove_headers).toBeUndefined();
+    expect(common.clear_route_cache).toBe(true);
+    expect(common.body_mutation).toBeUndefined();
+  });
+
+  test('a changed body is re-serialised with a matching content-length', async () => {
+    const [, r] = await feed([reqHeaders, reqBody({ model: 'up/gpt-x', messages: [] })]);
+    const common = r.request_body!.response!;
+    const body = common.body_mutation!.body;
+    expect(JSON.parse(body.toString())).toEqual({ model: 'gpt-x', messages: [] });
+    expect(setHeaders(common)['content-length']).toBe(String(body.length));
+  });
+
+  test.each([
+    ['broken JSON', '{"model":', 400, 'invalid_json'],
+    ['a JSON array', '[1,2]', 400, 'invalid_request_body'],
+    ['no model', { messages: [] }, 400, 'missing_required_parameter'],
+    ['an unknown model', { model: 'nope', messages: [] }, 404, 'model_not_found'],
+  ])('%s gets an immediate JSON response', async (_n, body, status, code) => {
+    const [, r] = await feed([reqHeaders, reqBody(body as object)]);
+    const ir = r.immediate_response!;
+    expect(ir.status.code).toBe(status);
+    expect(JSON.parse(ir.body!.toString()).error.code).toBe(code);
+    expect(setHeaders({ header_mutation: ir.headers })['content-type']).toBe('application/json');
+    expect(ir.details).toMatch(/^gateway_/);
+  });
+
+  test('SSE responses switch the body to STREAMED; JSON stays buffered', async () => {
+    const resp = (ct: string): ProcessingRequest => ({ request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': ct }) } });
+    const sse = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), resp('text/event-stream; charset=utf-8')]);
+    expect(sse[2].mode_override).toEqual({ response_body_mode: 'STREAMED' });
+    const json = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), resp('application/json')]);
+    expect(json[2].mode_override).toBeUndefined();
+    expect(setHeaders(json[2].response_headers!.response)['x-gateway-provider']).toBe('up');
+  });
+
+  test('streamed chunks pass unchanged without chunk hooks, and are rewritten with them', async () => {
+    const start = [reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'text/event-stream' }) } }] as ProcessingRequest[];
+    const chunks: ProcessingRequest[] = [
+      { request: 'response_body', response_body: { body: Buffer.from('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"cho'), end_of_stream: false } },
+      { request: 'response_body', response_body: { body: Buffer.from('ices":[{"delta":{"content":"b"}}]}\n\ndata: [DONE]\n\n'), end_of_stream: true } },
+    ];
+    const plain = await feed([...start, ...chunks]);
+    expect(plain.slice(3).map((r) => r.response_body!.response!.body_mutation)).toEqual([undefined, undefined]);
+
+    const upper: PluginHooks = {
+      onResponseChunk(_ctx, ev) {
+        const j = ev.json as any;
+        if (j?.choices) ev.replace({ choices: [{ delta: { content: String(j.choices[0].delta.content).toUpperCase() } }] });
+      },
+    };
+    const edited = await feed([...start, ...chunks], [router, upper]);
+    const bodies = edited.slice(3).map((r) => r.response_body!.response!.body_mutation!.body.toString());
+    // The partial second event is held back until it completes.
+    expect(bodies[0]).toBe('data: {"choices":[{"delta":{"content":"A"}}]}\n\n');
+    expect(bodies[1]).toBe('data: {"choices":[{"delta":{"content":"B"}}]}\n\ndata: [DONE]\n\n');
+  });
+
+  test('a buffered response body changed by a plugin gets a new content-length', async () => {
+    const stamp: PluginHooks = { onResponse: (ctx) => ctx.setResponseBody({ stamped: true }) };
+    const out = await feed(
+      [
+        reqHeaders,
+        reqBody({ model: 'gpt-4o', messages: [] }),
+        { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'application/json' }) } },
+        { request: 'response_body', response_body: { body: Buffer.from('{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}'), end_of_stream: true } },
+      ],
+      [router, stamp],
+    );
+    const common = out[3].response_body!.response!;
+    expect(common.body_mutation!.body.toString()).toBe('{"stamped":true}');
+    expect(setHeaders(common)['content-length']).toBe('16');
+  });
+
+  test('every message gets exactly one reply, in order', async () => {
+    const out = await feed([
+      reqHeaders,
+      reqBody({ model: 'gpt-4o', messages: [] }),
+      { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'application/json' }) } },
+      { request: 'response_body', response_body: { body: Buffer.from('{}'), end_of_stream: true } },
+    ]);
+    expect(out.map((r) => Object.keys(r).find((k) => k !== 'mode_override'))).toEqual(['request_headers', 'request_body', 'response_headers', 'response_body']);
+  });
+});
