@@ -146,6 +146,7 @@ export class Exchange {
     for (const [k, v] of this.ctx.requestHeaderEdits.take()) edits.set(k, v);
     edits.set(':path', upstream.path);
     edits.set(this.deps.routingHeader, provider.cluster);
+    if (provider.timeoutSeconds > 0) edits.set('x-envoy-upstream-rq-timeout-ms', String(Math.round(provider.timeoutSeconds * 1000)));
 
     const out: Continue = { kind: 'continue', headers: edits, clearRouteCache: true };
     const newBody = upstream.body ?? (request.bodyChanged ? request.body : undefined);

@@ -31,6 +31,8 @@ function extProcFilter(config: GatewayConfig): object {
       message_timeout: `${config.processor.message_timeout_ms / 1000}s`,
       max_message_timeout: '60s',
       allow_mode_override: true,
+      // Lets the processor set x-envoy-upstream-rq-timeout-ms for providers with their own timeout.
+      mutation_rules: { allow_envoy: true },
       processing_mode: {
         request_header_mode: 'SEND',
         response_header_mode: 'SEND',
@@ -97,6 +99,8 @@ function httpListener(config: GatewayConfig): object {
               stat_prefix: 'gateway',
               codec_type: 'AUTO',
               generate_request_id: true,
+              // Clients and support staff correlate by it, as with OpenAI's own x-request-id.
+              always_set_request_id_in_response: true,
               request_timeout: '0s',
               stream_idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
               common_http_protocol_options: { idle_timeout: '300s' },

@@ -50,7 +50,10 @@ beforeAll(async () => {
   gw = await startGateway({
     env: { FAKE_OPENAI_KEY: UPSTREAM_KEY },
     config: {
-      providers: [{ name: 'fake', type: 'openai-compatible', base_url: fake.url, api_key_env: 'FAKE_OPENAI_KEY', models: ['gpt-*'] }],
+      providers: [
+        { name: 'fake', type: 'openai-compatible', base_url: fake.url, api_key_env: 'FAKE_OPENAI_KEY', models: ['gpt-*'] },
+        { name: 'slow', type: 'openai-compatible', base_url: fake.url, api_key_env: 'FAKE_OPENAI_KEY', models: ['slow-*'], timeout_seconds: 0.5 },
+      ],
       plugins: [
         { use: 'static-keys', options: { keys: [{ key: CLIENT_KEY, id: 'test-key' }] } },
         { use: 'model-router' },
@@ -239,6 +242,17 @@ test('upstream errors pass through with their status and JSON', async () => {
   expect((await res.json()).error.code).toBe('rate_limit_exceeded');
 });
 
+test("a provider slower than its timeout gets Envoy's 504, rewritten as OpenAI JSON", async () => {
+  fake.handle(async (req, res) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    sendJson(res, 200, completion(req.json.model, 'too late'));
+  });
+  const res = await chat(gw.url, body({ model: 'slow-1' }));
+  expect(res.status).toBe(504);
+  expect(res.headers.get('content-type')).toBe('application/json');
+  expect((await res.json()).error).toMatchObject({ code: 'timeout', type: 'server_error' });
+});
+
 test('/health and /metrics are reachable through Envoy', async () => {
   const health = await fetch(`${gw.url}/health`);
   expect(health.status).toBe(200);
@@ -267,6 +281,7 @@ test('one JSON log line per request with id, model, provider, status, duration a
   expect(line).toMatchObject({ model: 'gpt-4o-mini', provider: 'fake', status: 200, prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 });
   expect(typeof line!.duration_ms).toBe('number');
   expect(gw.logs().filter((l) => l.request_id === 'req-log-check-1' && l.msg === 'request')).toHaveLength(1);
+  expect(res.headers.get('x-request-id')).toBe('req-log-check-1');
   expect(gw.output()).not.toContain(UPSTREAM_KEY);
   expect(gw.output()).not.toContain(CLIENT_KEY);
 });
