@@ -6,7 +6,8 @@ import type { GatewayConfig } from './config/types';
 import { buildBootstrap, writeBootstrap } from './envoy/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
 import { createLogger, flushLogs, type Logger } from './observability/logger';
-import { providerRuntimes, startProcessor, type Processor } from './processor';
+import { loadPlugins, providerRuntimes, startProcessor, type Processor } from './processor';
+import { ProviderRegistry } from './providers/registry';
 
 const USAGE = `Usage: llm-gateway [command] [options]
 
@@ -47,8 +48,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/** `-o` is relative to where the command runs; the configured path to the config file. */
 function bootstrapFile(config: GatewayConfig, out?: string): string {
-  return path.resolve(config.base_dir, out ?? config.envoy.bootstrap_path);
+  return out ? path.resolve(out) : path.resolve(config.base_dir, config.envoy.bootstrap_path);
 }
 
 async function start(config: GatewayConfig, log: Logger): Promise<void> {
@@ -63,7 +65,8 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
   const providers = providerRuntimes(config, log);
   const processor: Processor = await startProcessor(config, log, {
     providers,
-    envoy: envoyAdminProbe(config.envoy.admin_address, config.envoy.admin_port),
+    // Without a managed Envoy its admin address is not ours to probe (it may be another container).
+    envoy: manageEnvoy ? envoyAdminProbe(config.envoy.admin_address, config.envoy.admin_port) : undefined,
   });
 
   let shuttingDown = false;
@@ -134,6 +137,8 @@ async function main(): Promise<void> {
     const providers = providerRuntimes(config, log);
     const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, providers));
     if (args.command === 'check-config') {
+      // Plugins validate their own options when loaded: load them, then release them.
+      await (await loadPlugins(config, new ProviderRegistry(providers), log)).close();
       const problem = EnvoySupervisor.validate(findEnvoy(config.envoy.binary).bin, file);
       if (problem) throw new ConfigError(`generated Envoy bootstrap ${file} is invalid`, [problem]);
     }

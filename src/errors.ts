@@ -68,6 +68,12 @@ export function errorBody(status: number, code: string | null, message: string, 
   return { error: { message, type: errorTypeForStatus(status), param, code } };
 }
 
+/**
+ * Recognises a GatewayError by shape as well as by class: a plugin bundling its own copy of
+ * this package throws an instance of a different class with the same meaning.
+ */
 export function isGatewayError(err: unknown): err is GatewayError {
-  return err instanceof GatewayError;
+  if (err instanceof GatewayError) return true;
+  const e = err as Partial<GatewayError> | null;
+  return Boolean(e && e.name === 'GatewayError' && typeof e.status === 'number' && typeof e.toBody === 'function');
 }

@@ -39,15 +39,9 @@ function listen(server: http.Server, host: string, port: number): Promise<number
   });
 }
 
-/**
- * Starts everything the processor serves: ext_proc over gRPC, the admin HTTP API and, when
- * enabled, the echo demo provider. Envoy itself is started by the CLI.
- */
-export async function startProcessor(config: GatewayConfig, log: Logger, opts: { envoy?: EnvoyProbe; providers?: ProviderRuntime[] } = {}): Promise<Processor> {
-  const startedAt = Date.now();
-  const metrics = new GatewayMetrics();
-  const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log));
-  const plugins = await PluginHost.load(
+/** Loads the configured plugins, giving them the small provider API they may use. */
+export function loadPlugins(config: GatewayConfig, registry: ProviderRegistry, log: Logger, metrics?: GatewayMetrics): Promise<PluginHost> {
+  return PluginHost.load(
     config.plugins,
     {
       log,
@@ -61,8 +55,19 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
         resolve: (model) => registry.resolve(model),
       },
     },
-    (f) => metrics.pluginErrors.inc(f),
+    (f) => metrics?.pluginErrors.inc(f),
   );
+}
+
+/**
+ * Starts everything the processor serves: ext_proc over gRPC, the admin HTTP API and, when
+ * enabled, the echo demo provider. Envoy itself is started by the CLI.
+ */
+export async function startProcessor(config: GatewayConfig, log: Logger, opts: { envoy?: EnvoyProbe; providers?: ProviderRuntime[] } = {}): Promise<Processor> {
+  const startedAt = Date.now();
+  const metrics = new GatewayMetrics();
+  const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log));
+  const plugins = await loadPlugins(config, registry, log, metrics);
   const deps: ExchangeDeps = { plugins, providers: registry, metrics, log, routingHeader: ROUTING_HEADER };
 
   const grpcServer = new grpc.Server({
@@ -90,7 +95,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
 
   let echo: http.Server | undefined;
   if (config.demo.echo.enabled) {
-    echo = await startEchoServer('127.0.0.1', config.demo.echo.port, { chunkDelayMs: config.demo.echo.chunk_delay_ms });
+    echo = await startEchoServer(config.processor.listen_address, config.demo.echo.port, { chunkDelayMs: config.demo.echo.chunk_delay_ms });
   }
   const echoPort = echo ? (echo.address() as { port: number }).port : undefined;
   log.info({ grpc_port: grpcPort, admin_port: adminPort, echo_port: echoPort, plugins: plugins.plugins.map((p) => p.name) }, 'processor started');

@@ -63,6 +63,8 @@ export class Exchange {
   private sse: SseParser | undefined;
   private decoder: StringDecoder | undefined;
   private rewriteStream = false;
+  /** Set once a plugin ended the stream: later upstream events are dropped. */
+  private streamEnded = false;
   private finished = false;
   private status = 0;
 
@@ -229,17 +231,25 @@ export class Exchange {
       for (const ev of emitted) out += await this.emitEvent(ev);
     }
     if (endOfStream && this.streamTranslator) for (const ev of this.streamTranslator.finish()) out += await this.emitEvent(ev);
-    if (endOfStream) await this.deps.plugins.run('onResponse', this.ctx);
+    let tail = '';
+    if (endOfStream && !this.streamEnded) {
+      const short = await this.deps.plugins.run('onResponse', this.ctx);
+      if (short) tail = streamErrorEvent(short);
+    }
 
     // Unchanged pass-through: let Envoy forward the original bytes as they are.
-    if (!this.rewriteStream) return CONTINUE;
-    return { kind: 'continue', body: Buffer.from(out) };
+    if (!this.rewriteStream) return tail ? { kind: 'continue', body: Buffer.concat([chunk, Buffer.from(tail)]) } : CONTINUE;
+    return { kind: 'continue', body: Buffer.from(out + tail) };
   }
 
   private async emitEvent(ev: SseEvent): Promise<string> {
+    if (this.streamEnded) return '';
     if (this.rewriteStream) {
       const short = await this.deps.plugins.run('onResponseChunk', this.ctx, ev);
-      if (short) return streamErrorEvent(short);
+      if (short) {
+        this.streamEnded = true;
+        return streamErrorEvent(short);
+      }
     }
     // Only chunks that carry a usage object are parsed on the pass-through path.
     if (this.translator && ev.data.includes('"usage"')) {
@@ -316,8 +326,11 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-/** A blocked or failed stream ends with an OpenAI-style error event, not a cut connection. */
+/**
+ * A blocked or failed stream ends with an OpenAI-style error event and `[DONE]`, not a cut
+ * connection: the OpenAI SDKs raise the `error` object of a data event as an APIError.
+ */
 function streamErrorEvent(short: ShortCircuit): string {
   const body = typeof short.body === 'string' ? short.body : JSON.stringify(short.body);
-  return `data: ${body}\n\n`;
+  return `data: ${body}\n\ndata: [DONE]\n\n`;
 }

@@ -87,6 +87,8 @@ function httpListener(config: GatewayConfig): object {
   return {
     name: 'http',
     address: socketAddress(config.server.listen_address, config.server.http_port),
+    // A second gateway on the same port must fail to start, not silently share the traffic.
+    enable_reuse_port: false,
     // ext_proc buffers the whole request body; anything larger than this gets a 413.
     per_connection_buffer_limit_bytes: config.server.max_request_body_bytes,
     filter_chains: [

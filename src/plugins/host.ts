@@ -1,5 +1,5 @@
 import type { PluginConfig } from '../config/types';
-import { GatewayError } from '../errors';
+import { GatewayError, isGatewayError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { importPlugin, validatePluginOptions } from './loader';
 import type { HookName, PluginHostApi, PluginHooks, RequestContext, ShortCircuit } from './types';
@@ -115,7 +115,7 @@ export class PluginHost {
   }
 
   private handleError(p: LoadedPlugin, hook: HookName, ctx: RequestContext, err: unknown): ShortCircuit | undefined {
-    if (err instanceof GatewayError) {
+    if (isGatewayError(err)) {
       return { kind: 'respond', status: err.status, body: err.toBody(), headers: err.headers };
     }
     this.onFailure({ plugin: p.name, hook, policy: p.onError });

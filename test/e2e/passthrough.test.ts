@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chat, CLIENT_KEY, startGateway, type RunningGateway } from '../helpers/gateway';
+import { chat, CLIENT_KEY, startGateway, waitFor, type RunningGateway } from '../helpers/gateway';
 import { chunk, completion, sendJson, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
 /**
@@ -167,15 +167,16 @@ test('a throwing fail_closed plugin gives a JSON 500 that names it, and the upst
   expect(err.error.message).toContain('exploder-closed');
   expect(err.error.message).not.toContain('kaboom');
   expect(fake.requests).toHaveLength(0);
-  const line = gw.logs().find((l) => l.plugin === 'exploder-closed' && l.hook === 'onRequest');
-  expect(line?.err?.message).toContain('kaboom');
+  // Logs are written off the request path: wait for the line rather than racing it.
+  const line = await waitFor(() => gw.logs().find((l) => l.plugin === 'exploder-closed' && l.hook === 'onRequest'));
+  expect(line.err.message).toContain('kaboom');
 });
 
 test('a throwing fail_open plugin is skipped', async () => {
   const res = await chat(gw.url, body(), { 'x-test-explode': 'open' });
   expect(res.status).toBe(200);
   expect(fake.requests).toHaveLength(1);
-  expect(gw.logs().some((l) => l.plugin === 'exploder-open' && l.policy === 'fail_open')).toBe(true);
+  await waitFor(() => gw.logs().some((l) => l.plugin === 'exploder-open' && l.policy === 'fail_open'));
 });
 
 test('a plugin that exceeds its timeout fails by its policy', async () => {
@@ -273,11 +274,7 @@ test('/health and /metrics are reachable through Envoy', async () => {
 test('one JSON log line per request with id, model, provider, status, duration and tokens, and no key', async () => {
   const res = await chat(gw.url, body(), { 'x-request-id': 'req-log-check-1' });
   expect(res.status).toBe(200);
-  let line: Record<string, any> | undefined;
-  for (let i = 0; i < 50 && !line; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    line = gw.logs().find((l) => l.msg === 'request' && l.request_id === 'req-log-check-1');
-  }
+  const line = await waitFor(() => gw.logs().find((l) => l.msg === 'request' && l.request_id === 'req-log-check-1'));
   expect(line).toMatchObject({ model: 'gpt-4o-mini', provider: 'fake', status: 200, prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 });
   expect(typeof line!.duration_ms).toBe('number');
   expect(gw.logs().filter((l) => l.request_id === 'req-log-check-1' && l.msg === 'request')).toHaveLength(1);

@@ -117,6 +117,27 @@ describe('ext_proc session', () => {
     expect(bodies[1]).toBe('data: {"choices":[{"delta":{"content":"B"}}]}\n\ndata: [DONE]\n\n');
   });
 
+  test('a chunk hook that short-circuits ends the stream with an error event and drops the rest', async () => {
+    const block: PluginHooks = {
+      onResponseChunk(_ctx, ev) {
+        if (ev.data.includes('secret')) return { kind: 'respond', status: 400, body: { error: { message: 'blocked', type: 'invalid_request_error', param: null, code: 'content_filtered' } } };
+      },
+    };
+    const out = await feed(
+      [
+        reqHeaders,
+        reqBody({ model: 'gpt-4o', messages: [] }),
+        { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'text/event-stream' }) } },
+        { request: 'response_body', response_body: { body: Buffer.from('data: {"a":"ok"}\n\ndata: {"a":"secret"}\n\n'), end_of_stream: false } },
+        { request: 'response_body', response_body: { body: Buffer.from('data: {"a":"after"}\n\ndata: [DONE]\n\n'), end_of_stream: true } },
+      ],
+      [router, block],
+    );
+    const bodies = out.slice(3).map((r) => r.response_body!.response!.body_mutation!.body.toString());
+    expect(bodies[0]).toBe('data: {"a":"ok"}\n\ndata: {"error":{"message":"blocked","type":"invalid_request_error","param":null,"code":"content_filtered"}}\n\ndata: [DONE]\n\n');
+    expect(bodies[1]).toBe('');
+  });
+
   test('a buffered response body changed by a plugin gets a new content-length', async () => {
     const stamp: PluginHooks = { onResponse: (ctx) => ctx.setResponseBody({ stamped: true }) };
     const out = await feed(
