@@ -1,0 +1,20 @@
+import { localReplyConfig } from '../../src/envoy/local-reply';
+
+/** Every status Envoy answers on its own gets an OpenAI-shaped JSON body. */
+test('local replies: processor replies kept, ext_proc failures and Envoy statuses mapped to OpenAI JSON', () => {
+  const cfg = localReplyConfig() as any;
+  const [processor, extproc, ...byStatus] = cfg.mappers;
+  expect(processor.filter.extension_filter.typed_config.expression).toContain("'gateway_'");
+  expect(processor.body_format_override.text_format).toBe('%LOCAL_REPLY_BODY%');
+  expect(extproc.status_code).toBe(503);
+  expect(extproc.body_format_override.json_format.error.code).toBe('processor_unavailable');
+  const statuses = byStatus.map((m: any) => m.filter.status_code_filter.comparison.value.default_value);
+  expect(statuses).toEqual(expect.arrayContaining([400, 413, 429, 500, 502, 503, 504]));
+  for (const m of byStatus) {
+    expect(Object.keys(m.body_format_override.json_format.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(m.body_format_override.content_type).toBe('application/json');
+  }
+  const r429 = byStatus.find((m: any) => m.filter.status_code_filter.comparison.value.default_value === 429);
+  expect(r429.headers_to_add[0].header).toEqual({ key: 'retry-after', value: '1' });
+  expect(cfg.body_format.json_format.error).toBeDefined();
+});
