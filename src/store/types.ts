@@ -1,0 +1,170 @@
+/**
+ * The gateway's persistent state, behind one interface with two implementations: an embedded
+ * SQLite file (default) and PostgreSQL (when DATABASE_URL is set, shared by many replicas).
+ * Both run the same migrations and pass the same test suite (test/store/store-suite.ts).
+ */
+
+export type KeyTier = 'standard' | 'langchain';
+
+export interface VirtualKeyRecord {
+  /** Public identifier (`key_…` for API-created keys, the keys.json name for imported ones). */
+  id: string;
+  /** SHA-256 hex digest of the secret key; the secret itself is never stored. */
+  hash: string;
+  /** First characters of the secret, for people to recognise a key (`sk-gw-Ab12…`). */
+  prefix: string;
+  name: string | null;
+  user: string | null;
+  team: string | null;
+  tier: KeyTier;
+  /** Roles: `completion`, `embedding`, `admin`. */
+  roles: string[];
+  /** Provider this key's credential belongs to (keys.json `provider`). */
+  provider: string | null;
+  /**
+   * The real provider credential: `env:NAME`, or `enc:v1:…` (AES-256-GCM ciphertext made by
+   * src/keys/secrets.ts). Stores treat it as an opaque string.
+   */
+  providerKey: string | null;
+  allowedModels: string[] | null;
+  allowedProviders: string[] | null;
+  /** Requests per hour; null = the gateway default (QUOTA_LIMIT). */
+  quotaLimit: number | null;
+  tokenBudget: number | null;
+  budgetUsd: number | null;
+  /** Epoch milliseconds. */
+  expiresAt: number | null;
+  revokedAt: number | null;
+  metadata: Record<string, unknown>;
+  /** Where the key came from: `api`, `file` (keys.json) or `config`. */
+  source: 'api' | 'file' | 'config';
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Fields an update may change (id, hash, prefix, source and createdAt are fixed). */
+export type VirtualKeyPatch = Partial<
+  Pick<
+    VirtualKeyRecord,
+    | 'name'
+    | 'user'
+    | 'team'
+    | 'tier'
+    | 'roles'
+    | 'provider'
+    | 'providerKey'
+    | 'allowedModels'
+    | 'allowedProviders'
+    | 'quotaLimit'
+    | 'tokenBudget'
+    | 'budgetUsd'
+    | 'expiresAt'
+    | 'metadata'
+  >
+>;
+
+export interface UsageRecord {
+  /** Envoy's x-request-id; unique, so a record written twice is stored once. */
+  requestId: string;
+  /** Epoch milliseconds when the request arrived. */
+  time: number;
+  keyId: string | null;
+  user: string | null;
+  team: string | null;
+  tier: string | null;
+  /** `standard` or `langchain`, from the path the client used. */
+  endpoint: string;
+  /** OpenAI API surface: `chat.completions`, `embeddings`, ... */
+  api: string;
+  provider: string | null;
+  modelRequested: string | null;
+  modelServed: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  durationMs: number;
+  ttftMs: number | null;
+  status: number;
+  streamed: boolean;
+}
+
+export type UsageGroupBy = 'key' | 'user' | 'team' | 'model' | 'provider' | 'endpoint' | 'day';
+
+export interface UsageQuery {
+  /** Inclusive lower bound, epoch ms. */
+  start?: number;
+  /** Exclusive upper bound, epoch ms. */
+  end?: number;
+  groupBy?: UsageGroupBy;
+  /** Restrict to one key (a key holder sees only its own usage). */
+  keyId?: string;
+  /** Restrict to one team (data isolation). */
+  team?: string;
+}
+
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  costUsd: number;
+}
+
+export interface UsageRow extends UsageTotals {
+  /** The group's value (`day` is `YYYY-MM-DD` in UTC); null when the record had none; `all` without groupBy. */
+  group: string | null;
+}
+
+export interface UsageSummary {
+  totalRequests: number;
+  requestsByProvider: Record<string, number>;
+  averageResponseMs: number;
+  /** Epoch ms of the newest record, or null when there is none. */
+  lastUpdated: number | null;
+}
+
+export interface KeyStore {
+  /** Fails with StoreConflictError if the id or hash already exists. */
+  insert(rec: VirtualKeyRecord): Promise<void>;
+  /** Insert or replace by id; used to import keys.json on every start. */
+  upsert(rec: VirtualKeyRecord): Promise<void>;
+  getById(id: string): Promise<VirtualKeyRecord | undefined>;
+  getByHash(hash: string): Promise<VirtualKeyRecord | undefined>;
+  /** Newest first; revoked keys included (they show revokedAt). */
+  list(filter?: { team?: string }): Promise<VirtualKeyRecord[]>;
+  /** Returns the updated record, or undefined when the id does not exist. */
+  update(id: string, patch: VirtualKeyPatch, now: number): Promise<VirtualKeyRecord | undefined>;
+  /** Sets revokedAt (once); returns false when the id does not exist. */
+  revoke(id: string, now: number): Promise<boolean>;
+}
+
+export interface UsageStore {
+  /** Idempotent on requestId; returns how many records were new. */
+  insertBatch(records: UsageRecord[]): Promise<number>;
+  query(q: UsageQuery): Promise<UsageRow[]>;
+  summary(filter?: { keyId?: string; team?: string }): Promise<UsageSummary>;
+  /** Totals for one key since a time (budgets); start inclusive, epoch ms. */
+  totalsForKey(keyId: string, since?: number): Promise<UsageTotals>;
+  count(): Promise<number>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly keys: KeyStore;
+  readonly usage: UsageStore;
+  /** Applies pending migrations; safe to run concurrently from several replicas. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
