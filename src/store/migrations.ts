@@ -1,0 +1,433 @@
+/**
+ * The store's schema: versioned migrations shared by SQLite and PostgreSQL, and the mapping between
+ * the tables' snake_case columns and the camelCase records of ./types.
+ *
+ * Migrations are applied in version order, each recorded in `schema_migrations`, by the dialect's
+ * runner (SqliteStore.migrate / PostgresStore.migrate) inside one locked transaction. To change the
+ * schema, append a migration with the next version; never edit one that has shipped.
+ *
+ * The SQL is one text for both dialects: column types that differ are taken from COLUMN_TYPES
+ * (`${t.json}`, …), and a migration that cannot be written that way lists its per-dialect
+ * statements under `sqlite` / `postgres`, run after the shared ones.
+ */
+import type { UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** The column types that differ between the dialects; everything else is spelled the same. */
+export interface ColumnTypes {
+  /** 64-bit integers: epoch milliseconds, budgets. */
+  bigint: string;
+  /** Floating point: costs, durations. */
+  double: string;
+  /** true/false; SQLite stores 1/0. */
+  bool: string;
+  /** A JSON document (arrays, metadata). */
+  json: string;
+}
+
+export const COLUMN_TYPES: Readonly<Record<Dialect, ColumnTypes>> = {
+  sqlite: { bigint: 'INTEGER', double: 'REAL', bool: 'INTEGER', json: 'TEXT' },
+  postgres: { bigint: 'BIGINT', double: 'DOUBLE PRECISION', bool: 'BOOLEAN', json: 'JSONB' },
+};
+
+export interface Migration {
+  /** Strictly increasing, starting at 1. */
+  version: number;
+  name: string;
+  /** Statements for both dialects, written with the dialect's column types. */
+  up: (t: ColumnTypes) => string[];
+  /** Extra statements for one dialect only, run after `up`. Keep these rare and small. */
+  sqlite?: string[];
+  postgres?: string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'virtual_keys and usage_records',
+    up: (t) => [
+      `CREATE TABLE virtual_keys (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        name TEXT,
+        user_id TEXT,
+        team TEXT,
+        tier TEXT NOT NULL,
+        roles ${t.json} NOT NULL,
+        provider TEXT,
+        provider_key TEXT,
+        allowed_models ${t.json},
+        allowed_providers ${t.json},
+        quota_limit ${t.bigint},
+        token_budget ${t.bigint},
+        budget_usd ${t.double},
+        expires_at ${t.bigint},
+        revoked_at ${t.bigint},
+        metadata ${t.json} NOT NULL,
+        source TEXT NOT NULL,
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+      'CREATE UNIQUE INDEX virtual_keys_hash_idx ON virtual_keys (hash)',
+      'CREATE INDEX virtual_keys_team_idx ON virtual_keys (team)',
+      `CREATE TABLE usage_records (
+        request_id TEXT PRIMARY KEY,
+        time ${t.bigint} NOT NULL,
+        key_id TEXT,
+        user_id TEXT,
+        team TEXT,
+        tier TEXT,
+        endpoint TEXT NOT NULL,
+        api TEXT NOT NULL,
+        provider TEXT,
+        model_requested TEXT,
+        model_served TEXT,
+        prompt_tokens ${t.bigint} NOT NULL,
+        completion_tokens ${t.bigint} NOT NULL,
+        cached_tokens ${t.bigint} NOT NULL,
+        reasoning_tokens ${t.bigint} NOT NULL,
+        total_tokens ${t.bigint} NOT NULL,
+        cost_usd ${t.double} NOT NULL,
+        duration_ms ${t.double} NOT NULL,
+        ttft_ms ${t.double},
+        status INTEGER NOT NULL,
+        streamed ${t.bool} NOT NULL
+      )`,
+      'CREATE INDEX usage_records_time_idx ON usage_records (time)',
+      'CREATE INDEX usage_records_key_time_idx ON usage_records (key_id, time)',
+      'CREATE INDEX usage_records_team_time_idx ON usage_records (team, time)',
+    ],
+  },
+];
+
+/** The statements of one migration for one dialect, in order. */
+export function migrationStatements(m: Migration, dialect: Dialect): string[] {
+  return [...m.up(COLUMN_TYPES[dialect]), ...(m[dialect] ?? [])];
+}
+
+/** Migrations not yet in `applied`, in version order. */
+export function pendingMigrations(applied: Iterable<number>): Migration[] {
+  const done = new Set(applied);
+  return MIGRATIONS.filter((m) => !done.has(m.version));
+}
+
+// The list is code: check it once at load, so a bad edit fails every test rather than a deploy.
+MIGRATIONS.forEach((m, i) => {
+  if (m.version !== i + 1) throw new Error(`store migrations: version ${m.version} at position ${i + 1}, expected ${i + 1}`);
+});
+
+/** `CREATE TABLE schema_migrations`, the same in both dialects. */
+export const SCHEMA_MIGRATIONS_DDL = (t: ColumnTypes): string =>
+  `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at ${t.bigint} NOT NULL
+  )`;
+
+// ---------------------------------------------------------------------------------------------
+// Records <-> rows. The column lists below describe the schema after the latest migration.
+
+/** virtual_keys columns, in the order keyValues() returns values. */
+export const KEY_COLUMNS = [
+  'id',
+  'hash',
+  'prefix',
+  'name',
+  'user_id',
+  'team',
+  'tier',
+  'roles',
+  'provider',
+  'provider_key',
+  'allowed_models',
+  'allowed_providers',
+  'quota_limit',
+  'token_budget',
+  'budget_usd',
+  'expires_at',
+  'revoked_at',
+  'metadata',
+  'source',
+  'created_at',
+  'updated_at',
+] as const;
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** A record's column values, in KEY_COLUMNS order (JSON fields as JSON text, for both dialects). */
+export function keyValues(r: VirtualKeyRecord): unknown[] {
+  return [
+    r.id,
+    r.hash,
+    r.prefix,
+    r.name,
+    r.user,
+    r.team,
+    r.tier,
+    json(r.roles ?? []),
+    r.provider,
+    r.providerKey,
+    json(r.allowedModels),
+    json(r.allowedProviders),
+    r.quotaLimit,
+    r.tokenBudget,
+    r.budgetUsd,
+    r.expiresAt,
+    r.revokedAt,
+    json(r.metadata ?? {}),
+    r.source,
+    r.createdAt,
+    r.updatedAt,
+  ];
+}
+
+/**
+ * The fields an update may change, each mapped to its column: an update walks this fixed table,
+ * never the patch's own keys, so only these columns can ever appear in its SQL.
+ */
+export const PATCH_COLUMNS: ReadonlyArray<{ field: keyof VirtualKeyPatch; column: string; json?: boolean }> = [
+  { field: 'name', column: 'name' },
+  { field: 'user', column: 'user_id' },
+  { field: 'team', column: 'team' },
+  { field: 'tier', column: 'tier' },
+  { field: 'roles', column: 'roles', json: true },
+  { field: 'provider', column: 'provider' },
+  { field: 'providerKey', column: 'provider_key' },
+  { field: 'allowedModels', column: 'allowed_models', json: true },
+  { field: 'allowedProviders', column: 'allowed_providers', json: true },
+  { field: 'quotaLimit', column: 'quota_limit' },
+  { field: 'tokenBudget', column: 'token_budget' },
+  { field: 'budgetUsd', column: 'budget_usd' },
+  { field: 'expiresAt', column: 'expires_at' },
+  { field: 'metadata', column: 'metadata', json: true },
+];
+
+/** The columns and values a patch sets, in PATCH_COLUMNS order; undefined fields are left out. */
+export function patchAssignments(patch: VirtualKeyPatch): Array<{ column: string; value: unknown }> {
+  const out: Array<{ column: string; value: unknown }> = [];
+  for (const { field, column, json: isJson } of PATCH_COLUMNS) {
+    const value = patch[field];
+    if (value === undefined) continue;
+    if (field === 'roles' || field === 'metadata') {
+      // Never null in the schema: a null patch resets them to empty.
+      out.push({ column, value: json(value ?? (field === 'roles' ? [] : {})) });
+    } else {
+      out.push({ column, value: isJson ? json(value) : value });
+    }
+  }
+  return out;
+}
+
+/** A number column as a JS number: pg returns BIGINT and NUMERIC as strings. */
+export function num(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') return Number(v);
+  if (v === null || v === undefined) return 0;
+  return Number(v);
+}
+
+export function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : num(v);
+}
+
+/** A JSON column: text in SQLite (and in PG's TEXT), already parsed from PG's JSONB. */
+function parseJson(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return JSON.parse(v) as unknown;
+  return v;
+}
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+export function keyFromRow(row: Record<string, unknown>): VirtualKeyRecord {
+  return {
+    id: String(row.id),
+    hash: String(row.hash),
+    prefix: String(row.prefix),
+    name: str(row.name),
+    user: str(row.user_id),
+    team: str(row.team),
+    tier: String(row.tier) as VirtualKeyRecord['tier'],
+    roles: (parseJson(row.roles) as string[] | null) ?? [],
+    provider: str(row.provider),
+    providerKey: str(row.provider_key),
+    allowedModels: parseJson(row.allowed_models) as string[] | null,
+    allowedProviders: parseJson(row.allowed_providers) as string[] | null,
+    quotaLimit: numOrNull(row.quota_limit),
+    tokenBudget: numOrNull(row.token_budget),
+    budgetUsd: numOrNull(row.budget_usd),
+    expiresAt: numOrNull(row.expires_at),
+    revokedAt: numOrNull(row.revoked_at),
+    metadata: (parseJson(row.metadata) as Record<string, unknown> | null) ?? {},
+    source: String(row.source) as VirtualKeyRecord['source'],
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+/** usage_records columns, in the order usageValues() returns values. */
+export const USAGE_COLUMNS = [
+  'request_id',
+  'time',
+  'key_id',
+  'user_id',
+  'team',
+  'tier',
+  'endpoint',
+  'api',
+  'provider',
+  'model_requested',
+  'model_served',
+  'prompt_tokens',
+  'completion_tokens',
+  'cached_tokens',
+  'reasoning_tokens',
+  'total_tokens',
+  'cost_usd',
+  'duration_ms',
+  'ttft_ms',
+  'status',
+  'streamed',
+] as const;
+
+/** A usage record's column values, in USAGE_COLUMNS order; `streamed` as the dialect stores it. */
+export function usageValues(r: UsageRecord, dialect: Dialect): unknown[] {
+  return [
+    r.requestId,
+    r.time,
+    r.keyId ?? null,
+    r.user ?? null,
+    r.team ?? null,
+    r.tier ?? null,
+    r.endpoint,
+    r.api,
+    r.provider ?? null,
+    r.modelRequested ?? null,
+    r.modelServed ?? null,
+    r.promptTokens ?? 0,
+    r.completionTokens ?? 0,
+    r.cachedTokens ?? 0,
+    r.reasoningTokens ?? 0,
+    r.totalTokens ?? 0,
+    r.costUsd ?? 0,
+    r.durationMs ?? 0,
+    r.ttftMs ?? null,
+    r.status,
+    dialect === 'sqlite' ? (r.streamed ? 1 : 0) : Boolean(r.streamed),
+  ];
+}
+
+export function usageFromRow(row: Record<string, unknown>): UsageRecord {
+  return {
+    requestId: String(row.request_id),
+    time: num(row.time),
+    keyId: str(row.key_id),
+    user: str(row.user_id),
+    team: str(row.team),
+    tier: str(row.tier),
+    endpoint: String(row.endpoint),
+    api: String(row.api),
+    provider: str(row.provider),
+    modelRequested: str(row.model_requested),
+    modelServed: str(row.model_served),
+    promptTokens: num(row.prompt_tokens),
+    completionTokens: num(row.completion_tokens),
+    cachedTokens: num(row.cached_tokens),
+    reasoningTokens: num(row.reasoning_tokens),
+    totalTokens: num(row.total_tokens),
+    costUsd: num(row.cost_usd),
+    durationMs: num(row.duration_ms),
+    ttftMs: numOrNull(row.ttft_ms),
+    status: num(row.status),
+    streamed: row.streamed === true || row.streamed === 1 || row.streamed === 't',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage aggregation, shared by both dialects' query().
+
+export const USAGE_GROUP_BY: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'];
+
+/**
+ * The SQL expression a groupBy value groups on, from a fixed table; anything else throws. `day`
+ * is dialect-specific and passed in by the caller.
+ */
+export function groupExpression(groupBy: unknown, dayExpression: string): string {
+  switch (groupBy) {
+    case 'key':
+      return 'key_id';
+    case 'user':
+      return 'user_id';
+    case 'team':
+      return 'team';
+    case 'model':
+      return 'COALESCE(model_served, model_requested)';
+    case 'provider':
+      return 'provider';
+    case 'endpoint':
+      return 'endpoint';
+    case 'day':
+      return dayExpression;
+    default:
+      throw new Error(`invalid usage groupBy ${JSON.stringify(groupBy)}: expected one of ${USAGE_GROUP_BY.join(', ')}`);
+  }
+}
+
+/** The aggregate columns of query() and totalsForKey(), aliased as in usageTotalsFromRow. */
+export const USAGE_TOTALS_SELECT = `COUNT(*) AS requests,
+  COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
+  COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
+  COALESCE(SUM(cached_tokens), 0) AS cached_tokens,
+  COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens,
+  COALESCE(SUM(total_tokens), 0) AS total_tokens,
+  COALESCE(SUM(cost_usd), 0) AS cost_usd`;
+
+export function usageTotalsFromRow(row: Record<string, unknown>) {
+  return {
+    requests: num(row.requests),
+    promptTokens: num(row.prompt_tokens),
+    completionTokens: num(row.completion_tokens),
+    cachedTokens: num(row.cached_tokens),
+    reasoningTokens: num(row.reasoning_tokens),
+    totalTokens: num(row.total_tokens),
+    costUsd: num(row.cost_usd),
+  };
+}
+
+/**
+ * The WHERE clause for a usage filter, with `?` placeholders and the values in order; the caller
+ * renumbers the placeholders for its dialect. Conditions are fixed fragments; only values vary.
+ */
+export function usageWhere(f: { start?: number; end?: number; keyId?: string; team?: string }): {
+  sql: string;
+  params: unknown[];
+} {
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  if (f.start !== undefined && f.start !== null) {
+    conds.push('time >= ?');
+    params.push(f.start);
+  }
+  if (f.end !== undefined && f.end !== null) {
+    conds.push('time < ?');
+    params.push(f.end);
+  }
+  if (f.keyId !== undefined && f.keyId !== null) {
+    conds.push('key_id = ?');
+    params.push(f.keyId);
+  }
+  if (f.team !== undefined && f.team !== null) {
+    conds.push('team = ?');
+    params.push(f.team);
+  }
+  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
+}
+
+/** Rounds an average for summary(): two decimals, 0 when there is none. */
+export function round2(v: unknown): number {
+  const n = num(v);
+  return Number.isFinite(n) ? Math.round(n * 100) / 100 : 0;
+}

@@ -1,0 +1,325 @@
+/**
+ * The shared store: PostgreSQL through node-postgres' Pool, for several gateway replicas at once.
+ * Every statement is parameterised ($1, $2, …); SQL text is assembled only from fixed fragments.
+ */
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import type { Logger } from 'pino';
+import {
+  COLUMN_TYPES,
+  KEY_COLUMNS,
+  SCHEMA_MIGRATIONS_DDL,
+  USAGE_COLUMNS,
+  USAGE_TOTALS_SELECT,
+  groupExpression,
+  keyFromRow,
+  keyValues,
+  migrationStatements,
+  num,
+  numOrNull,
+  patchAssignments,
+  pendingMigrations,
+  round2,
+  usageFromRow,
+  usageTotalsFromRow,
+  usageValues,
+  usageWhere,
+} from './migrations';
+import {
+  StoreConflictError,
+  type KeyStore,
+  type Store,
+  type UsageQuery,
+  type UsageRecord,
+  type UsageRow,
+  type UsageStore,
+  type UsageSummary,
+  type UsageTotals,
+  type VirtualKeyPatch,
+  type VirtualKeyRecord,
+} from './types';
+
+type Row = Record<string, unknown>;
+
+export interface PostgresStoreOptions {
+  /** Pool size per replica (default 10). */
+  maxConnections?: number;
+  log?: Logger;
+  /** Extra node-postgres settings (ssl, timeouts, …). */
+  pool?: Omit<PoolConfig, 'connectionString'>;
+}
+
+/** Rows per INSERT in insertBatch: 1000 × 21 columns stays far below PG's 65535 parameters. */
+export const PG_INSERT_CHUNK = 1000;
+
+/** First key of the migration advisory lock ('llmg'); the second is the schema's hash. */
+const MIGRATION_LOCK_KEY = 0x6c6c6d67;
+
+/** UTC `YYYY-MM-DD` of an epoch-ms column. */
+const DAY_SQL = "to_char(to_timestamp(time / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+
+/** Renumbers the `?` placeholders of SQL written in this module (never of input) as $1, $2, …. */
+function numbered(sql: string, first = 1): string {
+  let n = first;
+  return sql.replace(/\?/g, () => `$${n++}`);
+}
+
+const placeholders = (count: number, first: number): string =>
+  Array.from({ length: count }, (_, i) => `$${first + i}`).join(', ');
+
+const KEY_INSERT = `INSERT INTO virtual_keys (${KEY_COLUMNS.join(', ')}) VALUES (${placeholders(KEY_COLUMNS.length, 1)})`;
+const KEY_UPSERT = `${KEY_INSERT}
+  ON CONFLICT (id) DO UPDATE SET ${KEY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
+}
+
+/** The URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly keys: KeyStore;
+  readonly usage: UsageStore;
+  readonly pool: Pool;
+  private readonly log?: Logger;
+  private closed = false;
+
+  constructor(readonly url: string, opts: PostgresStoreOptions = {}) {
+    this.log = opts.log;
+    this.pool = new Pool({
+      application_name: 'llm-gateway',
+      ...opts.pool,
+      connectionString: url,
+      max: opts.maxConnections ?? opts.pool?.max ?? 10,
+    });
+    // An idle client's connection dropping (server restart, failover) must not crash the
+    // process: the pool discards it and the next query opens a new one.
+    this.pool.on('error', (err) => this.log?.warn({ err, store: 'postgres' }, 'idle PostgreSQL connection failed'));
+    this.keys = new PgKeyStore(this);
+    this.usage = new PgUsageStore(this);
+  }
+
+  async q(sql: string, params: unknown[] = []): Promise<{ rows: Row[]; rowCount: number }> {
+    const r = await this.pool.query(sql, params);
+    return { rows: r.rows as Row[], rowCount: r.rowCount ?? 0 };
+  }
+
+  /** Runs fn in one transaction on one pooled connection. */
+  async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    // The transaction-scoped advisory lock serialises replicas that start together: the second
+    // waits here, then finds the versions the first recorded. Keyed by schema, so separate
+    // schemas in one database (tests, several gateways) don't wait for each other.
+    const applied = await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1::integer, hashtext(current_schema()))', [MIGRATION_LOCK_KEY]);
+      await c.query(SCHEMA_MIGRATIONS_DDL(COLUMN_TYPES.postgres));
+      const done = (await c.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => num(r.version));
+      const pending = pendingMigrations(done);
+      for (const m of pending) {
+        for (const sql of migrationStatements(m, 'postgres')) await c.query(sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+      }
+      return pending.map((m) => m.version);
+    });
+    if (applied.length) this.log?.info({ store: 'postgres', url: redactUrl(this.url), applied }, 'store migrations applied');
+  }
+
+  /** Versions recorded in schema_migrations (for tests and diagnostics). */
+  async appliedMigrations(): Promise<number[]> {
+    const { rows } = await this.q('SELECT version FROM schema_migrations ORDER BY version');
+    return rows.map((r) => num(r.version));
+  }
+
+  /** One stored usage record (diagnostics and tests; not part of the Store interface). */
+  async getUsage(requestId: string): Promise<UsageRecord | undefined> {
+    const { rows } = await this.q('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
+    return rows[0] ? usageFromRow(rows[0]) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+class PgKeyStore implements KeyStore {
+  constructor(private readonly s: PostgresStore) {}
+
+  async insert(rec: VirtualKeyRecord): Promise<void> {
+    try {
+      await this.s.q(KEY_INSERT, keyValues(rec));
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreConflictError(`virtual key ${rec.id}: id or hash already exists`);
+      throw err;
+    }
+  }
+
+  async upsert(rec: VirtualKeyRecord): Promise<void> {
+    try {
+      await this.s.q(KEY_UPSERT, keyValues(rec));
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreConflictError(`virtual key ${rec.id}: hash belongs to another key`);
+      throw err;
+    }
+  }
+
+  async getById(id: string): Promise<VirtualKeyRecord | undefined> {
+    const { rows } = await this.s.q('SELECT * FROM virtual_keys WHERE id = $1', [id]);
+    return rows[0] ? keyFromRow(rows[0]) : undefined;
+  }
+
+  async getByHash(hash: string): Promise<VirtualKeyRecord | undefined> {
+    const { rows } = await this.s.q('SELECT * FROM virtual_keys WHERE hash = $1', [hash]);
+    return rows[0] ? keyFromRow(rows[0]) : undefined;
+  }
+
+  async list(filter: { team?: string } = {}): Promise<VirtualKeyRecord[]> {
+    const order = 'ORDER BY created_at DESC, id COLLATE "C"';
+    const { rows } =
+      filter.team !== undefined
+        ? await this.s.q(`SELECT * FROM virtual_keys WHERE team = $1 ${order}`, [filter.team])
+        : await this.s.q(`SELECT * FROM virtual_keys ${order}`);
+    return rows.map(keyFromRow);
+  }
+
+  async update(id: string, patch: VirtualKeyPatch, now: number): Promise<VirtualKeyRecord | undefined> {
+    const sets = patchAssignments(patch);
+    const sql = numbered(
+      `UPDATE virtual_keys SET ${[...sets.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`,
+    );
+    try {
+      const { rows } = await this.s.q(sql, [...sets.map((a) => a.value), now, id]);
+      return rows[0] ? keyFromRow(rows[0]) : undefined;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreConflictError(`virtual key ${id}: update conflicts with another key`);
+      throw err;
+    }
+  }
+
+  async revoke(id: string, now: number): Promise<boolean> {
+    const { rows } = await this.s.q(
+      `WITH revoked AS (
+         UPDATE virtual_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id
+       )
+       SELECT EXISTS (SELECT 1 FROM virtual_keys WHERE id = $1) AS found`,
+      [id, now],
+    );
+    return rows[0]?.found === true;
+  }
+}
+
+class PgUsageStore implements UsageStore {
+  constructor(private readonly s: PostgresStore) {}
+
+  async insertBatch(records: UsageRecord[]): Promise<number> {
+    if (!records.length) return 0;
+    const chunks: UsageRecord[][] = [];
+    for (let i = 0; i < records.length; i += PG_INSERT_CHUNK) chunks.push(records.slice(i, i + PG_INSERT_CHUNK));
+    const insertChunk = async (run: (sql: string, params: unknown[]) => Promise<number>, chunk: UsageRecord[]) => {
+      const width = USAGE_COLUMNS.length;
+      const rows = chunk.map((_, i) => `(${placeholders(width, i * width + 1)})`);
+      const sql = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}
+        ON CONFLICT (request_id) DO NOTHING`;
+      return run(
+        sql,
+        chunk.flatMap((r) => usageValues(r, 'postgres')),
+      );
+    };
+    if (chunks.length === 1) {
+      return insertChunk(async (sql, params) => (await this.s.q(sql, params)).rowCount, chunks[0]!);
+    }
+    // Several statements: one transaction, so a failed batch leaves nothing half-written.
+    return this.s.tx(async (c) => {
+      let inserted = 0;
+      for (const chunk of chunks) {
+        inserted += await insertChunk(async (sql, params) => (await c.query(sql, params)).rowCount ?? 0, chunk);
+      }
+      return inserted;
+    });
+  }
+
+  async query(q: UsageQuery): Promise<UsageRow[]> {
+    const where = usageWhere(q);
+    if (q.groupBy === undefined || q.groupBy === null) {
+      const { rows } = await this.s.q(numbered(`SELECT ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}`), where.params);
+      return [{ group: 'all', ...usageTotalsFromRow(rows[0] ?? {}) }];
+    }
+    // COLLATE "C": byte order, the same as SQLite's, whatever the database's locale.
+    const expr = groupExpression(q.groupBy, DAY_SQL);
+    const { rows } = await this.s.q(
+      numbered(
+        `SELECT (${expr}) COLLATE "C" AS grp, ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}
+         GROUP BY grp ORDER BY grp ASC NULLS LAST`,
+      ),
+      where.params,
+    );
+    return rows.map((r) => ({ group: r.grp === null || r.grp === undefined ? null : String(r.grp), ...usageTotalsFromRow(r) }));
+  }
+
+  async summary(filter: { keyId?: string; team?: string } = {}): Promise<UsageSummary> {
+    const where = usageWhere({ keyId: filter.keyId, team: filter.team });
+    const [totals, byProvider] = await Promise.all([
+      this.s.q(
+        numbered(`SELECT COUNT(*) AS n, AVG(duration_ms) AS avg_ms, MAX(time) AS last FROM usage_records ${where.sql}`),
+        where.params,
+      ),
+      this.s.q(
+        numbered(
+          `SELECT COALESCE(provider, 'none') AS provider, COUNT(*) AS n FROM usage_records ${where.sql}
+           GROUP BY COALESCE(provider, 'none')`,
+        ),
+        where.params,
+      ),
+    ]);
+    const t = totals.rows[0] ?? {};
+    const requestsByProvider: Record<string, number> = {};
+    for (const r of byProvider.rows) requestsByProvider[String(r.provider)] = num(r.n);
+    return {
+      totalRequests: num(t.n),
+      requestsByProvider,
+      averageResponseMs: round2(t.avg_ms),
+      lastUpdated: numOrNull(t.last),
+    };
+  }
+
+  async totalsForKey(keyId: string, since?: number): Promise<UsageTotals> {
+    const where = usageWhere({ keyId, start: since });
+    const { rows } = await this.s.q(numbered(`SELECT ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}`), where.params);
+    return usageTotalsFromRow(rows[0] ?? {});
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.s.q('SELECT COUNT(*) AS n FROM usage_records');
+    return num(rows[0]?.n);
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3. better-sqlite3 is synchronous, so
+ * every method is one short statement (or one short transaction) on the event loop; the methods
+ * still return Promises because the Store interface is async (PostgreSQL's is not synchronous).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import {
+  KEY_COLUMNS,
+  SCHEMA_MIGRATIONS_DDL,
+  COLUMN_TYPES,
+  USAGE_COLUMNS,
+  USAGE_TOTALS_SELECT,
+  groupExpression,
+  keyFromRow,
+  keyValues,
+  migrationStatements,
+  num,
+  numOrNull,
+  patchAssignments,
+  pendingMigrations,
+  round2,
+  usageFromRow,
+  usageTotalsFromRow,
+  usageValues,
+  usageWhere,
+} from './migrations';
+import {
+  StoreConflictError,
+  type KeyStore,
+  type Store,
+  type UsageQuery,
+  type UsageRecord,
+  type UsageRow,
+  type UsageStore,
+  type UsageSummary,
+  type UsageTotals,
+  type VirtualKeyPatch,
+  type VirtualKeyRecord,
+} from './types';
+
+type Row = Record<string, unknown>;
+
+export interface SqliteStoreOptions {
+  /** How long a statement waits for another connection's lock before failing (ms). */
+  busyTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** UTC `YYYY-MM-DD` of an epoch-ms column. */
+const DAY_SQL = "strftime('%Y-%m-%d', time / 1000, 'unixepoch')";
+
+const KEY_INSERT = `INSERT INTO virtual_keys (${KEY_COLUMNS.join(', ')}) VALUES (${KEY_COLUMNS.map(() => '?').join(', ')})`;
+const KEY_UPSERT = `${KEY_INSERT}
+  ON CONFLICT (id) DO UPDATE SET ${KEY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+const USAGE_INSERT = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (request_id) DO NOTHING`;
+
+function isConstraintError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly keys: KeyStore;
+  readonly usage: UsageStore;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly log?: Logger;
+
+  constructor(readonly file: string, opts: SqliteStoreOptions = {}) {
+    this.log = opts.log;
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const busy = opts.busyTimeoutMs ?? 5000;
+    this.db = new Database(file, { timeout: busy });
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busy))}`);
+    // WAL: readers never block the writer; NORMAL is durable across application crashes and
+    // loses at most the last transactions on power loss, which usage records can afford.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.keys = new SqliteKeyStore(this);
+    this.usage = new SqliteUsageStore(this);
+  }
+
+  /** A prepared statement, made once per SQL text (after migrate(): tables must exist). */
+  stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  async migrate(): Promise<void> {
+    // BEGIN IMMEDIATE takes the write lock up front: a second process migrating the same file
+    // waits (busy_timeout) and then finds the versions already recorded.
+    const applied = this.db
+      .transaction(() => {
+        this.db.exec(SCHEMA_MIGRATIONS_DDL(COLUMN_TYPES.sqlite));
+        const done = (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r.version));
+        const pending = pendingMigrations(done);
+        const record = this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+        for (const m of pending) {
+          for (const sql of migrationStatements(m, 'sqlite')) this.db.exec(sql);
+          record.run(m.version, m.name, Date.now());
+        }
+        return pending.map((m) => m.version);
+      })
+      .immediate();
+    if (applied.length) this.log?.info({ store: 'sqlite', file: this.file, applied }, 'store migrations applied');
+  }
+
+  /** Versions recorded in schema_migrations (for tests and diagnostics). */
+  async appliedMigrations(): Promise<number[]> {
+    const rows = this.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Row[];
+    return rows.map((r) => num(r.version));
+  }
+
+  /** One stored usage record (diagnostics and tests; not part of the Store interface). */
+  async getUsage(requestId: string): Promise<UsageRecord | undefined> {
+    const row = this.stmt('SELECT * FROM usage_records WHERE request_id = ?').get(requestId) as Row | undefined;
+    return row ? usageFromRow(row) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.statements.clear();
+    this.db.close();
+  }
+}
+
+class SqliteKeyStore implements KeyStore {
+  constructor(private readonly s: SqliteStore) {}
+
+  async insert(rec: VirtualKeyRecord): Promise<void> {
+    try {
+      this.s.stmt(KEY_INSERT).run(...keyValues(rec));
+    } catch (err) {
+      if (isConstraintError(err)) throw new StoreConflictError(`virtual key ${rec.id}: id or hash already exists`);
+      throw err;
+    }
+  }
+
+  async upsert(rec: VirtualKeyRecord): Promise<void> {
+    try {
+      this.s.stmt(KEY_UPSERT).run(...keyValues(rec));
+    } catch (err) {
+      if (isConstraintError(err)) throw new StoreConflictError(`virtual key ${rec.id}: hash belongs to another key`);
+      throw err;
+    }
+  }
+
+  async getById(id: string): Promise<VirtualKeyRecord | undefined> {
+    const row = this.s.stmt('SELECT * FROM virtual_keys WHERE id = ?').get(id) as Row | undefined;
+    return row ? keyFromRow(row) : undefined;
+  }
+
+  async getByHash(hash: string): Promise<VirtualKeyRecord | undefined> {
+    const row = this.s.stmt('SELECT * FROM virtual_keys WHERE hash = ?').get(hash) as Row | undefined;
+    return row ? keyFromRow(row) : undefined;
+  }
+
+  async list(filter: { team?: string } = {}): Promise<VirtualKeyRecord[]> {
+    const rows = (
+      filter.team !== undefined
+        ? this.s.stmt('SELECT * FROM virtual_keys WHERE team = ? ORDER BY created_at DESC, id').all(filter.team)
+        : this.s.stmt('SELECT * FROM virtual_keys ORDER BY created_at DESC, id').all()
+    ) as Row[];
+    return rows.map(keyFromRow);
+  }
+
+  async update(id: string, patch: VirtualKeyPatch, now: number): Promise<VirtualKeyRecord | undefined> {
+    const sets = patchAssignments(patch);
+    const sql = `UPDATE virtual_keys SET ${[...sets.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`;
+    try {
+      const row = this.s.stmt(sql).get(...sets.map((a) => a.value), now, id) as Row | undefined;
+      return row ? keyFromRow(row) : undefined;
+    } catch (err) {
+      if (isConstraintError(err)) throw new StoreConflictError(`virtual key ${id}: update conflicts with another key`);
+      throw err;
+    }
+  }
+
+  async revoke(id: string, now: number): Promise<boolean> {
+    return this.s.transaction(() => {
+      this.s.stmt('UPDATE virtual_keys SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, now, id);
+      return this.s.stmt('SELECT 1 FROM virtual_keys WHERE id = ?').get(id) !== undefined;
+    });
+  }
+}
+
+class SqliteUsageStore implements UsageStore {
+  constructor(private readonly s: SqliteStore) {}
+
+  async insertBatch(records: UsageRecord[]): Promise<number> {
+    if (!records.length) return 0;
+    const insert = this.s.stmt(USAGE_INSERT);
+    return this.s.transaction(() => {
+      let inserted = 0;
+      for (const r of records) inserted += insert.run(...usageValues(r, 'sqlite')).changes;
+      return inserted;
+    });
+  }
+
+  async query(q: UsageQuery): Promise<UsageRow[]> {
+    const where = usageWhere(q);
+    if (q.groupBy === undefined || q.groupBy === null) {
+      const row = this.s.stmt(`SELECT ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}`).get(...where.params) as Row;
+      return [{ group: 'all', ...usageTotalsFromRow(row) }];
+    }
+    const expr = groupExpression(q.groupBy, DAY_SQL);
+    const rows = this.s
+      .stmt(
+        `SELECT ${expr} AS grp, ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}
+         GROUP BY grp ORDER BY grp ASC NULLS LAST`,
+      )
+      .all(...where.params) as Row[];
+    return rows.map((r) => ({ group: r.grp === null || r.grp === undefined ? null : String(r.grp), ...usageTotalsFromRow(r) }));
+  }
+
+  async summary(filter: { keyId?: string; team?: string } = {}): Promise<UsageSummary> {
+    const where = usageWhere({ keyId: filter.keyId, team: filter.team });
+    const totals = this.s
+      .stmt(`SELECT COUNT(*) AS n, AVG(duration_ms) AS avg_ms, MAX(time) AS last FROM usage_records ${where.sql}`)
+      .get(...where.params) as Row;
+    const byProvider = this.s
+      .stmt(
+        `SELECT COALESCE(provider, 'none') AS provider, COUNT(*) AS n FROM usage_records ${where.sql}
+         GROUP BY COALESCE(provider, 'none') ORDER BY 1`,
+      )
+      .all(...where.params) as Row[];
+    const requestsByProvider: Record<string, number> = {};
+    for (const r of byProvider) requestsByProvider[String(r.provider)] = num(r.n);
+    return {
+      totalRequests: num(totals.n),
+      requestsByProvider,
+      averageResponseMs: round2(totals.avg_ms),
+      lastUpdated: numOrNull(totals.last),
+    };
+  }
+
+  async totalsForKey(keyId: string, since?: number): Promise<UsageTotals> {
+    const where = usageWhere({ keyId, start: since });
+    const row = this.s.stmt(`SELECT ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}`).get(...where.params) as Row;
+    return usageTotalsFromRow(row);
+  }
+
+  async count(): Promise<number> {
+    const row = this.s.stmt('SELECT COUNT(*) AS n FROM usage_records').get() as Row;
+    return num(row.n);
+  }
+}

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openStore } from '../../src/store';
+import { SqliteStore } from '../../src/store/sqlite';
+import { describeStore, key, usage } from './store-suite';
+
+/** Each database is a file in its own temporary folder, removed afterwards. */
+describeStore('SQLite', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-store-'));
+  const file = path.join(dir, 'gateway.db');
+  return {
+    open: async () => new SqliteStore(file),
+    drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('openStore (SQLite)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-open-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('creates <dataDir>/gateway.db (and the folder), in WAL mode; data survives reopening', async () => {
+    const dataDir = path.join(dir, 'nested', 'data');
+    const store = await openStore({ dataDir });
+    expect(store.kind).toBe('sqlite');
+    const file = path.join(dataDir, 'gateway.db');
+    expect(fs.existsSync(file)).toBe(true);
+    await store.keys.insert(key());
+    expect(await store.usage.insertBatch([usage({ requestId: 'x1', streamed: true })])).toBe(1);
+    await store.close();
+
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(raw.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
+    } finally {
+      raw.close();
+    }
+
+    const reopened = await openStore({ dataDir, databaseUrl: '' });
+    try {
+      expect(await reopened.keys.getById('key_1')).toEqual(key());
+      expect(await reopened.usage.count()).toBe(1);
+      expect(await (reopened as SqliteStore).getUsage('x1')).toEqual(usage({ requestId: 'x1', streamed: true }));
+      expect(await (reopened as SqliteStore).appliedMigrations()).toEqual([1]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test('a database URL that is not PostgreSQL is refused', async () => {
+    await expect(openStore({ dataDir: dir, databaseUrl: 'mysql://db/gateway' })).rejects.toThrow(/postgres:\/\//);
+    expect(fs.existsSync(path.join(dir, 'gateway.db'))).toBe(false);
+  });
+});

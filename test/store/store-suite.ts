@@ -1,0 +1,507 @@
+/**
+ * The one behavioural suite every Store implementation passes (SQLite and PostgreSQL): the test
+ * files only say how to make a fresh, empty database and open Store instances on it.
+ */
+import { MIGRATIONS } from '../../src/store/migrations';
+import {
+  StoreConflictError,
+  type Store,
+  type UsageGroupBy,
+  type UsageRecord,
+  type UsageRow,
+  type UsageTotals,
+  type VirtualKeyRecord,
+} from '../../src/store/types';
+
+/** One fresh, empty database (an SQLite file, a PostgreSQL schema). */
+export interface StoreTestDatabase {
+  /** A new Store instance on this database, not yet migrated. Several may be open at once. */
+  open(): Promise<Store>;
+  /** Deletes the database; the suite has closed every store it opened first. */
+  drop(): Promise<void>;
+}
+
+/** What both implementations offer besides the Store interface, for checks the interface can't make. */
+interface Inspectable {
+  appliedMigrations(): Promise<number[]>;
+  getUsage(requestId: string): Promise<UsageRecord | undefined>;
+}
+
+function inspect(store: Store): Inspectable {
+  const s = store as unknown as Partial<Inspectable>;
+  if (typeof s.appliedMigrations !== 'function' || typeof s.getUsage !== 'function') {
+    throw new Error(`${store.kind} store lacks appliedMigrations()/getUsage()`);
+  }
+  return s as Inspectable;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** 2026-01-10T00:00:00Z */
+const D0 = Date.UTC(2026, 0, 10);
+
+export function key(over: Partial<VirtualKeyRecord> = {}): VirtualKeyRecord {
+  const id = over.id ?? 'key_1';
+  return {
+    id,
+    hash: `hash-of-${id}`,
+    prefix: 'sk-gw-Ab12',
+    name: 'CI key',
+    user: 'alice',
+    team: 'red',
+    tier: 'standard',
+    roles: ['completion', 'admin'],
+    provider: 'openai',
+    providerKey: 'enc:v1:AAAA:BBBB:CCCC',
+    allowedModels: ['gpt-4o', 'claude-*'],
+    allowedProviders: null,
+    quotaLimit: 100,
+    // Above 2^31: BIGINT in PostgreSQL, and must come back as a number.
+    tokenBudget: 5_000_000_000,
+    budgetUsd: 12.5,
+    expiresAt: D0 + 30 * DAY,
+    revokedAt: null,
+    metadata: { owner: 'ops', nested: { list: [1, 2, { deep: null }], flag: true }, ratio: 0.25, text: 'é ünïcødé "quoted"' },
+    source: 'api',
+    createdAt: D0,
+    updatedAt: D0,
+    ...over,
+  };
+}
+
+/** A key with every nullable field null and empty arrays/metadata. */
+export function bareKey(over: Partial<VirtualKeyRecord> = {}): VirtualKeyRecord {
+  return key({
+    id: 'key_bare',
+    hash: 'hash-bare',
+    name: null,
+    user: null,
+    team: null,
+    tier: 'langchain',
+    roles: [],
+    provider: null,
+    providerKey: null,
+    allowedModels: null,
+    allowedProviders: null,
+    quotaLimit: null,
+    tokenBudget: null,
+    budgetUsd: null,
+    expiresAt: null,
+    revokedAt: null,
+    metadata: {},
+    source: 'file',
+    ...over,
+  });
+}
+
+export function usage(over: Partial<UsageRecord> & { requestId: string }): UsageRecord {
+  return {
+    time: D0,
+    keyId: 'k1',
+    user: 'alice',
+    team: 'red',
+    tier: 'standard',
+    endpoint: 'standard',
+    api: 'chat.completions',
+    provider: 'openai',
+    modelRequested: 'gpt-4o',
+    modelServed: 'gpt-4o',
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    totalTokens: 0,
+    costUsd: 0,
+    durationMs: 0,
+    ttftMs: null,
+    status: 200,
+    streamed: false,
+    ...over,
+  };
+}
+
+/**
+ * Five records over three UTC days, with boundaries on the exact millisecond. Costs are exact
+ * binary fractions so sums compare exactly.
+ */
+const R = {
+  r1: usage({
+    requestId: 'r1', time: D0 + HOUR, keyId: 'k1', user: 'alice', team: 'red', provider: 'openai',
+    modelRequested: 'gpt-4o', modelServed: 'gpt-4o-2024', endpoint: 'standard',
+    promptTokens: 10, completionTokens: 5, cachedTokens: 2, reasoningTokens: 0, totalTokens: 15,
+    costUsd: 0.5, durationMs: 100, ttftMs: 40, streamed: true,
+  }),
+  // The last millisecond of day 0.
+  r2: usage({
+    requestId: 'r2', time: D0 + DAY - 1, keyId: 'k1', user: 'bob', team: 'red', provider: 'anthropic',
+    modelRequested: 'claude', modelServed: 'claude-3', endpoint: 'langchain', api: 'chat.completions',
+    promptTokens: 20, completionTokens: 10, cachedTokens: 0, reasoningTokens: 3, totalTokens: 30,
+    costUsd: 1.25, durationMs: 200,
+  }),
+  // Exactly midnight of day 1.
+  r3: usage({
+    requestId: 'r3', time: D0 + DAY, keyId: 'k2', user: 'alice', team: 'blue', provider: 'openai',
+    modelRequested: 'gpt-4o', modelServed: null, endpoint: 'standard',
+    promptTokens: 1, completionTokens: 1, cachedTokens: 0, reasoningTokens: 0, totalTokens: 2,
+    costUsd: 0.25, durationMs: 300,
+  }),
+  // Everything optional missing: no key, user, team, provider; model only as requested.
+  r4: usage({
+    requestId: 'r4', time: D0 + DAY + 12 * HOUR, keyId: null, user: null, team: null, tier: null, provider: null,
+    modelRequested: 'claude', modelServed: null, endpoint: 'standard', api: 'embeddings',
+    promptTokens: 100, completionTokens: 50, cachedTokens: 10, reasoningTokens: 5, totalTokens: 150,
+    costUsd: 2, durationMs: 400, ttftMs: null, status: 502,
+  }),
+  // Exactly midnight of day 2.
+  r5: usage({
+    requestId: 'r5', time: D0 + 2 * DAY, keyId: 'k2', user: 'carol', team: 'blue', provider: 'openai',
+    modelRequested: 'gpt-4o-mini', modelServed: 'gpt-4o-mini', endpoint: 'langchain',
+    promptTokens: 7, completionTokens: 3, cachedTokens: 1, reasoningTokens: 1, totalTokens: 10,
+    costUsd: 0.125, durationMs: 501, ttftMs: 12.5, streamed: true,
+  }),
+};
+const ALL = [R.r1, R.r2, R.r3, R.r4, R.r5];
+
+const ZERO: UsageTotals = {
+  requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, totalTokens: 0, costUsd: 0,
+};
+
+/** Expected totals of some records, summed in JS. */
+function totals(...recs: UsageRecord[]): UsageTotals {
+  return recs.reduce(
+    (t, r) => ({
+      requests: t.requests + 1,
+      promptTokens: t.promptTokens + r.promptTokens,
+      completionTokens: t.completionTokens + r.completionTokens,
+      cachedTokens: t.cachedTokens + r.cachedTokens,
+      reasoningTokens: t.reasoningTokens + r.reasoningTokens,
+      totalTokens: t.totalTokens + r.totalTokens,
+      costUsd: t.costUsd + r.costUsd,
+    }),
+    { ...ZERO },
+  );
+}
+
+const row = (group: string | null, ...recs: UsageRecord[]): UsageRow => ({ group, ...totals(...recs) });
+
+export function describeStore(name: string, createDatabase: () => Promise<StoreTestDatabase>): void {
+  describe(`${name} store`, () => {
+    let db: StoreTestDatabase;
+    let store: Store;
+    const opened: Store[] = [];
+    const extraDbs: StoreTestDatabase[] = [];
+
+    /** Opens (and remembers, to close) a store on a database. */
+    async function open(on: StoreTestDatabase): Promise<Store> {
+      const s = await on.open();
+      opened.push(s);
+      return s;
+    }
+
+    beforeEach(async () => {
+      db = await createDatabase();
+      store = await open(db);
+      await store.migrate();
+    });
+
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await db.drop();
+      for (const d of extraDbs.splice(0)) await d.drop();
+    });
+
+    describe('migrations', () => {
+      test('records every migration once, and running again changes nothing', async () => {
+        const versions = MIGRATIONS.map((m) => m.version);
+        expect(await inspect(store).appliedMigrations()).toEqual(versions);
+        await store.keys.insert(key());
+        await store.usage.insertBatch([R.r1]);
+
+        await store.migrate();
+        await store.migrate();
+        expect(await inspect(store).appliedMigrations()).toEqual(versions);
+        expect(await store.keys.getById('key_1')).toEqual(key());
+        expect(await store.usage.count()).toBe(1);
+
+        // A second instance on the migrated database (a restart) finds nothing to do.
+        const again = await open(db);
+        await again.migrate();
+        expect(await inspect(again).appliedMigrations()).toEqual(versions);
+        expect(await again.keys.getById('key_1')).toEqual(key());
+      });
+
+      test('two instances migrating one empty database at once both succeed', async () => {
+        const fresh = await createDatabase();
+        extraDbs.push(fresh);
+        const [a, b, c] = [await open(fresh), await open(fresh), await open(fresh)];
+        await Promise.all([a.migrate(), b.migrate(), c.migrate()]);
+        expect(await inspect(a).appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
+        await a.keys.insert(key());
+        expect(await b.keys.getById('key_1')).toEqual(key());
+        expect(await c.usage.insertBatch([R.r1])).toBe(1);
+        expect(await a.usage.count()).toBe(1);
+      });
+
+      test('close() twice is harmless', async () => {
+        const s = await open(db);
+        await s.close();
+        await s.close();
+      });
+    });
+
+    describe('keys', () => {
+      test('insert and getById round-trip every field, JSON and nulls included', async () => {
+        await store.keys.insert(key());
+        await store.keys.insert(bareKey());
+        expect(await store.keys.getById('key_1')).toEqual(key());
+        expect(await store.keys.getById('key_bare')).toEqual(bareKey());
+        const got = await store.keys.getById('key_1');
+        expect(typeof got?.tokenBudget).toBe('number');
+        expect(typeof got?.createdAt).toBe('number');
+        expect(Array.isArray(got?.roles)).toBe(true);
+        expect(await store.keys.getById('nope')).toBeUndefined();
+      });
+
+      test('getByHash finds by digest', async () => {
+        await store.keys.insert(key());
+        await store.keys.insert(key({ id: 'key_2', hash: 'other-hash' }));
+        expect((await store.keys.getByHash('other-hash'))?.id).toBe('key_2');
+        expect(await store.keys.getByHash('hash-of-key_1')).toEqual(key());
+        expect(await store.keys.getByHash('missing')).toBeUndefined();
+      });
+
+      test('insert refuses a duplicate id or hash with StoreConflictError', async () => {
+        await store.keys.insert(key());
+        await expect(store.keys.insert(key({ hash: 'different' }))).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(store.keys.insert(key({ id: 'key_other', hash: 'hash-of-key_1' }))).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.keys.list()).toEqual([key()]);
+      });
+
+      test('upsert inserts, then replaces by id keeping createdAt', async () => {
+        await store.keys.upsert(key());
+        expect(await store.keys.getById('key_1')).toEqual(key());
+
+        const replacement = key({
+          hash: 'rotated-hash', name: 'renamed', team: null, roles: ['embedding'], allowedModels: null,
+          metadata: { v: 2 }, source: 'file', createdAt: D0 + 5 * DAY, updatedAt: D0 + 5 * DAY,
+        });
+        await store.keys.upsert(replacement);
+        expect(await store.keys.getById('key_1')).toEqual({ ...replacement, createdAt: D0 });
+        expect(await store.keys.getByHash('hash-of-key_1')).toBeUndefined();
+        expect(await store.keys.getByHash('rotated-hash')).toMatchObject({ id: 'key_1' });
+        expect(await store.keys.list()).toHaveLength(1);
+      });
+
+      test("upsert refuses another key's hash", async () => {
+        await store.keys.insert(key());
+        await store.keys.insert(key({ id: 'key_2', hash: 'h2' }));
+        await expect(store.keys.upsert(key({ id: 'key_2', hash: 'hash-of-key_1' }))).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(store.keys.upsert(key({ id: 'key_3', hash: 'h2' }))).rejects.toBeInstanceOf(StoreConflictError);
+        expect((await store.keys.getById('key_2'))?.hash).toBe('h2');
+      });
+
+      test('list is newest first, ties by id, revoked included, filtered by team', async () => {
+        await store.keys.insert(key({ id: 'k_old', hash: 'a', createdAt: D0, team: 'red' }));
+        await store.keys.insert(key({ id: 'k_new', hash: 'b', createdAt: D0 + 2 * DAY, team: 'blue' }));
+        await store.keys.insert(key({ id: 'k_mid_b', hash: 'c', createdAt: D0 + DAY, team: 'red' }));
+        await store.keys.insert(key({ id: 'k_mid_a', hash: 'd', createdAt: D0 + DAY, team: null }));
+        await store.keys.revoke('k_old', D0 + 3 * DAY);
+
+        expect((await store.keys.list()).map((k) => k.id)).toEqual(['k_new', 'k_mid_a', 'k_mid_b', 'k_old']);
+        expect((await store.keys.list({})).map((k) => k.id)).toEqual(['k_new', 'k_mid_a', 'k_mid_b', 'k_old']);
+        const red = await store.keys.list({ team: 'red' });
+        expect(red.map((k) => k.id)).toEqual(['k_mid_b', 'k_old']);
+        expect(red[1]?.revokedAt).toBe(D0 + 3 * DAY);
+        expect(await store.keys.list({ team: 'green' })).toEqual([]);
+      });
+
+      test('update changes only the given fields and sets updatedAt', async () => {
+        await store.keys.insert(key());
+        const now = D0 + DAY;
+        const updated = await store.keys.update('key_1', { name: 'new name', team: null, allowedModels: ['a'], quotaLimit: null }, now);
+        const expected = { ...key(), name: 'new name', team: null, allowedModels: ['a'], quotaLimit: null, updatedAt: now };
+        expect(updated).toEqual(expected);
+        expect(await store.keys.getById('key_1')).toEqual(expected);
+
+        // undefined means "leave alone"; JSON fields are replaced whole.
+        const later = D0 + 2 * DAY;
+        const again = await store.keys.update(
+          'key_1',
+          { name: undefined, metadata: { only: 'this' }, roles: ['embedding'], allowedProviders: ['openai'], tokenBudget: 7, budgetUsd: 0.75, expiresAt: null, tier: 'langchain', user: 'zed', provider: null, providerKey: 'env:KEY' },
+          later,
+        );
+        expect(again).toEqual({
+          ...expected, metadata: { only: 'this' }, roles: ['embedding'], allowedProviders: ['openai'], tokenBudget: 7,
+          budgetUsd: 0.75, expiresAt: null, tier: 'langchain', user: 'zed', provider: null, providerKey: 'env:KEY', updatedAt: later,
+        });
+
+        // An empty patch only touches updatedAt.
+        expect(await store.keys.update('key_1', {}, later + 1)).toEqual({ ...again, updatedAt: later + 1 });
+      });
+
+      test('update ignores fields outside the patch type and returns undefined for a missing id', async () => {
+        await store.keys.insert(key());
+        const sneaky = { id: 'evil', hash: 'evil', source: 'config', createdAt: 1, revokedAt: 5, name: 'ok' } as never;
+        const got = await store.keys.update('key_1', sneaky, D0 + 1);
+        expect(got).toEqual({ ...key(), name: 'ok', updatedAt: D0 + 1 });
+        expect(await store.keys.update('missing', { name: 'x' }, D0)).toBeUndefined();
+        expect(await store.keys.getById('missing')).toBeUndefined();
+      });
+
+      test('revoke sets revokedAt once and reports whether the key exists', async () => {
+        await store.keys.insert(key());
+        expect(await store.keys.revoke('key_1', D0 + DAY)).toBe(true);
+        expect((await store.keys.getById('key_1'))?.revokedAt).toBe(D0 + DAY);
+        expect(await store.keys.revoke('key_1', D0 + 2 * DAY)).toBe(true);
+        expect((await store.keys.getById('key_1'))?.revokedAt).toBe(D0 + DAY);
+        expect(await store.keys.revoke('missing', D0)).toBe(false);
+      });
+    });
+
+    describe('usage', () => {
+      test('insertBatch is idempotent on requestId', async () => {
+        expect(await store.usage.count()).toBe(0);
+        expect(await store.usage.insertBatch([])).toBe(0);
+        expect(await store.usage.insertBatch(ALL)).toBe(5);
+        expect(await store.usage.insertBatch(ALL)).toBe(0);
+        expect(await store.usage.count()).toBe(5);
+        // Partly new, and a duplicate inside one batch.
+        const r6 = usage({ requestId: 'r6', time: D0 + 3 * DAY });
+        expect(await store.usage.insertBatch([R.r1, r6, r6])).toBe(1);
+        expect(await store.usage.count()).toBe(6);
+        // The first write wins: a retry with different numbers does not overwrite.
+        expect(await store.usage.insertBatch([{ ...R.r1, totalTokens: 999 }])).toBe(0);
+        expect((await inspect(store).getUsage('r1'))?.totalTokens).toBe(15);
+      });
+
+      test('records round-trip: nulls, booleans, fractions', async () => {
+        await store.usage.insertBatch(ALL);
+        for (const r of ALL) expect(await inspect(store).getUsage(r.requestId)).toEqual(r);
+        expect((await inspect(store).getUsage('r1'))?.streamed).toBe(true);
+        expect((await inspect(store).getUsage('r2'))?.streamed).toBe(false);
+        expect(await inspect(store).getUsage('missing')).toBeUndefined();
+      });
+
+      test('a 2,000-record batch, then 2,500 of which 2,000 are repeats', async () => {
+        const many = Array.from({ length: 2500 }, (_, i) =>
+          usage({
+            requestId: `bulk-${String(i).padStart(5, '0')}`, time: D0 + i * 60_000, keyId: i % 2 ? 'odd' : 'even',
+            promptTokens: i, completionTokens: 1, totalTokens: i + 1, costUsd: 0.5, durationMs: 10,
+          }),
+        );
+        expect(await store.usage.insertBatch(many.slice(0, 2000))).toBe(2000);
+        expect(await store.usage.count()).toBe(2000);
+        expect(await store.usage.insertBatch(many.slice(0, 2000))).toBe(0);
+        expect(await store.usage.insertBatch(many)).toBe(500);
+        expect(await store.usage.count()).toBe(2500);
+        const [all] = await store.usage.query({});
+        expect(all).toEqual({
+          group: 'all', requests: 2500, promptTokens: (2499 * 2500) / 2, completionTokens: 2500,
+          cachedTokens: 0, reasoningTokens: 0, totalTokens: (2499 * 2500) / 2 + 2500, costUsd: 1250,
+        });
+        expect((await store.usage.totalsForKey('odd')).requests).toBe(1250);
+      });
+
+      test('query without groupBy is one "all" row, also when empty', async () => {
+        expect(await store.usage.query({})).toEqual([{ group: 'all', ...ZERO }]);
+        expect(await store.usage.query({ groupBy: 'day' })).toEqual([]);
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.query({})).toEqual([row('all', ...ALL)]);
+      });
+
+      const grouped: Array<[UsageGroupBy, UsageRow[]]> = [
+        ['key', [row('k1', R.r1, R.r2), row('k2', R.r3, R.r5), row(null, R.r4)]],
+        ['user', [row('alice', R.r1, R.r3), row('bob', R.r2), row('carol', R.r5), row(null, R.r4)]],
+        ['team', [row('blue', R.r3, R.r5), row('red', R.r1, R.r2), row(null, R.r4)]],
+        // model_served, else model_requested.
+        ['model', [row('claude', R.r4), row('claude-3', R.r2), row('gpt-4o', R.r3), row('gpt-4o-2024', R.r1), row('gpt-4o-mini', R.r5)]],
+        ['provider', [row('anthropic', R.r2), row('openai', R.r1, R.r3, R.r5), row(null, R.r4)]],
+        ['endpoint', [row('langchain', R.r2, R.r5), row('standard', R.r1, R.r3, R.r4)]],
+        ['day', [row('2026-01-10', R.r1, R.r2), row('2026-01-11', R.r3, R.r4), row('2026-01-12', R.r5)]],
+      ];
+      test.each(grouped)('query groupBy %s', async (groupBy, expected) => {
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.query({ groupBy })).toEqual(expected);
+      });
+
+      // [start, end): r2 is one millisecond before day 1, r3 exactly at its start, r5 exactly at its end.
+      const inDay1: Array<[UsageGroupBy, UsageRow[]]> = [
+        ['key', [row('k2', R.r3), row(null, R.r4)]],
+        ['user', [row('alice', R.r3), row(null, R.r4)]],
+        ['team', [row('blue', R.r3), row(null, R.r4)]],
+        ['model', [row('claude', R.r4), row('gpt-4o', R.r3)]],
+        ['provider', [row('openai', R.r3), row(null, R.r4)]],
+        ['endpoint', [row('standard', R.r3, R.r4)]],
+        ['day', [row('2026-01-11', R.r3, R.r4)]],
+      ];
+      test.each(inDay1)('query groupBy %s within [start, end)', async (groupBy, expected) => {
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.query({ groupBy, start: D0 + DAY, end: D0 + 2 * DAY })).toEqual(expected);
+      });
+
+      test('query start alone, end alone', async () => {
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.query({ start: D0 + DAY })).toEqual([row('all', R.r3, R.r4, R.r5)]);
+        expect(await store.usage.query({ end: D0 + DAY })).toEqual([row('all', R.r1, R.r2)]);
+        expect(await store.usage.query({ start: D0 + DAY - 1, end: D0 + DAY })).toEqual([row('all', R.r2)]);
+        expect(await store.usage.query({ start: D0 + DAY, end: D0 + DAY })).toEqual([row('all')]);
+      });
+
+      test('query filters by keyId and team', async () => {
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.query({ keyId: 'k2', groupBy: 'day' })).toEqual([row('2026-01-11', R.r3), row('2026-01-12', R.r5)]);
+        expect(await store.usage.query({ team: 'red' })).toEqual([row('all', R.r1, R.r2)]);
+        expect(await store.usage.query({ team: 'red', groupBy: 'user' })).toEqual([row('alice', R.r1), row('bob', R.r2)]);
+        expect(await store.usage.query({ team: 'blue', keyId: 'k2', start: D0 + 2 * DAY })).toEqual([row('all', R.r5)]);
+        expect(await store.usage.query({ team: 'blue', keyId: 'k1' })).toEqual([row('all')]);
+        expect(await store.usage.query({ keyId: 'nobody', groupBy: 'model' })).toEqual([]);
+      });
+
+      test('query refuses a groupBy outside the list', async () => {
+        await store.usage.insertBatch(ALL);
+        for (const bad of ['time', 'key_id', 'cost_usd', "team; DROP TABLE usage_records; --", 'Day', '']) {
+          await expect(store.usage.query({ groupBy: bad as UsageGroupBy })).rejects.toThrow(/groupBy/);
+        }
+        expect(await store.usage.count()).toBe(5);
+      });
+
+      test('summary: totals, providers (null as "none"), average, newest time', async () => {
+        expect(await store.usage.summary()).toEqual({ totalRequests: 0, requestsByProvider: {}, averageResponseMs: 0, lastUpdated: null });
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.summary()).toEqual({
+          totalRequests: 5,
+          requestsByProvider: { openai: 3, anthropic: 1, none: 1 },
+          averageResponseMs: 300.2,
+          lastUpdated: D0 + 2 * DAY,
+        });
+        expect(await store.usage.summary({ team: 'red' })).toEqual({
+          totalRequests: 2, requestsByProvider: { openai: 1, anthropic: 1 }, averageResponseMs: 150, lastUpdated: D0 + DAY - 1,
+        });
+        expect(await store.usage.summary({ keyId: 'k2', team: 'blue' })).toEqual({
+          totalRequests: 2, requestsByProvider: { openai: 2 }, averageResponseMs: 400.5, lastUpdated: D0 + 2 * DAY,
+        });
+        expect(await store.usage.summary({ keyId: 'nobody' })).toEqual({
+          totalRequests: 0, requestsByProvider: {}, averageResponseMs: 0, lastUpdated: null,
+        });
+      });
+
+      test('summary rounds the average to two decimals', async () => {
+        await store.usage.insertBatch([
+          usage({ requestId: 'a', durationMs: 1 }),
+          usage({ requestId: 'b', durationMs: 1 }),
+          usage({ requestId: 'c', durationMs: 2 }),
+        ]);
+        expect((await store.usage.summary()).averageResponseMs).toBe(1.33);
+      });
+
+      test('totalsForKey, with since inclusive', async () => {
+        await store.usage.insertBatch(ALL);
+        expect(await store.usage.totalsForKey('k1')).toEqual(totals(R.r1, R.r2));
+        expect(await store.usage.totalsForKey('k1', D0 + DAY - 1)).toEqual(totals(R.r2));
+        expect(await store.usage.totalsForKey('k1', D0 + DAY)).toEqual(ZERO);
+        expect(await store.usage.totalsForKey('k2', D0 + DAY + 1)).toEqual(totals(R.r5));
+        expect(await store.usage.totalsForKey('nobody')).toEqual(ZERO);
+      });
+    });
+  });
+}
