@@ -264,7 +264,16 @@ async function startGateway(upstream: FakeUpstream): Promise<{ proc: Managed; ur
     logging: { level: GATEWAY_LOG_LEVEL },
     demo: { echo: { enabled: false } },
     providers: [{ name: PROVIDER, type: 'openai-compatible', base_url: upstream.baseUrl, models: ['fake-*'] }],
-    plugins: [{ use: 'static-keys', options: { keys: [{ key: API_KEY, id: 'bench' }] } }, { use: 'model-router' }],
+    store: { data_dir: path.join(tmpDir!, 'data') },
+    keys: { entries: { [API_KEY]: { name: 'bench' } } },
+    // The full default chain, with the hourly quota off: the bench sends far more than 100 requests.
+    plugins: [
+      { use: 'virtual-keys' },
+      { use: 'langchain' },
+      { use: 'quota', options: { enabled: false } },
+      { use: 'model-router' },
+      { use: 'usage-recorder' },
+    ],
   };
   const file = path.join(tmpDir!, 'gateway.yaml');
   fs.writeFileSync(file, YAML.stringify(config));

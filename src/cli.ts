@@ -6,7 +6,9 @@ import type { GatewayConfig } from './config/types';
 import { buildBootstrap, writeBootstrap } from './envoy/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
 import { createLogger, flushLogs, type Logger } from './observability/logger';
-import { loadPlugins, providerRuntimes, startProcessor, type Processor } from './processor';
+import { GatewayMetrics } from './observability/metrics';
+import { loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
+import { Pricing } from './usage/pricing';
 import { ProviderRegistry } from './providers/registry';
 
 const USAGE = `Usage: llm-gateway [command] [options]
@@ -127,6 +129,16 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
   );
 }
 
+/** Services for plugins that are only loaded to check their options: nothing is served. */
+function inertServices(config: GatewayConfig): CoreServices {
+  return {
+    keys: { authenticate: async () => ({ ok: false, reason: 'invalid' }) },
+    usage: { record: () => undefined, totalsForKey: async () => ({ requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, totalTokens: 0, costUsd: 0 }) },
+    pricing: new Pricing(config.pricing),
+    metrics: new GatewayMetrics({ defaultMetrics: false }).api,
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const config = loadConfig({ path: args.config });
@@ -138,7 +150,7 @@ async function main(): Promise<void> {
     const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, providers));
     if (args.command === 'check-config') {
       // Plugins validate their own options when loaded: load them, then release them.
-      await (await loadPlugins(config, new ProviderRegistry(providers), log)).close();
+      await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config))).close();
       const problem = EnvoySupervisor.validate(findEnvoy(config.envoy.binary).bin, file);
       if (problem) throw new ConfigError(`generated Envoy bootstrap ${file} is invalid`, [problem]);
     }

@@ -1,6 +1,11 @@
 import type http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { adminAuthenticator } from './admin/auth';
 import { registerHealthRoutes, type EnvoyProbe } from './admin/health';
+import { registerKeyRoutes } from './admin/keys-api';
+import { registerUsageRoutes } from './admin/usage-api';
 import { AdminRouter } from './admin/router';
 import { createAdminServer } from './admin/server';
 import type { GatewayConfig } from './config/types';
@@ -8,11 +13,18 @@ import type { ExchangeDeps } from './core/exchange';
 import { startEchoServer } from './demo/echo-provider';
 import { ROUTING_HEADER } from './envoy/bootstrap';
 import { extProcService } from './extproc/service';
+import { KeyService } from './keys/service';
+import { loadEncryptionKey, SecretBox } from './keys/secrets';
 import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
 import { ProviderRegistry, toRuntime } from './providers/registry';
+import type { KeyInfo, PluginHostApi } from './plugins/types';
 import type { ProviderRuntime } from './providers/types';
+import { openStore } from './store';
+import type { Store, VirtualKeyRecord } from './store/types';
+import { Pricing } from './usage/pricing';
+import { UsageWriter } from './usage/writer';
 
 export interface Processor {
   readonly grpcPort: number;
@@ -21,6 +33,8 @@ export interface Processor {
   readonly providers: ProviderRegistry;
   readonly metrics: GatewayMetrics;
   readonly router: AdminRouter;
+  readonly store: Store;
+  readonly keys: KeyService;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -39,8 +53,17 @@ function listen(server: http.Server, host: string, port: number): Promise<number
   });
 }
 
-/** Loads the configured plugins, giving them the small provider API they may use. */
-export function loadPlugins(config: GatewayConfig, registry: ProviderRegistry, log: Logger, metrics?: GatewayMetrics): Promise<PluginHost> {
+/** The services plugins may use, beyond the provider catalogue. */
+export type CoreServices = Pick<PluginHostApi, 'keys' | 'usage' | 'pricing' | 'metrics'>;
+
+/** Loads the configured plugins, giving them the small APIs they may use. */
+export function loadPlugins(
+  config: GatewayConfig,
+  registry: ProviderRegistry,
+  log: Logger,
+  services: CoreServices,
+  metrics?: GatewayMetrics,
+): Promise<PluginHost> {
   return PluginHost.load(
     config.plugins,
     {
@@ -54,21 +77,84 @@ export function loadPlugins(config: GatewayConfig, registry: ProviderRegistry, l
         },
         resolve: (model) => registry.resolve(model),
       },
+      ...services,
     },
     (f) => metrics?.pluginErrors.inc(f),
   );
+}
+
+const keyInfo = (r: VirtualKeyRecord): KeyInfo => ({
+  id: r.id,
+  name: r.name,
+  user: r.user,
+  team: r.team,
+  tier: r.tier,
+  roles: r.roles,
+  provider: r.provider,
+  allowedModels: r.allowedModels,
+  allowedProviders: r.allowedProviders,
+  quotaLimit: r.quotaLimit,
+  tokenBudget: r.tokenBudget,
+  budgetUsd: r.budgetUsd,
+  metadata: r.metadata,
+});
+
+/** keys.json (or $KEYS_FILE), inline entries and admin keys from the configuration. */
+async function importKeys(config: GatewayConfig, keys: KeyService, log: Logger, env: NodeJS.ProcessEnv): Promise<void> {
+  const explicit = config.keys.file ?? env.KEYS_FILE;
+  const file = path.resolve(config.base_dir, explicit ?? 'keys.json');
+  if (explicit || fs.existsSync(file)) {
+    const n = await keys.importFile(file);
+    log.info({ file, keys: n }, 'virtual keys imported');
+  }
+  for (const [secret, spec] of Object.entries(config.keys.entries)) await keys.importKey({ secret }, spec, 'config');
+  for (const a of config.keys.admin) {
+    await keys.importKey({ secret: a.key, sha256: a.sha256 }, { name: a.id, roles: ['admin', 'completion', 'embedding'] }, 'config', a.id);
+  }
+  if (env.GATEWAY_ADMIN_KEY) {
+    await keys.importKey({ secret: env.GATEWAY_ADMIN_KEY }, { name: 'env-admin', roles: ['admin', 'completion', 'embedding'] }, 'config', 'env-admin');
+  }
 }
 
 /**
  * Starts everything the processor serves: ext_proc over gRPC, the admin HTTP API and, when
  * enabled, the echo demo provider. Envoy itself is started by the CLI.
  */
-export async function startProcessor(config: GatewayConfig, log: Logger, opts: { envoy?: EnvoyProbe; providers?: ProviderRuntime[] } = {}): Promise<Processor> {
+export async function startProcessor(config: GatewayConfig, log: Logger, opts: { envoy?: EnvoyProbe; providers?: ProviderRuntime[]; env?: NodeJS.ProcessEnv } = {}): Promise<Processor> {
   const startedAt = Date.now();
   const metrics = new GatewayMetrics();
+  const env = opts.env ?? process.env;
   const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log));
-  const plugins = await loadPlugins(config, registry, log, metrics);
-  const deps: ExchangeDeps = { plugins, providers: registry, metrics, log, routingHeader: ROUTING_HEADER };
+  const dataDir = path.resolve(config.base_dir, config.store.data_dir);
+  const store = await openStore({ databaseUrl: config.store.database_url ?? env.DATABASE_URL, dataDir, log });
+  const keys = new KeyService(store.keys, new SecretBox(loadEncryptionKey(dataDir, env)), { cacheTtlMs: config.keys.cache_ttl_ms });
+  await importKeys(config, keys, log, env);
+  const pricing = new Pricing(config.pricing);
+  const writer = new UsageWriter(
+    store.usage,
+    { maxQueue: config.usage.max_queue, batchSize: config.usage.batch_size, flushIntervalMs: config.usage.flush_interval_ms, maxBackoffMs: 5000 },
+    {
+      queued: (n) => metrics.usageRecords.inc({ result: 'queued' }, n),
+      written: (n) => metrics.usageRecords.inc({ result: 'written' }, n),
+      retried: (n) => metrics.usageRecords.inc({ result: 'retried' }, n),
+      dropped: (n) => metrics.usageRecords.inc({ result: 'dropped' }, n),
+      depth: (n) => metrics.usageQueueDepth.set(n),
+    },
+    log,
+  );
+  const services: CoreServices = {
+    keys: {
+      async authenticate(secret) {
+        const r = await keys.authenticate(secret);
+        return r.ok ? { ok: true, key: keyInfo(r.key), credential: keys.providerCredential(r.key) } : r;
+      },
+    },
+    usage: { record: (r) => writer.enqueue(r), totalsForKey: (id, since) => store.usage.totalsForKey(id, since) },
+    pricing,
+    metrics: metrics.api,
+  };
+  const plugins = await loadPlugins(config, registry, log, services, metrics);
+  const deps: ExchangeDeps = { plugins, providers: registry, metrics, log, routingHeader: ROUTING_HEADER, pricing };
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -90,6 +176,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     startedAt,
     providers: () => Object.fromEntries(registry.all().map((p) => [p.name, { healthy: p.available, type: p.type }])),
   });
+  const authenticate = adminAuthenticator(keys, metrics);
+  registerKeyRoutes(router, keys, metrics, authenticate);
+  registerUsageRoutes(router, store.usage, authenticate);
   const admin = createAdminServer(router, log);
   const adminPort = await listen(admin, config.processor.listen_address, config.processor.admin_port);
 
@@ -108,6 +197,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     providers: registry,
     metrics,
     router,
+    store,
+    keys,
     close(graceMs = 5000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -123,7 +214,10 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
         admin.closeAllConnections();
         echo?.closeAllConnections();
         await Promise.all([new Promise((r) => admin.close(r)), echo ? new Promise((r) => echo!.close(r)) : undefined]);
+        // Plugins may still enqueue usage while closing; the writer flushes after them.
         await plugins.close();
+        await writer.close();
+        await store.close();
       })();
       return closing;
     },

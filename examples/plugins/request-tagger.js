@@ -11,8 +11,7 @@
  * Configure it in gateway.yaml (the path is relative to that file, or absolute):
  *
  *   plugins:
- *     - use: static-keys
- *       options: { keys: [{ key: sk-my-secret-key, id: me }] }
+ *     - use: virtual-keys
  *     - use: ./examples/plugins/request-tagger.js
  *       options:
  *         tag: team-blue

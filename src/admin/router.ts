@@ -7,6 +7,8 @@ export interface AdminRequest {
   query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
   body: unknown;
+  /** Values of `:name` segments in the route's path. */
+  params: Record<string, string>;
 }
 
 export interface AdminResponse {
@@ -19,20 +21,48 @@ export interface AdminResponse {
 
 export type AdminHandler = (req: AdminRequest) => AdminResponse | Promise<AdminResponse>;
 
-/** A small method + exact-path router; admin endpoints register here. */
+interface Route {
+  segments: string[];
+  byMethod: Map<string, AdminHandler>;
+}
+
+/** A small method + path router; `:name` segments capture one path segment. */
 export class AdminRouter {
-  private readonly routes = new Map<string, Map<string, AdminHandler>>();
+  private readonly routes: Route[] = [];
 
   add(method: string, path: string, handler: AdminHandler): this {
-    let byMethod = this.routes.get(path);
-    if (!byMethod) this.routes.set(path, (byMethod = new Map()));
-    byMethod.set(method.toUpperCase(), handler);
+    const segments = path.split('/').filter(Boolean);
+    let route = this.routes.find((r) => r.segments.join('/') === segments.join('/'));
+    if (!route) this.routes.push((route = { segments, byMethod: new Map() }));
+    route.byMethod.set(method.toUpperCase(), handler);
     return this;
   }
 
-  async dispatch(req: AdminRequest): Promise<AdminResponse> {
-    const byMethod = this.routes.get(req.path);
-    if (!byMethod) return { status: 404, body: errorBody(404, 'unknown_url', `Unknown request URL: ${req.method} ${req.path}.`) };
+  private match(path: string): { route: Route; params: Record<string, string> } | undefined {
+    const parts = path.split('/').filter(Boolean);
+    for (const route of this.routes) {
+      if (route.segments.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < parts.length && ok; i++) {
+        const seg = route.segments[i];
+        if (seg.startsWith(':')) {
+          try {
+            params[seg.slice(1)] = decodeURIComponent(parts[i]);
+          } catch {
+            ok = false;
+          }
+        } else ok = seg === parts[i];
+      }
+      if (ok) return { route, params };
+    }
+    return undefined;
+  }
+
+  async dispatch(req: Omit<AdminRequest, 'params'>): Promise<AdminResponse> {
+    const found = this.match(req.path);
+    if (!found) return { status: 404, body: errorBody(404, 'unknown_url', `Unknown request URL: ${req.method} ${req.path}.`) };
+    const { byMethod } = found.route;
     const handler = byMethod.get(req.method) ?? (req.method === 'HEAD' ? byMethod.get('GET') : undefined);
     if (!handler) {
       return {
@@ -41,6 +71,6 @@ export class AdminRouter {
         headers: { allow: [...byMethod.keys()].join(', ') },
       };
     }
-    return handler(req);
+    return handler({ ...req, params: found.params });
   }
 }

@@ -107,6 +107,72 @@ const demo = {
   },
 } as const;
 
+const store = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    /** SQLite file and the generated encryption key live here. */
+    data_dir: { type: 'string', default: 'data' },
+    /** postgres://… to share keys and usage between replicas; defaults to $DATABASE_URL. */
+    database_url: { type: 'string' },
+  },
+} as const;
+
+const keySource = {
+  type: 'object',
+  required: ['id'],
+  oneOf: [{ required: ['key'] }, { required: ['sha256'] }],
+  properties: {
+    key: { type: 'string', minLength: 8 },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+  },
+} as const;
+
+const keys = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    /** keys.json in the original gateway's shape; defaults to $KEYS_FILE, else keys.json beside the config if present. */
+    file: { type: 'string' },
+    /** Inline keys, same shape as keys.json's virtual_keys: secret → settings. */
+    entries: { type: 'object', default: {} },
+    /** Keys for the admin API (role admin, plus completion and embedding). */
+    admin: { type: 'array', items: keySource, default: [] },
+    cache_ttl_ms: { type: 'integer', minimum: 0, maximum: 60000, default: 2000 },
+  },
+} as const;
+
+const price = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['input', 'output'],
+  properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 }, cached_input: { type: 'number', minimum: 0 } },
+} as const;
+
+const pricing = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    models: { type: 'object', additionalProperties: price, default: {} },
+    tier_multipliers: { type: 'object', additionalProperties: { type: 'number', minimum: 0 }, default: {} },
+  },
+} as const;
+
+const usage = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    max_queue: { type: 'integer', minimum: 1, default: 100000 },
+    batch_size: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
+    flush_interval_ms: { type: 'integer', minimum: 1, default: 200 },
+  },
+} as const;
+
 export const gatewayConfigSchema = {
   $id: 'https://llm-gateway.local/schemas/gateway.json',
   type: 'object',
@@ -119,5 +185,9 @@ export const gatewayConfigSchema = {
     providers: { type: 'array', items: provider, default: [] },
     plugins: { type: 'array', items: plugin, default: [] },
     demo,
+    store,
+    keys,
+    pricing,
+    usage,
   },
 } as const;

@@ -77,6 +77,24 @@ export interface EchoDemoConfig {
   chunk_delay_ms: number;
 }
 
+export interface StoreConfig {
+  data_dir: string;
+  database_url?: string;
+}
+
+export interface KeysConfig {
+  file?: string;
+  entries: Record<string, import('../keys/schema').KeySpec>;
+  admin: { id: string; key?: string; sha256?: string }[];
+  cache_ttl_ms: number;
+}
+
+export interface UsageConfig {
+  max_queue: number;
+  batch_size: number;
+  flush_interval_ms: number;
+}
+
 export interface GatewayConfig {
   server: ServerConfig;
   envoy: EnvoyConfig;
@@ -85,6 +103,10 @@ export interface GatewayConfig {
   providers: ProviderConfig[];
   plugins: PluginConfig[];
   demo: { echo: EchoDemoConfig };
+  store: StoreConfig;
+  keys: KeysConfig;
+  pricing: import('../usage/pricing').PricingConfig;
+  usage: UsageConfig;
   /** Directory the configuration was loaded from; relative paths resolve against it. */
   base_dir: string;
 }

@@ -57,6 +57,13 @@ export class ExchangeContext implements RequestContext {
   readonly responseHeaderEdits = new HeaderEdits();
   /** When the first response body byte arrived (performance.now()). */
   firstByteAt: number | undefined;
+  servedModel: string | undefined;
+  costUsd: number | undefined;
+  finalStatus: number | undefined;
+  durationMs: number | undefined;
+  /** Credential a plugin chose for the upstream attempt, overriding the provider's own. */
+  providerCredential: string | undefined;
+  readonly receivedAt = Date.now();
 
   constructor(
     readonly requestId: string,
@@ -64,6 +71,14 @@ export class ExchangeContext implements RequestContext {
     readonly request: RequestState,
     readonly log: Logger,
   ) {}
+
+  get timeToFirstByteMs(): number | undefined {
+    return this.firstByteAt === undefined ? undefined : this.firstByteAt - this.startTime;
+  }
+
+  setProviderCredential(credential: string): void {
+    this.providerCredential = credential;
+  }
 
   setRequestHeader(name: string, value: string): void {
     this.requestHeaderEdits.set(name, value);

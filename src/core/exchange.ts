@@ -5,7 +5,7 @@ import { GatewayError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { PluginHost } from '../plugins/host';
-import type { JsonObject, JsonValue, ShortCircuit } from '../plugins/types';
+import type { JsonObject, JsonValue, PriceBook, ShortCircuit } from '../plugins/types';
 import type { ProviderRegistry } from '../providers/registry';
 import { translatorFor } from '../providers/registry';
 import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
@@ -43,6 +43,7 @@ export interface ExchangeDeps {
   log: Logger;
   /** Request header Envoy's route reads the destination cluster from. */
   routingHeader: string;
+  pricing?: PriceBook;
 }
 
 /** Client credentials and hop-by-hop values that must never reach a provider. */
@@ -138,8 +139,14 @@ export class Exchange {
     const attemptShort = await this.deps.plugins.run('onUpstreamAttempt', this.ctx, { number: 1, target });
     if (attemptShort) return this.respondWith(attemptShort);
 
+    const apiKey = this.ctx.providerCredential ?? provider.apiKey;
+    if (provider.requiresKey && !apiKey) {
+      return this.fail(
+        new GatewayError(503, 'provider_not_configured', `The provider \`${provider.name}\` has no API key configured for this request.`),
+      );
+    }
     this.translator = translator;
-    this.input = { endpoint: request.endpoint, body: request.body, stream: request.stream, target, provider };
+    this.input = { endpoint: request.endpoint, body: request.body, stream: request.stream, target, provider, apiKey };
     const upstream = translator.request(this.input);
 
     const edits = new Map<string, string | null>();
@@ -199,6 +206,8 @@ export class Exchange {
         response.body = undefined;
       }
     }
+    const model = (response.body as { model?: unknown } | undefined)?.model;
+    if (typeof model === 'string') this.ctx.servedModel = model;
     if (response.body !== undefined && this.translator && this.input) {
       const translated = this.translator.response(response.body, response.status, this.input);
       if (translated !== undefined) {
@@ -251,6 +260,10 @@ export class Exchange {
         return streamErrorEvent(short);
       }
     }
+    if (this.ctx.servedModel === undefined && ev.data.startsWith('{')) {
+      const model = (ev.json as { model?: unknown } | undefined)?.model;
+      if (typeof model === 'string') this.ctx.servedModel = model;
+    }
     // Only chunks that carry a usage object are parsed on the pass-through path.
     if (this.translator && ev.data.includes('"usage"')) {
       const usage = this.translator.usage(ev.json ?? null);
@@ -281,6 +294,8 @@ export class Exchange {
     const ctx = this.ctx;
     const end = performance.now();
     const status = outcome === 'cancelled' && this.status === 0 ? 499 : this.status;
+    ctx.finalStatus = status;
+    ctx.durationMs = round(end - ctx.startTime);
     const { metrics } = this.deps;
     const provider = ctx.target?.provider ?? 'none';
     const model = metrics.modelLabel(ctx.target?.model);
@@ -289,6 +304,9 @@ export class Exchange {
     if (ctx.firstByteAt !== undefined && ctx.target) metrics.timeToFirstByte.observe({ provider, model }, (ctx.firstByteAt - ctx.startTime) / 1000);
     const u = ctx.usage;
     if (u && ctx.target) {
+      ctx.costUsd = this.deps.pricing?.cost(ctx.servedModel ?? ctx.target.model, u, ctx.principal?.tier);
+      if (ctx.costUsd === undefined && ctx.servedModel) ctx.costUsd = this.deps.pricing?.cost(ctx.target.model, u, ctx.principal?.tier);
+      if (ctx.costUsd) metrics.cost.inc({ provider, model }, ctx.costUsd);
       metrics.tokens.inc({ provider, model, kind: 'prompt' }, u.promptTokens);
       metrics.tokens.inc({ provider, model, kind: 'completion' }, u.completionTokens);
       if (u.cachedTokens) metrics.tokens.inc({ provider, model, kind: 'cached' }, u.cachedTokens);
@@ -311,6 +329,7 @@ export class Exchange {
         prompt_tokens: u?.promptTokens,
         completion_tokens: u?.completionTokens,
         total_tokens: u?.totalTokens,
+        cost_usd: ctx.costUsd,
       },
       'request',
     );

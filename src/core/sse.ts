@@ -12,6 +12,8 @@ export class SseEvent implements StreamEvent {
     readonly event: string | undefined,
     public data: string,
     readonly id?: string,
+    /** The event as it arrived (LF-normalised), re-sent verbatim when nothing changed it. */
+    private readonly raw?: string,
   ) {}
 
   get json(): JsonValue | undefined {
@@ -42,6 +44,7 @@ export class SseEvent implements StreamEvent {
 
   serialize(): string {
     if (this.dropped) return '';
+    if (!this.changed && this.raw !== undefined) return this.raw;
     let out = '';
     if (this.event !== undefined) out += `event: ${this.event}\n`;
     if (this.id !== undefined) out += `id: ${this.id}\n`;
@@ -108,5 +111,5 @@ function parseEvent(block: string): SseEvent | undefined {
     else if (field === 'id') id = value;
   }
   if (data === undefined && event === undefined) return undefined;
-  return new SseEvent(event, (data ?? []).join('\n'), id);
+  return new SseEvent(event, (data ?? []).join('\n'), id, block + '\n\n');
 }

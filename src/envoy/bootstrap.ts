@@ -12,7 +12,14 @@ export const ADMIN_CLUSTER = 'gateway_admin';
 export const ROUTING_HEADER = 'x-gateway-cluster';
 
 /** Paths served by the processor's admin HTTP server rather than by the LLM pipeline. */
-export const ADMIN_PATHS = ['/health', '/metrics'];
+export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
+  { path: '/health' },
+  { path: '/metrics' },
+  { path: '/v1/usage' },
+  { path: '/v1/metrics/summary' },
+  { path: '/v1/keys' },
+  { prefix: '/v1/keys/' },
+];
 
 const seconds = (s: number) => `${s}s`;
 
@@ -52,8 +59,8 @@ function routeConfig(config: GatewayConfig): object {
       disabled: true,
     },
   };
-  const adminRoutes = ADMIN_PATHS.map((p) => ({
-    match: { path: p },
+  const adminRoutes = ADMIN_ROUTES.map((match) => ({
+    match,
     route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
     typed_per_filter_config: disabledExtProc,
   }));

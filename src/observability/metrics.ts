@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CounterHandle, HistogramHandle, MetricsApi } from '../plugins/types';
 
 /**
  * Gateway-wide Prometheus metrics. Labels are bounded: provider and model come from
@@ -50,6 +51,47 @@ export class GatewayMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+
+  readonly cost = new Counter({
+    name: 'gateway_cost_usd_total',
+    help: 'Cost of provider usage in US dollars, by provider and model, from configured prices',
+    labelNames: ['provider', 'model'] as const,
+    registers: [this.registry],
+  });
+
+  readonly usageRecords = new Counter({
+    name: 'gateway_usage_records_total',
+    help: 'Usage records by what happened to them: queued, written, retried, dropped',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly usageQueueDepth = new Gauge({
+    name: 'gateway_usage_queue_depth',
+    help: 'Usage records waiting to be written to the store',
+    registers: [this.registry],
+  });
+
+  readonly authOperations = new Counter({
+    name: 'auth_operations_total',
+    help: 'Authentication and key management operations, by operation and result',
+    labelNames: ['operation', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Lets plugins add metrics to the same registry; asking twice for a name returns the same metric. */
+  readonly api: MetricsApi = {
+    counter: (name, help, labelNames): CounterHandle => {
+      const existing = this.registry.getSingleMetric(name);
+      const c = (existing as Counter<string> | undefined) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
+      return { inc: (labels, v = 1) => c.inc(labels, v) };
+    },
+    histogram: (name, help, labelNames, buckets): HistogramHandle => {
+      const existing = this.registry.getSingleMetric(name);
+      const h = (existing as Histogram<string> | undefined) ?? new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+      return { observe: (labels, v) => h.observe(labels, v) };
+    },
+  };
 
   private readonly seenModels = new Set<string>();
 

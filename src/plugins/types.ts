@@ -1,3 +1,5 @@
+import type { UsageRecord, UsageTotals } from '../store/types';
+
 /**
  * The plugin API. Everything a plugin author needs is declared here and re-exported from the
  * package root; plugins never see gRPC, Envoy or the processor's internals.
@@ -115,6 +117,18 @@ export interface RequestContext {
   target: ProviderTarget | undefined;
   /** Token usage reported by the provider, once known. */
   readonly usage: TokenUsage | undefined;
+  /** Epoch milliseconds when the request arrived. */
+  readonly receivedAt: number;
+  /** Milliseconds from arrival to the first response body byte, once known. */
+  readonly timeToFirstByteMs: number | undefined;
+  /** The model the provider says served the request (`model` of its response), once known. */
+  readonly servedModel: string | undefined;
+  /** Cost in USD from the configured prices, set when the request completes (onComplete). */
+  readonly costUsd: number | undefined;
+  /** HTTP status the client got (499 if it went away first); set before onComplete. */
+  readonly finalStatus: number | undefined;
+  /** Milliseconds from arrival to completion; set before onComplete. */
+  readonly durationMs: number | undefined;
   /** Free-form values plugins share with each other for this request. */
   readonly metadata: Map<string, unknown>;
   readonly log: PluginLogger;
@@ -125,6 +139,11 @@ export interface RequestContext {
   removeResponseHeader(name: string): void;
   setRequestBody(body: JsonObject): void;
   setResponseBody(body: JsonValue): void;
+  /**
+   * Uses this credential instead of the provider's configured one for the upstream attempt
+   * (virtual keys that map to their own provider key). Call it in onUpstreamAttempt.
+   */
+  setProviderCredential(credential: string): void;
 }
 
 /** Returned by a hook to answer the request itself instead of continuing. */
@@ -160,6 +179,62 @@ export interface ProviderInfo {
   readonly available: boolean;
 }
 
+/** A virtual key as plugins see it: settings only, never the secret or its digest. */
+export interface KeyInfo {
+  id: string;
+  name: string | null;
+  user: string | null;
+  team: string | null;
+  tier: 'standard' | 'langchain';
+  roles: string[];
+  /** Provider the key's own credential belongs to, if it carries one. */
+  provider: string | null;
+  allowedModels: string[] | null;
+  allowedProviders: string[] | null;
+  quotaLimit: number | null;
+  tokenBudget: number | null;
+  budgetUsd: number | null;
+  metadata: Record<string, unknown>;
+}
+
+export type KeyCheck =
+  | { ok: true; key: KeyInfo; /** The provider credential this key maps to, if any. */ credential: string | undefined }
+  | { ok: false; reason: 'invalid' | 'revoked' | 'expired' };
+
+/** Authenticates presented secrets against the gateway's key store. */
+export interface KeyDirectory {
+  authenticate(secret: string): Promise<KeyCheck>;
+}
+
+export type { UsageRecord, UsageTotals };
+
+/** Where usage records go: a bounded queue written to the store off the request path. */
+export interface UsageSink {
+  /** Never blocks and never throws; a full queue drops the record and counts it. */
+  record(r: UsageRecord): void;
+  totalsForKey(keyId: string, since?: number): Promise<UsageTotals>;
+}
+
+/** Prices from the gateway configuration. */
+export interface PriceBook {
+  /** Cost in USD, or undefined when the model has no price. `tier` applies its multiplier. */
+  cost(model: string, usage: TokenUsage, tier?: string | null): number | undefined;
+}
+
+export interface CounterHandle {
+  inc(labels: Record<string, string>, value?: number): void;
+}
+
+export interface HistogramHandle {
+  observe(labels: Record<string, string>, value: number): void;
+}
+
+/** Registers Prometheus metrics on the gateway's /metrics. Keep label values bounded. */
+export interface MetricsApi {
+  counter(name: string, help: string, labelNames: string[]): CounterHandle;
+  histogram(name: string, help: string, labelNames: string[], buckets?: number[]): HistogramHandle;
+}
+
 /** What the host offers a plugin when it is created. */
 export interface PluginHostApi {
   readonly log: PluginLogger;
@@ -171,6 +246,10 @@ export interface PluginHostApi {
     /** The provider serving `model` by its `models` patterns, or `provider/model` syntax. */
     resolve(model: string): ProviderTarget | undefined;
   };
+  readonly keys: KeyDirectory;
+  readonly usage: UsageSink;
+  readonly pricing: PriceBook;
+  readonly metrics: MetricsApi;
 }
 
 export interface PluginDefinition<Options = Record<string, unknown>> {

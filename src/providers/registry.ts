@@ -38,6 +38,7 @@ export function toRuntime(cfg: ProviderConfig, env: NodeJS.ProcessEnv = process.
     headers: cfg.headers,
     models: cfg.models,
     cluster: clusterNameFor(cfg.name),
+    requiresKey: needsKey,
     available: !needsKey || Boolean(apiKey),
     timeoutSeconds: cfg.timeout_seconds,
   };
@@ -75,10 +76,10 @@ export class ProviderRegistry {
     const slash = model.indexOf('/');
     if (slash > 0) {
       const p = this.byName.get(model.slice(0, slash));
-      if (p?.available) return { provider: p.name, type: p.type, model: model.slice(slash + 1) };
+      if (p) return { provider: p.name, type: p.type, model: model.slice(slash + 1) };
     }
     for (const { re, provider } of this.rules) {
-      if (provider.available && re.test(model)) return { provider: provider.name, type: provider.type, model };
+      if (re.test(model)) return { provider: provider.name, type: provider.type, model };
     }
     return undefined;
   }

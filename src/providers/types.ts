@@ -13,7 +13,9 @@ export interface ProviderRuntime {
   readonly models: readonly string[];
   /** Envoy cluster that reaches this provider. */
   readonly cluster: string;
-  /** False when a required credential is missing: the provider is skipped by routing. */
+  /** True when the provider expects a credential (api_key_env or env: given). */
+  readonly requiresKey: boolean;
+  /** False when a required credential is missing and requests must bring their own (virtual keys). */
   readonly available: boolean;
   readonly timeoutSeconds: number;
 }
@@ -24,6 +26,8 @@ export interface TranslationInput {
   readonly stream: boolean;
   readonly target: ProviderTarget;
   readonly provider: ProviderRuntime;
+  /** Credential for this attempt: the request's own (virtual key) or the provider's. */
+  readonly apiKey: string | undefined;
 }
 
 /** What one upstream attempt sends. */

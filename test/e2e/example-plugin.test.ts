@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { chat, CLIENT_KEY, ROOT, startGateway, type RunningGateway } from '../helpers/gateway';
+import { chat, ROOT, startGateway, type RunningGateway } from '../helpers/gateway';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
 /** The example plugin in docs/plugins.md works as documented, loaded by path through real Envoy. */
@@ -13,7 +13,7 @@ beforeAll(async () => {
     config: {
       providers: [{ name: 'fake', type: 'openai-compatible', base_url: fake.url, api_key: 'sk-upstream-example', models: ['gpt-*', 'o1*'] }],
       plugins: [
-        { use: 'static-keys', options: { keys: [{ key: CLIENT_KEY, id: 'k' }] } },
+        { use: 'virtual-keys' },
         { use: path.join(ROOT, 'examples/plugins/request-tagger.js'), options: { tag: 'team-blue', blocked_models: ['gpt-4o', 'o1*'] } },
         { use: 'model-router' },
       ],

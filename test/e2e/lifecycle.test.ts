@@ -64,12 +64,12 @@ test('a missing Envoy binary fails fast with a message naming the fix', async ()
 test('check-config loads plugins, so bad plugin options are reported with their key', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-check-'));
   const file = path.join(dir, 'gateway.yaml');
-  fs.writeFileSync(file, YAML.stringify({ plugins: [{ use: 'static-keys', options: { keys: [{ key: 'short', id: 'x' }] } }] }));
+  fs.writeFileSync(file, YAML.stringify({ plugins: [{ use: 'virtual-keys', options: { roles_by_endpoint: { embeddings: 'superuser' } } }] }));
   const child = spawn(process.execPath, [CLI, 'check-config', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   expect(await new Promise((r) => child.on('exit', r))).toBe(2);
-  expect(err).toContain('plugins[0].options.keys[0].key: must NOT have fewer than 8 characters');
+  expect(err).toContain('plugins[0].options.roles_by_endpoint.embeddings: must be one of completion, embedding, admin');
 });
 
 describe('sidecar mode (--no-envoy) and processor outages', () => {

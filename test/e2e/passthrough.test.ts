@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chat, CLIENT_KEY, startGateway, waitFor, type RunningGateway } from '../helpers/gateway';
+import { chat, CLIENT_KEY, startGateway, testPlugins, waitFor, type RunningGateway } from '../helpers/gateway';
 import { chunk, completion, sendJson, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
 /**
@@ -54,13 +54,11 @@ beforeAll(async () => {
         { name: 'fake', type: 'openai-compatible', base_url: fake.url, api_key_env: 'FAKE_OPENAI_KEY', models: ['gpt-*'] },
         { name: 'slow', type: 'openai-compatible', base_url: fake.url, api_key_env: 'FAKE_OPENAI_KEY', models: ['slow-*'], timeout_seconds: 0.5 },
       ],
-      plugins: [
-        { use: 'static-keys', options: { keys: [{ key: CLIENT_KEY, id: 'test-key' }] } },
-        { use: 'model-router' },
+      plugins: testPlugins(
         { use: path.join(pluginDir, 'header-stamp.js'), options: { value: 'from-outside' } },
         { use: path.join(pluginDir, 'exploder.js'), name: 'exploder-closed', on_error: 'fail_closed', timeout_ms: 300, options: { trigger: 'closed' } },
         { use: path.join(pluginDir, 'exploder.js'), name: 'exploder-open', on_error: 'fail_open', timeout_ms: 300, options: { trigger: 'open' } },
-      ],
+      ),
     },
   });
 });

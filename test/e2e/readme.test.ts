@@ -59,6 +59,11 @@ test("README's curl example works", async () => {
   expect(body.choices[0].message.content).toBe('Hello, gateway!');
 });
 
+test("README's LangChain example works on the LangChain endpoint", async () => {
+  const { stdout } = await run(PYTHON, ['-c', snippet('langchain')], { timeout: 30000 });
+  expect(stdout.split('\n').slice(0, 2)).toEqual(['Hello, LangChain!', 'Streaming through LangChain.']);
+});
+
 test("README's Python openai example works, streaming included", async () => {
   const { stdout } = await run(PYTHON, ['-c', snippet('python')], { timeout: 30000 });
   expect(stdout.split('\n').slice(0, 2)).toEqual(['Hello, gateway!', 'Streams work too.']);

@@ -48,9 +48,30 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(data);
 }
 
+/** Answers a request that offers tools with a call to the first tool, as OpenAI does. */
+function toolCall(body: any, res: http.ServerResponse): void {
+  const name = body.tools[0].function.name;
+  const args = '{"city": "Paris", "unit": "celsius"}';
+  const model = body.model;
+  const usage = { prompt_tokens: 20, completion_tokens: 7, total_tokens: 27 };
+  if (!body.stream) {
+    const message = { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 'call_abc123', type: 'function', function: { name, arguments: args } }] };
+    sendJson(res, 200, { ...completion(model, ''), choices: [{ index: 0, message, logprobs: null, finish_reason: 'tool_calls' }], usage });
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const send = (delta: object, finish: string | null = null) => res.write(`data: ${JSON.stringify(chunk(model, delta, finish))}\n\n`);
+  send({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_abc123', type: 'function', function: { name, arguments: '' } }] });
+  for (const part of [args.slice(0, 9), args.slice(9, 20), args.slice(20)]) send({ tool_calls: [{ index: 0, function: { arguments: part } }] });
+  send({}, 'tool_calls');
+  if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...chunk(model, {}), choices: [], usage })}\n\n`);
+  res.end('data: [DONE]\n\n');
+}
+
 const defaultHandler: Handler = async (req, res) => {
   const body = req.json ?? {};
   const model = body.model ?? 'unknown';
+  if (Array.isArray(body.tools) && body.tools.length && body.messages?.at(-1)?.role !== 'tool') return toolCall(body, res);
   const last = Array.isArray(body.messages) ? body.messages[body.messages.length - 1]?.content : '';
   if (body.stream) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { freePorts } from './ports';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLIENT_KEY = 'sk-test-client-key';
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 
 export interface GatewayPorts {
@@ -41,6 +42,18 @@ export interface GatewayOptions {
   ports?: Partial<GatewayPorts>;
 }
 
+/** The default plugin chain with the hourly quota off (tests send more than 100 requests). */
+export function testPlugins(...extra: Record<string, any>[]): Record<string, any>[] {
+  return [
+    { use: 'virtual-keys' },
+    { use: 'langchain' },
+    { use: 'quota', options: { enabled: false } },
+    { use: 'model-router' },
+    ...extra,
+    { use: 'usage-recorder' },
+  ];
+}
+
 export async function allocatePorts(): Promise<GatewayPorts> {
   const [http, envoyAdmin, grpc, admin, echo] = await freePorts(5);
   return { http, envoyAdmin, grpc, admin, echo };
@@ -54,7 +67,9 @@ export function gatewayConfig(ports: GatewayPorts, dir: string, extra: Record<st
     logging: { level: 'info' },
     demo: { echo: { enabled: true, port: ports.echo, chunk_delay_ms: 0 } },
     providers: [{ name: 'echo', type: 'openai-compatible', base_url: `http://127.0.0.1:${ports.echo}/v1`, models: ['echo'] }],
-    plugins: [{ use: 'static-keys', options: { keys: [{ key: 'sk-test-client-key', id: 'test-key' }] } }, { use: 'model-router' }],
+    store: { data_dir: path.join(dir, 'data') },
+    keys: { entries: { [CLIENT_KEY]: { name: 'test-key', user: 'tester', team: 'qa' } } },
+    plugins: testPlugins(),
   };
   for (const [k, v] of Object.entries(extra)) {
     base[k] = v && typeof v === 'object' && !Array.isArray(v) && base[k] && typeof base[k] === 'object' && !Array.isArray(base[k]) ? { ...base[k], ...v } : v;
@@ -140,7 +155,6 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-export const CLIENT_KEY = 'sk-test-client-key';
 
 export async function chat(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${url}/v1/chat/completions`, {

@@ -16,9 +16,9 @@ const ENDPOINT_PATHS: Record<string, string> = {
 export const openAICompatibleTranslator: ProviderTranslator = {
   type: 'openai-compatible',
 
-  request({ endpoint, body, target, provider }: TranslationInput): UpstreamRequest {
+  request({ endpoint, body, target, provider, apiKey }: TranslationInput): UpstreamRequest {
     const headers: Record<string, string> = { ...provider.headers };
-    if (provider.apiKey) headers.authorization = `Bearer ${provider.apiKey}`;
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
     const out: UpstreamRequest = { path: provider.basePath + (ENDPOINT_PATHS[endpoint] ?? ''), headers };
     if (body && body.model !== target.model) out.body = { ...body, model: target.model };
     return out;

@@ -1,0 +1,86 @@
+import { GatewayError } from '../../src/errors';
+import { presentedSecret } from '../../src/keys/presented';
+import { definePlugin, type Endpoint, type RequestContext } from '../../src/plugins/types';
+
+/**
+ * Virtual keys: authenticates the caller's key (Authorization: Bearer, X-API-Key or api-key)
+ * against the gateway's key store, checks the key's roles for the endpoint and its allowed
+ * providers, and injects the real provider credential the key maps to. The client's own
+ * credentials never go upstream (the core strips them).
+ */
+
+interface Options {
+  /** Role a key needs per endpoint. */
+  roles_by_endpoint: Partial<Record<Endpoint, string>>;
+}
+
+const FAILURES = {
+  invalid: { code: 'invalid_api_key', message: 'Incorrect API key provided.' },
+  revoked: { code: 'revoked_api_key', message: 'This API key has been revoked.' },
+  expired: { code: 'expired_api_key', message: 'This API key has expired.' },
+} as const;
+
+export default definePlugin<Options>({
+  name: 'virtual-keys',
+  description: 'Authenticates virtual keys and maps them to provider credentials',
+  configSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      roles_by_endpoint: {
+        type: 'object',
+        additionalProperties: { enum: ['completion', 'embedding', 'admin'] },
+        default: { 'chat.completions': 'completion', completions: 'completion', responses: 'completion', embeddings: 'embedding' },
+      },
+    },
+  },
+  create(options, host) {
+    const auth = host.metrics.counter('auth_operations_total', 'Authentication and key management operations, by operation and result', ['operation', 'result']);
+    // Credentials stay in the plugin, not in ctx.metadata where other plugins could log them.
+    const credentials = new WeakMap<RequestContext, { provider: string | null; credential: string }>();
+
+    return {
+      async onRequestHeaders(ctx) {
+        if (ctx.principal) return;
+        const secret = presentedSecret((n) => ctx.request.headers.get(n));
+        if (!secret) {
+          auth.inc({ operation: 'authenticate', result: 'missing' });
+          throw new GatewayError(401, 'missing_api_key', "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY).");
+        }
+        const r = await host.keys.authenticate(secret);
+        if (!r.ok) {
+          auth.inc({ operation: 'authenticate', result: r.reason });
+          throw new GatewayError(401, FAILURES[r.reason].code, FAILURES[r.reason].message);
+        }
+        const key = r.key;
+        const needed = options.roles_by_endpoint[ctx.request.endpoint];
+        if (needed && !key.roles.includes(needed)) {
+          auth.inc({ operation: 'authenticate', result: 'forbidden' });
+          throw new GatewayError(403, 'insufficient_permissions', `This key does not have the '${needed}' role needed for ${ctx.request.path}.`);
+        }
+        auth.inc({ operation: 'authenticate', result: 'success' });
+        ctx.principal = {
+          id: key.id,
+          kind: 'api_key',
+          user: key.user ?? undefined,
+          team: key.team ?? undefined,
+          tier: key.tier,
+          allowedModels: key.allowedModels ?? undefined,
+          // A key carrying one provider's credential is for that provider unless it says otherwise.
+          allowedProviders: key.allowedProviders ?? (key.provider ? [key.provider] : undefined),
+          attributes: { roles: key.roles, quotaLimit: key.quotaLimit, tokenBudget: key.tokenBudget, budgetUsd: key.budgetUsd, metadata: key.metadata },
+        };
+        if (r.credential) credentials.set(ctx, { provider: key.provider, credential: r.credential });
+      },
+
+      onUpstreamAttempt(ctx, attempt) {
+        const allowed = ctx.principal?.kind === 'api_key' ? ctx.principal.allowedProviders : undefined;
+        if (allowed && allowed.length && !allowed.includes(attempt.target.provider)) {
+          throw new GatewayError(403, 'provider_not_allowed', `This key is not allowed to use the provider \`${attempt.target.provider}\`.`, { param: 'model' });
+        }
+        const c = credentials.get(ctx);
+        if (c && (c.provider === null || c.provider === attempt.target.provider)) ctx.setProviderCredential(c.credential);
+      },
+    };
+  },
+});

@@ -1,0 +1,75 @@
+import { errorBody } from '../errors';
+import { KeySpecError, type KeyService } from '../keys/service';
+import type { KeySpec } from '../keys/schema';
+import type { GatewayMetrics } from '../observability/metrics';
+import { StoreConflictError } from '../store/types';
+import type { AdminCaller } from './auth';
+import type { AdminRequest, AdminResponse, AdminRouter } from './router';
+
+type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
+
+const notFound = (id: string): AdminResponse => ({ status: 404, body: errorBody(404, 'key_not_found', `No key with id '${id}'.`) });
+
+function specError(err: unknown): AdminResponse {
+  if (err instanceof KeySpecError) return { status: 400, body: errorBody(400, 'invalid_key_settings', err.message, err.param) };
+  if (err instanceof StoreConflictError) return { status: 409, body: errorBody(409, 'key_conflict', 'A key with the same id already exists.') };
+  throw err;
+}
+
+/** The keys API (admin role): create (secret shown once), list, get, update, revoke. */
+export function registerKeyRoutes(router: AdminRouter, keys: KeyService, metrics: GatewayMetrics, authenticate: Authenticate): void {
+  const admin = (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => async (req: AdminRequest) => {
+    const caller = await authenticate(req, { requireAdmin: true });
+    return 'status' in caller ? caller : handler(req, caller);
+  };
+  const count = (operation: string, result: string) => metrics.authOperations.inc({ operation, result });
+
+  router.add(
+    'POST',
+    '/v1/keys',
+    admin(async (req) => {
+      try {
+        const { key, secret } = await keys.create((req.body ?? {}) as KeySpec);
+        count('create_key', 'success');
+        return { status: 201, body: { object: 'virtual_key', ...key, key: secret } };
+      } catch (err) {
+        count('create_key', 'invalid');
+        return specError(err);
+      }
+    }),
+  );
+  router.add(
+    'GET',
+    '/v1/keys',
+    admin(async (req) => ({ status: 200, body: { object: 'list', data: await keys.list({ team: req.query.get('team') ?? undefined }) } })),
+  );
+  router.add(
+    'GET',
+    '/v1/keys/:id',
+    admin(async (req) => {
+      const key = await keys.get(req.params.id);
+      return key ? { status: 200, body: { object: 'virtual_key', ...key } } : notFound(req.params.id);
+    }),
+  );
+  const update = admin(async (req) => {
+    try {
+      const key = await keys.update(req.params.id, (req.body ?? {}) as KeySpec);
+      count('update_key', key ? 'success' : 'not_found');
+      return key ? { status: 200, body: { object: 'virtual_key', ...key } } : notFound(req.params.id);
+    } catch (err) {
+      count('update_key', 'invalid');
+      return specError(err);
+    }
+  });
+  router.add('PATCH', '/v1/keys/:id', update);
+  router.add('PUT', '/v1/keys/:id', update);
+  router.add(
+    'DELETE',
+    '/v1/keys/:id',
+    admin(async (req) => {
+      const key = await keys.revoke(req.params.id);
+      count('revoke_key', key ? 'success' : 'not_found');
+      return key ? { status: 200, body: { object: 'virtual_key', ...key, revoked: true } } : notFound(req.params.id);
+    }),
+  );
+}

@@ -1,0 +1,91 @@
+import { errorBody } from '../errors';
+import type { UsageGroupBy, UsageStore } from '../store/types';
+import type { AdminCaller } from './auth';
+import type { AdminRequest, AdminResponse, AdminRouter } from './router';
+
+type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
+
+const GROUPS: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'];
+
+class BadParam extends Error {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** ISO 8601 dates (`2026-11-01`, `2026-11-01T12:00:00Z`) or epoch seconds / milliseconds. */
+export function parseTime(value: string | null, param: string): number | undefined {
+  if (value === null || value === '') return undefined;
+  if (/^\d{1,15}$/.test(value)) {
+    const n = Number(value);
+    return n < 1e11 ? n * 1000 : n;
+  }
+  const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(t)) throw new BadParam(param, `'${param}' must be an ISO 8601 date or a Unix timestamp.`);
+  return t;
+}
+
+const bad = (e: BadParam): AdminResponse => ({ status: 400, body: errorBody(400, 'invalid_parameter', e.message, e.param) });
+
+/** GET /v1/usage and GET /v1/metrics/summary: admins see everything, a key holder its own. */
+export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, authenticate: Authenticate): void {
+  router.add('GET', '/v1/usage', async (req) => {
+    const caller = await authenticate(req, { requireAdmin: false });
+    if ('status' in caller) return caller;
+    let start: number | undefined;
+    let end: number | undefined;
+    try {
+      start = parseTime(req.query.get('start'), 'start');
+      end = parseTime(req.query.get('end'), 'end');
+    } catch (e) {
+      return bad(e as BadParam);
+    }
+    if (start !== undefined && end !== undefined && end < start) return bad(new BadParam('end', "'end' must not be before 'start'."));
+    const groupBy = req.query.get('group_by') ?? undefined;
+    if (groupBy !== undefined && !GROUPS.includes(groupBy as UsageGroupBy)) {
+      return bad(new BadParam('group_by', `'group_by' must be one of ${GROUPS.join(', ')}.`));
+    }
+    // A key holder's view is always narrowed to its own key, whatever it asks for.
+    const keyId = caller.isAdmin ? (req.query.get('key_id') ?? undefined) : caller.keyId;
+    const team = caller.isAdmin ? (req.query.get('team') ?? undefined) : undefined;
+    const rows = await usage.query({ start, end, groupBy: groupBy as UsageGroupBy | undefined, keyId, team });
+    return {
+      status: 200,
+      body: {
+        object: 'usage.report',
+        start: start === undefined ? null : new Date(start).toISOString(),
+        end: end === undefined ? null : new Date(end).toISOString(),
+        group_by: groupBy ?? null,
+        scope: caller.isAdmin ? 'all' : 'key',
+        data: rows.map((r) => ({
+          group: r.group,
+          requests: r.requests,
+          prompt_tokens: r.promptTokens,
+          completion_tokens: r.completionTokens,
+          cached_tokens: r.cachedTokens,
+          reasoning_tokens: r.reasoningTokens,
+          total_tokens: r.totalTokens,
+          cost_usd: r.costUsd,
+        })),
+      },
+    };
+  });
+
+  router.add('GET', '/v1/metrics/summary', async (req) => {
+    const caller = await authenticate(req, { requireAdmin: false });
+    if ('status' in caller) return caller;
+    const s = await usage.summary(caller.isAdmin ? {} : { keyId: caller.keyId });
+    return {
+      status: 200,
+      body: {
+        total_requests: s.totalRequests,
+        requests_by_provider: s.requestsByProvider,
+        average_response_time_ms: s.averageResponseMs,
+        last_updated: s.lastUpdated === null ? null : new Date(s.lastUpdated).toISOString(),
+      },
+    };
+  });
+}

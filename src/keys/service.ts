@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { StoreConflictError, type KeyStore, type KeyTier, type VirtualKeyPatch, type VirtualKeyRecord } from '../store/types';
+import { checkKeySpec, parseExpiry, type KeySpec } from './schema';
+import { digestsEqual, displayPrefix, generateSecret, hashSecret, tierOfSecret, TIER_PREFIX, type SecretBox } from './secrets';
+
+export type AuthFailure = 'invalid' | 'revoked' | 'expired';
+export type AuthResult = { ok: true; key: VirtualKeyRecord } | { ok: false; reason: AuthFailure };
+
+/** A key as the admin API shows it: no hash, no provider credential. */
+export interface PublicKey {
+  id: string;
+  prefix: string;
+  name: string | null;
+  user: string | null;
+  team: string | null;
+  tier: KeyTier;
+  roles: string[];
+  provider: string | null;
+  has_provider_key: boolean;
+  allowed_models: string[] | null;
+  allowed_providers: string[] | null;
+  quota_limit: number | null;
+  token_budget: number | null;
+  budget_usd: number | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  status: 'active' | 'revoked' | 'expired';
+  metadata: Record<string, unknown>;
+  source: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export class KeySpecError extends Error {
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_ROLES = ['completion', 'embedding'];
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+interface CacheEntry {
+  rec: VirtualKeyRecord | undefined;
+  at: number;
+}
+
+export interface KeyServiceOptions {
+  /** How long a lookup may be served from memory: bounds how stale a revocation can be. */
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+  now?: () => number;
+}
+
+/**
+ * Virtual keys: creation, import, lookup and revocation. Lookups go by SHA-256 digest through
+ * a small bounded cache whose entries live `cacheTtlMs` (2 s by default), so a key revoked on
+ * one replica stops working on every replica within that time, and on this one immediately.
+ */
+export class KeyService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly ttl: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly box: SecretBox,
+    opts: KeyServiceOptions = {},
+  ) {
+    this.ttl = opts.cacheTtlMs ?? 2000;
+    this.maxEntries = opts.cacheMaxEntries ?? 10000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  async authenticate(secret: string): Promise<AuthResult> {
+    const hash = hashSecret(secret);
+    const rec = await this.lookup(hash);
+    // The store matched by digest; compare again in constant time so no shortcut leaks timing.
+    if (!rec || !digestsEqual(rec.hash, hash)) return { ok: false, reason: 'invalid' };
+    if (rec.revokedAt !== null) return { ok: false, reason: 'revoked' };
+    if (rec.expiresAt !== null && rec.expiresAt <= this.now()) return { ok: false, reason: 'expired' };
+    return { ok: true, key: rec };
+  }
+
+  private async lookup(hash: string): Promise<VirtualKeyRecord | undefined> {
+    const t = this.now();
+    const hit = this.cache.get(hash);
+    if (hit && t - hit.at < this.ttl) return hit.rec;
+    const rec = await this.store.getByHash(hash);
+    this.cache.delete(hash);
+    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(hash, { rec, at: t });
+    return rec;
+  }
+
+  /** The usable provider credential of a key, if it carries one. */
+  providerCredential(key: VirtualKeyRecord): string | undefined {
+    return this.box.resolve(key.providerKey);
+  }
+
+  /** Creates a key; the secret is returned here once and never again. */
+  async create(spec: KeySpec): Promise<{ key: PublicKey; secret: string }> {
+    const problem = checkKeySpec(spec);
+    if (problem) throw new KeySpecError(problem.message, problem.param);
+    const tier = spec.tier ?? 'standard';
+    const secret = generateSecret(tier);
+    const rec = this.recordFrom(`key_${randomBytes(9).toString('base64url')}`, secret, spec, 'api');
+    await this.store.insert(rec);
+    return { key: this.toPublic(rec), secret };
+  }
+
+  /**
+   * Imports keys whose secret is chosen by the operator (keys.json names, config admin keys).
+   * The id is derived from the digest so logs and the API never show the secret.
+   */
+  async importKey(secretOrDigest: { secret?: string; sha256?: string }, spec: KeySpec, source: 'file' | 'config', id?: string): Promise<VirtualKeyRecord> {
+    const problem = checkKeySpec(spec);
+    if (problem) throw new KeySpecError(problem.message, problem.param);
+    const hash = secretOrDigest.sha256 ?? hashSecret(secretOrDigest.secret!);
+    const keyId = id ?? `${source === 'file' ? 'vk' : 'cfg'}_${hash.slice(0, 16)}`;
+    const rec = this.recordFrom(keyId, secretOrDigest.secret, spec, source, hash);
+    await this.store.upsert(rec);
+    this.cache.delete(hash);
+    return rec;
+  }
+
+  /** Loads `{"virtual_keys": {"<secret>": {...}}}` (the original gateway's keys.json). */
+  async importFile(file: string): Promise<number> {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new KeySpecError(`${file}: ${(err as Error).message}`, 'keys_file');
+    }
+    const entries = (doc as { virtual_keys?: Record<string, KeySpec> })?.virtual_keys;
+    if (!entries || typeof entries !== 'object') throw new KeySpecError(`${file}: expected {"virtual_keys": {...}}`, 'virtual_keys');
+    let n = 0;
+    for (const [secret, spec] of Object.entries(entries)) {
+      try {
+        await this.importKey({ secret }, spec, 'file');
+      } catch (err) {
+        // Name the entry by position, never by its (secret) name.
+        throw new KeySpecError(`${file}: virtual_keys entry ${n + 1}: ${(err as Error).message}`, (err as KeySpecError).param ?? 'virtual_keys');
+      }
+      n++;
+    }
+    return n;
+  }
+
+  private recordFrom(id: string, secret: string | undefined, spec: KeySpec, source: VirtualKeyRecord['source'], hash?: string): VirtualKeyRecord {
+    const now = this.now();
+    const tier: KeyTier = spec.tier ?? (secret ? tierOfSecret(secret) : 'standard');
+    if (secret && tier === 'langchain' && !secret.startsWith(TIER_PREFIX.langchain)) {
+      throw new KeySpecError(`langchain keys must start with "${TIER_PREFIX.langchain}"`, 'tier');
+    }
+    return {
+      id,
+      hash: hash ?? hashSecret(secret!),
+      prefix: secret ? displayPrefix(secret) : 'sha256:…',
+      name: spec.name ?? null,
+      user: spec.user ?? spec.owner ?? null,
+      team: spec.team ?? null,
+      tier,
+      roles: spec.roles ?? DEFAULT_ROLES,
+      provider: spec.provider ?? null,
+      providerKey: spec.api_key ? this.box.store(spec.api_key) : null,
+      allowedModels: spec.allowed_models ?? null,
+      allowedProviders: spec.allowed_providers ?? null,
+      quotaLimit: spec.quota_limit ?? null,
+      tokenBudget: spec.token_budget ?? null,
+      budgetUsd: spec.budget_usd ?? null,
+      expiresAt: parseExpiry(spec.expires_at),
+      revokedAt: null,
+      metadata: spec.metadata ?? {},
+      source,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  async list(filter?: { team?: string }): Promise<PublicKey[]> {
+    return (await this.store.list(filter)).map((r) => this.toPublic(r));
+  }
+
+  async get(id: string): Promise<PublicKey | undefined> {
+    const rec = await this.store.getById(id);
+    return rec && this.toPublic(rec);
+  }
+
+  async getRecord(id: string): Promise<VirtualKeyRecord | undefined> {
+    return this.store.getById(id);
+  }
+
+  async update(id: string, spec: KeySpec): Promise<PublicKey | undefined> {
+    const problem = checkKeySpec(spec);
+    if (problem) throw new KeySpecError(problem.message, problem.param);
+    const patch: VirtualKeyPatch = {};
+    if ('name' in spec) patch.name = spec.name ?? null;
+    if ('user' in spec || 'owner' in spec) patch.user = spec.user ?? spec.owner ?? null;
+    if ('team' in spec) patch.team = spec.team ?? null;
+    if ('tier' in spec) throw new KeySpecError('The tier of a key cannot change; create a new key.', 'tier');
+    if ('roles' in spec) patch.roles = spec.roles ?? DEFAULT_ROLES;
+    if ('provider' in spec) patch.provider = spec.provider ?? null;
+    if ('api_key' in spec) patch.providerKey = spec.api_key ? this.box.store(spec.api_key) : null;
+    if ('allowed_models' in spec) patch.allowedModels = spec.allowed_models ?? null;
+    if ('allowed_providers' in spec) patch.allowedProviders = spec.allowed_providers ?? null;
+    if ('quota_limit' in spec) patch.quotaLimit = spec.quota_limit ?? null;
+    if ('token_budget' in spec) patch.tokenBudget = spec.token_budget ?? null;
+    if ('budget_usd' in spec) patch.budgetUsd = spec.budget_usd ?? null;
+    if ('expires_at' in spec) patch.expiresAt = parseExpiry(spec.expires_at);
+    if ('metadata' in spec) patch.metadata = spec.metadata ?? {};
+    const rec = await this.store.update(id, patch, this.now());
+    if (rec) this.cache.delete(rec.hash);
+    return rec && this.toPublic(rec);
+  }
+
+  async revoke(id: string): Promise<PublicKey | undefined> {
+    const rec = await this.store.getById(id);
+    if (!rec) return undefined;
+    await this.store.revoke(id, this.now());
+    this.cache.delete(rec.hash);
+    return this.get(id);
+  }
+
+  toPublic(r: VirtualKeyRecord): PublicKey {
+    const status = r.revokedAt !== null ? 'revoked' : r.expiresAt !== null && r.expiresAt <= this.now() ? 'expired' : 'active';
+    return {
+      id: r.id,
+      prefix: r.prefix,
+      name: r.name,
+      user: r.user,
+      team: r.team,
+      tier: r.tier,
+      roles: r.roles,
+      provider: r.provider,
+      has_provider_key: r.providerKey !== null,
+      allowed_models: r.allowedModels,
+      allowed_providers: r.allowedProviders,
+      quota_limit: r.quotaLimit,
+      token_budget: r.tokenBudget,
+      budget_usd: r.budgetUsd,
+      expires_at: iso(r.expiresAt),
+      revoked_at: iso(r.revokedAt),
+      status,
+      metadata: r.metadata,
+      source: r.source,
+      created_at: iso(r.createdAt)!,
+      updated_at: iso(r.updatedAt)!,
+    };
+  }
+}
+
+export { StoreConflictError };

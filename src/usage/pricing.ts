@@ -1,0 +1,45 @@
+import type { PriceBook, TokenUsage } from '../plugins/types';
+
+/** USD per million tokens. */
+export interface ModelPrice {
+  input: number;
+  output: number;
+  /** Price of prompt tokens served from the provider's cache; defaults to `input`. */
+  cached_input?: number;
+}
+
+export interface PricingConfig {
+  /** Model id or trailing-* pattern → price. Exact ids win over patterns; longer patterns first. */
+  models: Record<string, ModelPrice>;
+  /** Tier → multiplier applied to the cost (`langchain: 1.2` bills langchain usage 20% more). */
+  tier_multipliers: Record<string, number>;
+}
+
+export class Pricing implements PriceBook {
+  private readonly exact = new Map<string, ModelPrice>();
+  private readonly patterns: [string, ModelPrice][];
+
+  constructor(private readonly cfg: PricingConfig) {
+    const patterns: [string, ModelPrice][] = [];
+    for (const [model, price] of Object.entries(cfg.models)) {
+      if (model.endsWith('*')) patterns.push([model.slice(0, -1), price]);
+      else this.exact.set(model, price);
+    }
+    this.patterns = patterns.sort((a, b) => b[0].length - a[0].length);
+  }
+
+  priceOf(model: string): ModelPrice | undefined {
+    return this.exact.get(model) ?? this.patterns.find(([prefix]) => model.startsWith(prefix))?.[1];
+  }
+
+  cost(model: string, usage: TokenUsage, tier?: string | null): number | undefined {
+    const price = this.priceOf(model);
+    if (!price) return undefined;
+    const cached = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);
+    const base =
+      ((usage.promptTokens - cached) * price.input + cached * (price.cached_input ?? price.input) + usage.completionTokens * price.output) / 1e6;
+    const multiplier = (tier ? this.cfg.tier_multipliers[tier] : undefined) ?? 1;
+    // Micro-dollar precision keeps sums exact enough without float noise in reports.
+    return Math.round(base * multiplier * 1e8) / 1e8;
+  }
+}
