@@ -15,7 +15,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-STATE_DIR="$ROOT/.tmp/pg"
+# PG_STATE_DIR lets a test run a second, private server (e.g. one it stops on purpose).
+STATE_DIR="${PG_STATE_DIR:-$ROOT/.tmp/pg}"
 STATE_FILE="$STATE_DIR/server"
 DB_NAME=gateway_test
 
@@ -151,9 +152,26 @@ stop() {
   log "stopped"
 }
 
+# pause/resume: stop the server but keep its data and port, then bring it back (outage tests).
+pause() {
+  load_state || die "not running: bash scripts/test-postgres.sh start"
+  as_user "$PG_USER" "$PG_BIN_DIR/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || die "pause failed"
+  log "paused"
+}
+
+resume() {
+  load_state || die "not running: bash scripts/test-postgres.sh start"
+  as_user "$PG_USER" "$PG_BIN_DIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null 2>&1 || die "resume failed"
+  log "resumed on 127.0.0.1:$PG_PORT"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  pause) pause ;;
+  resume) resume ;;
   url)
     running || die "not running: bash scripts/test-postgres.sh start"
     print_url
@@ -162,7 +180,7 @@ case "${1:-}" in
     if running; then log "running on 127.0.0.1:$PG_PORT (data in $PG_DIR)"; else log "not running"; exit 1; fi
     ;;
   *)
-    echo "usage: bash scripts/test-postgres.sh start|stop|url|status" >&2
+    echo "usage: bash scripts/test-postgres.sh start|stop|pause|resume|url|status" >&2
     exit 2
     ;;
 esac

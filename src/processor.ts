@@ -127,7 +127,10 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log));
   const dataDir = path.resolve(config.base_dir, config.store.data_dir);
   const store = await openStore({ databaseUrl: config.store.database_url ?? env.DATABASE_URL, dataDir, log });
-  const keys = new KeyService(store.keys, new SecretBox(loadEncryptionKey(dataDir, env)), { cacheTtlMs: config.keys.cache_ttl_ms });
+  const keys = new KeyService(store.keys, new SecretBox(loadEncryptionKey(dataDir, env)), {
+    cacheTtlMs: config.keys.cache_ttl_ms,
+    onStoreError: (err) => log.warn({ err: { message: err.message } }, 'key lookup failed; serving cached keys'),
+  });
   await importKeys(config, keys, log, env);
   const pricing = new Pricing(config.pricing);
   const writer = new UsageWriter(

@@ -80,9 +80,16 @@ export default definePlugin<Options>({
       const now = Date.now();
       let s = spend.get(keyId);
       if (!s || now - s.at > options.budget_cache_ms) {
-        const t = await host.usage.totalsForKey(keyId);
-        s = { at: now, tokens: t.totalTokens, cost: t.costUsd };
-        spend.set(keyId, s);
+        try {
+          const t = await host.usage.totalsForKey(keyId);
+          s = { at: now, tokens: t.totalTokens, cost: t.costUsd };
+          spend.set(keyId, s);
+        } catch (err) {
+          // Budgets are checked against the store; while it is down, the last known spend (or
+          // none) applies rather than failing every request.
+          host.log.warn({ err: { message: (err as Error).message } }, 'budget check skipped: usage store unavailable');
+          if (!s) return;
+        }
       }
       if ((tokenBudget !== null && s.tokens >= tokenBudget) || (budgetUsd !== null && s.cost >= budgetUsd)) {
         throw new GatewayError(429, 'insufficient_quota', 'This key has used up its budget. Ask an administrator to raise it.', { type: 'insufficient_quota' });

@@ -47,7 +47,13 @@ export default definePlugin<Options>({
           auth.inc({ operation: 'authenticate', result: 'missing' });
           throw new GatewayError(401, 'missing_api_key', "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY).");
         }
-        const r = await host.keys.authenticate(secret);
+        let r;
+        try {
+          r = await host.keys.authenticate(secret);
+        } catch {
+          auth.inc({ operation: 'authenticate', result: 'unavailable' });
+          throw new GatewayError(503, 'key_store_unavailable', 'The gateway cannot check API keys right now. Please retry shortly.', { headers: { 'retry-after': '1' } });
+        }
         if (!r.ok) {
           auth.inc({ operation: 'authenticate', result: r.reason });
           throw new GatewayError(401, FAILURES[r.reason].code, FAILURES[r.reason].message);

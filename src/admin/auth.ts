@@ -28,7 +28,13 @@ export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics) {
       metrics.authOperations.inc({ operation: 'admin_auth', result: 'missing' });
       return deny(401, 'missing_api_key', "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY).");
     }
-    const r = await keys.authenticate(secret);
+    let r;
+    try {
+      r = await keys.authenticate(secret);
+    } catch {
+      metrics.authOperations.inc({ operation: 'admin_auth', result: 'unavailable' });
+      return { ...deny(503, 'key_store_unavailable', 'The gateway cannot check API keys right now. Please retry shortly.'), headers: { 'retry-after': '1' } };
+    }
     if (!r.ok) {
       metrics.authOperations.inc({ operation: 'admin_auth', result: r.reason });
       return deny(401, r.reason === 'invalid' ? 'invalid_api_key' : `${r.reason}_api_key`, r.reason === 'invalid' ? 'Incorrect API key provided.' : `This API key has been ${r.reason}.`);

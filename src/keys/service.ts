@@ -53,7 +53,17 @@ export interface KeyServiceOptions {
   /** How long a lookup may be served from memory: bounds how stale a revocation can be. */
   cacheTtlMs?: number;
   cacheMaxEntries?: number;
+  /** A store lookup slower than this counts as failed (the request must not wait on a slow database). */
+  lookupTimeoutMs?: number;
   now?: () => number;
+  /** Told when the store fails and a cached answer is used instead. */
+  onStoreError?: (err: Error) => void;
+}
+
+export class KeyStoreUnavailableError extends Error {
+  constructor() {
+    super('The key store is unavailable.');
+  }
 }
 
 /**
@@ -65,7 +75,9 @@ export class KeyService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly ttl: number;
   private readonly maxEntries: number;
+  private readonly lookupTimeoutMs: number;
   private readonly now: () => number;
+  private readonly onStoreError: (err: Error) => void;
 
   constructor(
     private readonly store: KeyStore,
@@ -74,7 +86,9 @@ export class KeyService {
   ) {
     this.ttl = opts.cacheTtlMs ?? 2000;
     this.maxEntries = opts.cacheMaxEntries ?? 10000;
+    this.lookupTimeoutMs = opts.lookupTimeoutMs ?? 1000;
     this.now = opts.now ?? Date.now;
+    this.onStoreError = opts.onStoreError ?? (() => {});
   }
 
   async authenticate(secret: string): Promise<AuthResult> {
@@ -91,7 +105,16 @@ export class KeyService {
     const t = this.now();
     const hit = this.cache.get(hash);
     if (hit && t - hit.at < this.ttl) return hit.rec;
-    const rec = await this.store.getByHash(hash);
+    let rec: VirtualKeyRecord | undefined;
+    try {
+      rec = await withTimeout(this.store.getByHash(hash), this.lookupTimeoutMs);
+    } catch (err) {
+      this.onStoreError(err as Error);
+      // Stale-if-error: a known key keeps working through a database outage; an unknown one
+      // cannot be checked, which is an outage, not a wrong key.
+      if (hit) return hit.rec;
+      throw new KeyStoreUnavailableError();
+    }
     this.cache.delete(hash);
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(hash, { rec, at: t });
@@ -256,3 +279,19 @@ export class KeyService {
 }
 
 export { StoreConflictError };
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`store lookup took longer than ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

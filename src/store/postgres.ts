@@ -99,13 +99,15 @@ export class PostgresStore implements Store {
     this.log = opts.log;
     this.pool = new Pool({
       application_name: 'llm-gateway',
+      // A database that does not answer must fail fast, not hold requests or the writer.
+      connectionTimeoutMillis: 3000,
       ...opts.pool,
       connectionString: url,
       max: opts.maxConnections ?? opts.pool?.max ?? 10,
     });
     // An idle client's connection dropping (server restart, failover) must not crash the
     // process: the pool discards it and the next query opens a new one.
-    this.pool.on('error', (err) => this.log?.warn({ err, store: 'postgres' }, 'idle PostgreSQL connection failed'));
+    this.pool.on('error', (err) => this.log?.warn({ err: { message: err.message }, store: 'postgres' }, 'idle PostgreSQL connection failed'));
     this.keys = new PgKeyStore(this);
     this.usage = new PgUsageStore(this);
   }
