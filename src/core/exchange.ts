@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { GatewayError } from '../errors';
+import { GatewayError, isGatewayError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { PluginHost } from '../plugins/host';
@@ -147,7 +147,13 @@ export class Exchange {
     }
     this.translator = translator;
     this.input = { endpoint: request.endpoint, body: request.body, stream: request.stream, target, provider, apiKey };
-    const upstream = translator.request(this.input);
+    let upstream;
+    try {
+      upstream = translator.request(this.input);
+    } catch (err) {
+      if (isGatewayError(err)) return this.fail(err);
+      throw err;
+    }
 
     const edits = new Map<string, string | null>();
     for (const h of CLIENT_ONLY_HEADERS) if (request.headers.has(h)) edits.set(h, null);
@@ -188,6 +194,11 @@ export class Exchange {
     }
     const edits = this.ctx.responseHeaderEdits.take();
     if (this.ctx.target) edits.set('x-gateway-provider', this.ctx.target.provider);
+    const mapped = this.translator?.status?.(status);
+    if (mapped !== undefined && mapped !== status) {
+      edits.set(':status', String(mapped));
+      this.status = mapped;
+    }
     return { kind: 'continue', headers: edits, streamResponse: streamed };
   }
 

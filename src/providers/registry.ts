@@ -1,16 +1,32 @@
 import type { ProviderConfig } from '../config/types';
 import { resolveSecret } from '../config/load';
 import type { ProviderInfo, ProviderTarget } from '../plugins/types';
-import { openAICompatibleTranslator } from './openai-compatible/translator';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ProviderRuntime, ProviderTranslator } from './types';
 
 const translators = new Map<string, ProviderTranslator>();
 
-/** Makes a translator available as a provider `type`. Built-ins register below. */
+/** Makes a translator available as a provider `type`. */
 export function registerTranslator(t: ProviderTranslator, ...aliases: string[]): void {
   for (const name of [t.type, ...aliases]) translators.set(name, t);
 }
-registerTranslator(openAICompatibleTranslator, 'openai');
+
+/**
+ * Built-in providers are the folders beside this file: each has an index exporting
+ * `translator` (and optional `aliases`). Adding a provider is adding a folder.
+ */
+function registerBuiltins(): void {
+  for (const entry of fs.readdirSync(__dirname, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const index = ['index.js', 'index.ts'].map((f) => path.join(__dirname, entry.name, f)).find((f) => fs.existsSync(f));
+    if (!index) continue;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(index) as { translator?: ProviderTranslator; aliases?: string[] };
+    if (mod.translator) registerTranslator(mod.translator, ...(mod.aliases ?? []));
+  }
+}
+registerBuiltins();
 
 export function translatorFor(type: string): ProviderTranslator | undefined {
   return translators.get(type);

@@ -32,7 +32,7 @@ export interface TranslationInput {
 
 /** What one upstream attempt sends. */
 export interface UpstreamRequest {
-  /** Full upstream path, base path included. */
+  /** Full upstream path, base path (and any query string, e.g. Gemini's `?alt=sse`) included. */
   path: string;
   /** Headers to set (provider credential, version headers, extras). */
   headers: Record<string, string>;
@@ -55,8 +55,13 @@ export interface StreamTranslator {
 export interface ProviderTranslator {
   readonly type: string;
   request(input: TranslationInput): UpstreamRequest;
-  /** Native JSON body to OpenAI JSON; undefined when the body is already OpenAI-shaped. */
+  /**
+   * Native JSON body to OpenAI JSON; undefined when the body is already OpenAI-shaped. For
+   * status >= 400 it returns the OpenAI error shape `{"error":{"message","type","param","code"}}`.
+   */
   response(body: JsonValue, status: number, input: TranslationInput): JsonValue | undefined;
+  /** The status the client should see for a native status (Anthropic's 529 overloaded → 503). */
+  status?(status: number): number;
   /** Undefined when the provider already streams OpenAI chunks. */
   streamTranslator(input: TranslationInput): StreamTranslator | undefined;
   /** Token usage from an OpenAI-shaped response body or stream chunk. */
