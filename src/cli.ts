@@ -9,7 +9,9 @@ import { createLogger, flushLogs, type Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
 import { Pricing } from './usage/pricing';
-import { ProviderRegistry } from './providers/registry';
+import { mappingsFrom, ProviderRegistry } from './providers/registry';
+import type { ProviderRuntime } from './providers/types';
+import { FallbackPlanner } from './routing/fallbacks';
 
 const USAGE = `Usage: llm-gateway [command] [options]
 
@@ -51,6 +53,11 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** `-o` is relative to where the command runs; the configured path to the config file. */
+/** The fallback chains the bootstrap's routes and clusters need for these providers. */
+function fallbackPlanner(config: GatewayConfig, providers: ProviderRuntime[]): FallbackPlanner {
+  return new FallbackPlanner(config.fallbacks, new ProviderRegistry(providers, mappingsFrom(config.models)));
+}
+
 function bootstrapFile(config: GatewayConfig, out?: string): string {
   return out ? path.resolve(out) : path.resolve(config.base_dir, config.envoy.bootstrap_path);
 }
@@ -105,7 +112,7 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
     log.info({ grpc_port: processor.grpcPort, admin_port: processor.adminPort }, 'running without Envoy (--no-envoy)');
     return;
   }
-  const file = writeBootstrap(bootstrapFile(config), buildBootstrap(config, providers));
+  const file = writeBootstrap(bootstrapFile(config), buildBootstrap(config, providers, fallbackPlanner(config, providers)));
   supervisor = new EnvoySupervisor({
     bin: envoyBin,
     bootstrapPath: file,
@@ -147,7 +154,7 @@ async function main(): Promise<void> {
 
   if (args.command === 'envoy-config' || args.command === 'check-config') {
     const providers = providerRuntimes(config, log);
-    const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, providers));
+    const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, providers, fallbackPlanner(config, providers)));
     if (args.command === 'check-config') {
       // Plugins validate their own options when loaded: load them, then release them.
       await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config))).close();

@@ -10,7 +10,10 @@ import { AdminRouter } from './admin/router';
 import { createAdminServer } from './admin/server';
 import type { GatewayConfig } from './config/types';
 import type { ExchangeDeps } from './core/exchange';
+import { InFlight } from './core/attempts';
+import { UpstreamAttempt } from './core/upstream-attempt';
 import { startEchoServer } from './demo/echo-provider';
+import { FallbackPlanner } from './routing/fallbacks';
 import { ROUTING_HEADER } from './envoy/bootstrap';
 import { extProcService } from './extproc/service';
 import { KeyService } from './keys/service';
@@ -18,7 +21,7 @@ import { loadEncryptionKey, SecretBox } from './keys/secrets';
 import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
-import { ProviderRegistry, toRuntime } from './providers/registry';
+import { mappingsFrom, ProviderRegistry, toRuntime } from './providers/registry';
 import type { KeyInfo, PluginHostApi } from './plugins/types';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
@@ -76,6 +79,7 @@ export function loadPlugins(
           return p && registry.info(p);
         },
         resolve: (model) => registry.resolve(model),
+        models: () => registry.catalog(),
       },
       ...services,
     },
@@ -124,7 +128,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   const startedAt = Date.now();
   const metrics = new GatewayMetrics();
   const env = opts.env ?? process.env;
-  const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log));
+  const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log), mappingsFrom(config.models));
   const dataDir = path.resolve(config.base_dir, config.store.data_dir);
   const store = await openStore({ databaseUrl: config.store.database_url ?? env.DATABASE_URL, dataDir, log });
   const keys = new KeyService(store.keys, new SecretBox(loadEncryptionKey(dataDir, env)), {
@@ -157,14 +161,30 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     metrics: metrics.api,
   };
   const plugins = await loadPlugins(config, registry, log, services, metrics);
-  const deps: ExchangeDeps = { plugins, providers: registry, metrics, log, routingHeader: ROUTING_HEADER, pricing };
+  const inflight = new InFlight();
+  const planner = new FallbackPlanner(config.fallbacks, registry);
+  const deps: ExchangeDeps = {
+    plugins,
+    providers: registry,
+    metrics,
+    log,
+    routingHeader: ROUTING_HEADER,
+    pricing,
+    inflight,
+    planRoute: (ctx, target) => planner.plan(ctx, target),
+    keyCarriesCredential: (ctx, provider) => {
+      const forProvider = ctx.principal?.attributes?.credentialFor;
+      return forProvider === '*' || forProvider === provider;
+    },
+  };
+  const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log });
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  const extproc = extProcService(deps);
+  const extproc = extProcService(deps, attempts);
   grpcServer.addService(extproc.definition, extproc.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(`${config.processor.listen_address}:${config.processor.grpc_port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>

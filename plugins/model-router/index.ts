@@ -1,33 +1,64 @@
 import { GatewayError } from '../../src/errors';
-import { definePlugin } from '../../src/plugins/types';
+import { definePlugin, respond, type ModelEntry, type Principal } from '../../src/plugins/types';
 
 /**
- * Picks the provider from the requested model: `provider/model` ids first, then each
- * provider's `models` patterns in configuration order. Enforces a principal's allowed models.
+ * Picks the provider for the requested model (model mappings with weighted deployments,
+ * `provider/model` or `provider.model`, then the providers' model patterns), enforces the
+ * caller's allowed models and providers, and answers `GET /v1/models[/{id}]` with what the
+ * caller may use.
  */
 
 const matches = (patterns: string[], model: string): boolean =>
   patterns.some((p) => p === model || (p.endsWith('*') && model.startsWith(p.slice(0, -1))));
 
+function allowed(p: Principal | undefined, m: ModelEntry): boolean {
+  if (p?.allowedModels?.length && !matches(p.allowedModels, m.id)) return false;
+  if (p?.allowedProviders?.length && !p.allowedProviders.includes(m.provider)) return false;
+  return true;
+}
+
+const modelObject = (m: ModelEntry) => ({
+  id: m.id,
+  object: 'model',
+  created: 0,
+  owned_by: m.provider,
+  provider: m.provider,
+  ...(m.displayName ? { display_name: m.displayName } : {}),
+  ...(m.contextWindow ? { context_window: m.contextWindow } : {}),
+});
+
+const notFound = (model: string) =>
+  new GatewayError(404, 'model_not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model' });
+
 export default definePlugin({
   name: 'model-router',
-  description: 'Routes requests to a provider by model name',
+  description: 'Routes requests to a provider by model name and serves /v1/models',
   configSchema: { type: 'object', additionalProperties: false, properties: {} },
   create(_options, host) {
     return {
       onRequest(ctx) {
-        const model = ctx.request.model;
+        const { request } = ctx;
+        if (request.endpoint === 'models') {
+          if (request.method !== 'GET') throw new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}.`);
+          const visible = host.providers.models().filter((m) => allowed(ctx.principal, m));
+          const id = /^\/models\/(.+)$/.exec(request.path.slice(request.prefix.length))?.[1];
+          if (id !== undefined) {
+            const model = visible.find((m) => m.id === decodeURIComponent(id));
+            if (!model) throw notFound(decodeURIComponent(id));
+            return respond(200, modelObject(model));
+          }
+          const provider = new URLSearchParams(request.query).get('provider');
+          return respond(200, { object: 'list', data: visible.filter((m) => !provider || m.provider === provider).map(modelObject) });
+        }
+
+        const model = request.model;
         if (ctx.target || !model) return;
-        const allowed = ctx.principal?.allowedModels;
-        if (allowed && allowed.length && !matches(allowed, model)) {
+        const allowedModels = ctx.principal?.allowedModels;
+        if (allowedModels && allowedModels.length && !matches(allowedModels, model)) {
           throw new GatewayError(403, 'model_not_allowed', `This key is not allowed to use the model \`${model}\`.`, { param: 'model' });
         }
         const target = host.providers.resolve(model);
-        if (!target) {
-          throw new GatewayError(404, 'model_not_found', `The model \`${model}\` does not exist or you do not have access to it.`, {
-            param: 'model',
-          });
-        }
+        if (!target) throw notFound(model);
         ctx.target = target;
       },
     };

@@ -74,7 +74,15 @@ export default definePlugin<Options>({
           allowedModels: key.allowedModels ?? undefined,
           // A key carrying one provider's credential is for that provider unless it says otherwise.
           allowedProviders: key.allowedProviders ?? (key.provider ? [key.provider] : undefined),
-          attributes: { roles: key.roles, quotaLimit: key.quotaLimit, tokenBudget: key.tokenBudget, budgetUsd: key.budgetUsd, metadata: key.metadata },
+          attributes: {
+            roles: key.roles,
+            quotaLimit: key.quotaLimit,
+            tokenBudget: key.tokenBudget,
+            budgetUsd: key.budgetUsd,
+            metadata: key.metadata,
+            // Which provider the key brings its own credential for ('*': any), never the credential.
+            credentialFor: r.credential ? (key.provider ?? '*') : null,
+          },
         };
         if (r.credential) credentials.set(ctx, { provider: key.provider, credential: r.credential });
       },

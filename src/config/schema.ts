@@ -173,6 +173,63 @@ const usage = {
   },
 } as const;
 
+const deployment = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['provider', 'model'],
+  properties: {
+    provider: { type: 'string', minLength: 1 },
+    model: { type: 'string', minLength: 1 },
+    weight: { type: 'number', minimum: 0, default: 1 },
+  },
+} as const;
+
+/** A public model id: one provider model, or several weighted deployments of it. */
+const modelMapping = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  oneOf: [{ required: ['provider', 'model'] }, { required: ['deployments'] }],
+  properties: {
+    id: { type: 'string', minLength: 1 },
+    provider: { type: 'string', minLength: 1 },
+    model: { type: 'string', minLength: 1 },
+    deployments: { type: 'array', minItems: 1, items: deployment },
+    display_name: { type: 'string' },
+    context_window: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
+const fallback = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['model', 'fallback_models'],
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    fallback_models: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    /** HTTP statuses or error classes that trigger the next model. */
+    on: {
+      type: 'array',
+      items: { anyOf: [{ type: 'integer', minimum: 400, maximum: 599 }, { enum: ['rate_limit_exceeded', 'server_error', 'timeout', 'connect_failure'] }] },
+      default: [429, 500, 502, 503, 504, 'timeout', 'connect_failure'],
+    },
+  },
+} as const;
+
+const routing = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    /** Retries within one provider (same model), with backoff honouring retry-after. */
+    retries: { type: 'integer', minimum: 0, maximum: 5, default: 1 },
+    retry_on: { type: 'string', default: 'connect-failure,reset,retriable-status-codes' },
+    retry_status_codes: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, default: [429, 502, 503] },
+    /** Per-attempt wait for response headers on fallback chains whose rule lists `timeout` (0 = none). */
+    per_try_timeout_seconds: { type: 'number', minimum: 0, default: 60 },
+  },
+} as const;
+
 export const gatewayConfigSchema = {
   $id: 'https://llm-gateway.local/schemas/gateway.json',
   type: 'object',
@@ -189,5 +246,8 @@ export const gatewayConfigSchema = {
     keys,
     pricing,
     usage,
+    models: { type: 'array', items: modelMapping, default: [] },
+    fallbacks: { type: 'array', items: fallback, default: [] },
+    routing,
   },
 } as const;

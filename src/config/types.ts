@@ -95,6 +95,28 @@ export interface UsageConfig {
   flush_interval_ms: number;
 }
 
+export interface ModelMappingConfig {
+  id: string;
+  provider?: string;
+  model?: string;
+  deployments?: { provider: string; model: string; weight: number }[];
+  display_name?: string;
+  context_window?: number;
+}
+
+export interface FallbackConfig {
+  model: string;
+  fallback_models: string[];
+  on: (number | 'rate_limit_exceeded' | 'server_error' | 'timeout' | 'connect_failure')[];
+}
+
+export interface RoutingConfig {
+  retries: number;
+  retry_on: string;
+  retry_status_codes: number[];
+  per_try_timeout_seconds: number;
+}
+
 export interface GatewayConfig {
   server: ServerConfig;
   envoy: EnvoyConfig;
@@ -107,6 +129,9 @@ export interface GatewayConfig {
   keys: KeysConfig;
   pricing: import('../usage/pricing').PricingConfig;
   usage: UsageConfig;
+  models: ModelMappingConfig[];
+  fallbacks: FallbackConfig[];
+  routing: RoutingConfig;
   /** Directory the configuration was loaded from; relative paths resolve against it. */
   base_dir: string;
 }

@@ -40,7 +40,8 @@ export class ResponseState implements GatewayResponse {
   bodyChanged = false;
 
   constructor(
-    readonly status: number,
+    /** The status the client gets (after any provider-specific mapping). */
+    public status: number,
     readonly headers: Headers,
     readonly streamed: boolean,
   ) {}

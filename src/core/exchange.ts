@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { GatewayError, isGatewayError } from '../errors';
+import { errorBody, GatewayError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { PluginHost } from '../plugins/host';
-import type { JsonObject, JsonValue, PriceBook, ShortCircuit } from '../plugins/types';
+import type { JsonObject, JsonValue, PriceBook, ProviderTarget, RequestContext, ShortCircuit } from '../plugins/types';
 import type { ProviderRegistry } from '../providers/registry';
 import { translatorFor } from '../providers/registry';
 import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
+import type { InFlight, RoutePlan } from './attempts';
 import { ExchangeContext, RequestState, ResponseState } from './context';
 import { MODEL_ENDPOINTS, parsePath } from './endpoints';
 import { Headers } from './headers';
@@ -44,6 +45,11 @@ export interface ExchangeDeps {
   /** Request header Envoy's route reads the destination cluster from. */
   routingHeader: string;
   pricing?: PriceBook;
+  inflight: InFlight;
+  /** Primary target plus fallbacks, and the Envoy cluster that tries them in order. */
+  planRoute: (ctx: RequestContext, target: ProviderTarget) => RoutePlan;
+  /** Whether the caller brings its own credential for this provider (a virtual key mapped to it). */
+  keyCarriesCredential?: (ctx: RequestContext, provider: string) => boolean;
 }
 
 /** Client credentials and hop-by-hop values that must never reach a provider. */
@@ -67,6 +73,7 @@ export class Exchange {
   /** Set once a plugin ended the stream: later upstream events are dropped. */
   private streamEnded = false;
   private finished = false;
+  private registered = false;
   private status = 0;
 
   constructor(private readonly deps: ExchangeDeps) {}
@@ -127,46 +134,34 @@ export class Exchange {
     }
     const target = this.ctx.target;
     const provider = target && this.deps.providers.get(target.provider);
-    const translator = provider && translatorFor(provider.type);
-    if (!target || !provider || !translator) {
+    if (!target || !provider || !translatorFor(provider.type)) {
       return this.fail(
         new GatewayError(404, 'model_not_found', `The model \`${request.model ?? ''}\` does not exist or you do not have access to it.`, {
           param: 'model',
         }),
       );
     }
-
-    const attemptShort = await this.deps.plugins.run('onUpstreamAttempt', this.ctx, { number: 1, target });
-    if (attemptShort) return this.respondWith(attemptShort);
-
-    const apiKey = this.ctx.providerCredential ?? provider.apiKey;
-    if (provider.requiresKey && !apiKey) {
+    // The primary provider must be usable before anything is sent; fallbacks are checked per attempt.
+    if (provider.requiresKey && !provider.apiKey && !this.deps.keyCarriesCredential?.(this.ctx, provider.name)) {
       return this.fail(
         new GatewayError(503, 'provider_not_configured', `The provider \`${provider.name}\` has no API key configured for this request.`),
       );
     }
-    this.translator = translator;
-    this.input = { endpoint: request.endpoint, body: request.body, stream: request.stream, target, provider, apiKey };
-    let upstream;
-    try {
-      upstream = translator.request(this.input);
-    } catch (err) {
-      if (isGatewayError(err)) return this.fail(err);
-      throw err;
-    }
+
+    const plan = this.deps.planRoute(this.ctx, target);
+    this.deps.inflight.register(this.ctx.requestId, { ctx: this.ctx, plan, attempts: 0, tried: [] });
+    this.registered = true;
 
     const edits = new Map<string, string | null>();
     for (const h of CLIENT_ONLY_HEADERS) if (request.headers.has(h)) edits.set(h, null);
-    for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
     for (const [k, v] of this.ctx.requestHeaderEdits.take()) edits.set(k, v);
-    edits.set(':path', upstream.path);
-    edits.set(this.deps.routingHeader, provider.cluster);
-    if (provider.timeoutSeconds > 0) edits.set('x-envoy-upstream-rq-timeout-ms', String(Math.round(provider.timeoutSeconds * 1000)));
-
+    edits.set(this.deps.routingHeader, plan.cluster);
+    if (provider.timeoutSeconds > 0 && plan.targets.length === 1) {
+      edits.set('x-envoy-upstream-rq-timeout-ms', String(Math.round(provider.timeoutSeconds * 1000)));
+    }
     const out: Continue = { kind: 'continue', headers: edits, clearRouteCache: true };
-    const newBody = upstream.body ?? (request.bodyChanged ? request.body : undefined);
-    if (newBody) {
-      out.body = Buffer.from(JSON.stringify(newBody));
+    if (request.bodyChanged && request.body) {
+      out.body = Buffer.from(JSON.stringify(request.body));
       edits.set('content-length', String(out.body.length));
     }
     return out;
@@ -178,6 +173,13 @@ export class Exchange {
   }
 
   async responseHeaders(headers: Headers, _endOfStream: boolean): Promise<Directive> {
+    // The attempt that produced this response decides how it is translated back.
+    const attempt = this.registered ? this.deps.inflight.get(this.ctx.requestId)?.current : undefined;
+    if (attempt) {
+      this.translator = attempt.translator;
+      this.input = attempt.input;
+      this.ctx.target = attempt.target;
+    }
     const status = Number(headers.get(':status') ?? 0);
     this.status = status;
     const streamed = (headers.get('content-type') ?? '').startsWith('text/event-stream');
@@ -193,11 +195,16 @@ export class Exchange {
       this.rewriteStream = Boolean(this.streamTranslator) || this.deps.plugins.has('onResponseChunk');
     }
     const edits = this.ctx.responseHeaderEdits.take();
-    if (this.ctx.target) edits.set('x-gateway-provider', this.ctx.target.provider);
+    if (attempt) {
+      edits.set('x-gateway-provider', attempt.target.provider);
+      edits.set('x-gateway-served-by', `${attempt.target.provider}/${attempt.target.model}`);
+      if (attempt.number > 1) edits.set('x-gateway-attempts', String(attempt.number));
+    }
     const mapped = this.translator?.status?.(status);
     if (mapped !== undefined && mapped !== status) {
       edits.set(':status', String(mapped));
       this.status = mapped;
+      this.ctx.response.status = mapped;
     }
     return { kind: 'continue', headers: edits, streamResponse: streamed };
   }
@@ -217,8 +224,6 @@ export class Exchange {
         response.body = undefined;
       }
     }
-    const model = (response.body as { model?: unknown } | undefined)?.model;
-    if (typeof model === 'string') this.ctx.servedModel = model;
     if (response.body !== undefined && this.translator && this.input) {
       const translated = this.translator.response(response.body, response.status, this.input);
       if (translated !== undefined) {
@@ -227,6 +232,13 @@ export class Exchange {
       }
       if (response.status < 400) this.ctx.usage = this.translator.usage(response.body);
     }
+    if (response.status >= 400 && !isErrorShape(response.body)) {
+      // An HTML page from a proxy, an empty body...: clients still get OpenAI's error shape.
+      response.body = errorBody(response.status, 'upstream_error', `The provider answered with HTTP ${response.status}.`);
+      response.bodyChanged = true;
+    }
+    const model = (response.body as { model?: unknown } | undefined)?.model;
+    if (typeof model === 'string') this.ctx.servedModel = model;
     const short = await this.deps.plugins.run('onResponse', this.ctx);
     if (short) return this.respondWith(short);
 
@@ -302,6 +314,7 @@ export class Exchange {
   finish(outcome: ExchangeOutcome): void {
     if (this.finished || !this.ctx) return;
     this.finished = true;
+    if (this.registered) this.deps.inflight.delete(this.ctx.requestId);
     const ctx = this.ctx;
     const end = performance.now();
     const status = outcome === 'cancelled' && this.status === 0 ? 499 : this.status;
@@ -346,6 +359,11 @@ export class Exchange {
     );
     void this.deps.plugins.complete(ctx);
   }
+}
+
+function isErrorShape(body: JsonValue | undefined): boolean {
+  const e = (body as { error?: unknown } | undefined)?.error;
+  return Boolean(e && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string');
 }
 
 function isJson(contentType: string | undefined): boolean {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { GatewayConfig } from '../config/types';
 import type { ProviderRuntime } from '../providers/types';
-import { localCluster, providerCluster, socketAddress } from './clusters';
+import { defaultRetryPolicy, type FallbackPlanner } from '../routing/fallbacks';
+import { chainCluster, localCluster, providerCluster, socketAddress } from './clusters';
 import { localReplyConfig } from './local-reply';
 
 export const PROCESSOR_CLUSTER = 'gateway_processor';
@@ -52,7 +53,7 @@ function extProcFilter(config: GatewayConfig): object {
   };
 }
 
-function routeConfig(config: GatewayConfig): object {
+function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
   const disabledExtProc = {
     'envoy.filters.http.ext_proc': {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
@@ -64,6 +65,17 @@ function routeConfig(config: GatewayConfig): object {
     route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
     typed_per_filter_config: disabledExtProc,
   }));
+  const llmRoute = (retryPolicy: object, headerPrefix?: string) => ({
+    match: { prefix: '/', ...(headerPrefix ? { headers: [{ name: ROUTING_HEADER, string_match: { prefix: headerPrefix } }] } : {}) },
+    route: {
+      cluster_header: ROUTING_HEADER,
+      timeout: seconds(config.server.request_timeout_seconds),
+      idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
+      retry_policy: retryPolicy,
+    },
+    // Internal routing state stays inside the gateway.
+    request_headers_to_remove: [ROUTING_HEADER],
+  });
   return {
     name: 'gateway',
     virtual_hosts: [
@@ -72,25 +84,17 @@ function routeConfig(config: GatewayConfig): object {
         domains: ['*'],
         routes: [
           ...adminRoutes,
-          {
-            // Everything else is LLM traffic: the processor answers or picks the cluster.
-            match: { prefix: '/' },
-            route: {
-              cluster_header: ROUTING_HEADER,
-              auto_host_rewrite: true,
-              timeout: seconds(config.server.request_timeout_seconds),
-              idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
-            },
-            // Internal routing state stays inside the gateway.
-            request_headers_to_remove: [ROUTING_HEADER],
-          },
+          // Requests with fallbacks: an aggregate cluster per rule, retried onto the next provider.
+          ...(planner?.routes(config.routing) ?? []).map((r) => llmRoute(r.retryPolicy, r.headerPrefix)),
+          // Everything else is LLM traffic: the processor answers or picks the provider cluster.
+          llmRoute(defaultRetryPolicy(config.routing)),
         ],
       },
     ],
   };
 }
 
-function httpListener(config: GatewayConfig): object {
+function httpListener(config: GatewayConfig, planner?: FallbackPlanner): object {
   return {
     name: 'http',
     address: socketAddress(config.server.listen_address, config.server.http_port),
@@ -114,7 +118,7 @@ function httpListener(config: GatewayConfig): object {
               stream_idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
               common_http_protocol_options: { idle_timeout: '300s' },
               local_reply_config: localReplyConfig(),
-              route_config: routeConfig(config),
+              route_config: routeConfig(config, planner),
               http_filters: [
                 extProcFilter(config),
                 { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
@@ -127,18 +131,27 @@ function httpListener(config: GatewayConfig): object {
   };
 }
 
+/**
+ * The clusters that follow the providers: one per provider (with the per-attempt ext_proc
+ * filter) and one aggregate per fallback chain. Served over CDS, so they change without restart.
+ */
+export function providerClusters(config: GatewayConfig, providers: ProviderRuntime[], planner?: FallbackPlanner): Record<string, unknown>[] {
+  const proc = { cluster: PROCESSOR_CLUSTER, messageTimeoutMs: config.processor.message_timeout_ms };
+  return [...providers.map((provider) => providerCluster(provider, proc)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters))];
+}
+
 /** Builds the Envoy bootstrap from the gateway configuration and its providers. */
-export function buildBootstrap(config: GatewayConfig, providers: ProviderRuntime[]): Record<string, unknown> {
+export function buildBootstrap(config: GatewayConfig, providers: ProviderRuntime[], planner?: FallbackPlanner): Record<string, unknown> {
   const p = config.processor;
   return {
     node: { id: 'llm-gateway', cluster: 'llm-gateway' },
     admin: { address: socketAddress(config.envoy.admin_address, config.envoy.admin_port) },
     static_resources: {
-      listeners: [httpListener(config)],
+      listeners: [httpListener(config, planner)],
       clusters: [
         localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true),
         localCluster(ADMIN_CLUSTER, p.advertise_address, p.admin_port, false),
-        ...providers.map((provider) => providerCluster(provider)),
+        ...providerClusters(config, providers, planner),
       ],
     },
     layered_runtime: {

@@ -37,12 +37,70 @@ export function localCluster(name: string, address: string, port: number, http2:
   };
 }
 
+/** How provider clusters reach the processor for per-attempt translation. */
+export interface UpstreamProcessor {
+  cluster: string;
+  messageTimeoutMs: number;
+}
+
+/** Metadata header naming the provider on the upstream ext_proc stream (per cluster). */
+export const UPSTREAM_PROVIDER_METADATA = 'x-gateway-upstream-provider';
+
+/**
+ * The cluster-level ext_proc filter: runs once per attempt (retries and fallbacks included),
+ * before the request is encoded, and tells the processor which provider this attempt goes to.
+ * It only rewrites the request; responses are handled by the downstream ext_proc filter.
+ */
+function upstreamFilters(provider: string, proc: UpstreamProcessor): object[] {
+  return [
+    {
+      name: 'envoy.filters.http.ext_proc',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
+        grpc_service: {
+          envoy_grpc: { cluster_name: proc.cluster },
+          timeout: '30s',
+          initial_metadata: [{ key: UPSTREAM_PROVIDER_METADATA, value: provider }],
+        },
+        failure_mode_allow: false,
+        message_timeout: `${proc.messageTimeoutMs / 1000}s`,
+        processing_mode: {
+          request_header_mode: 'SEND',
+          request_body_mode: 'NONE',
+          request_trailer_mode: 'SKIP',
+          response_header_mode: 'SKIP',
+          response_body_mode: 'NONE',
+          response_trailer_mode: 'SKIP',
+        },
+        mutation_rules: { allow_all_routing: true, allow_envoy: true },
+      },
+    },
+    {
+      name: 'envoy.filters.http.upstream_codec',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' },
+    },
+  ];
+}
+
+/** An aggregate cluster: tries its clusters in order (Envoy moves to the next on retries). */
+export function chainCluster(name: string, clusters: string[]): Record<string, unknown> {
+  return {
+    name,
+    connect_timeout: '10s',
+    lb_policy: 'CLUSTER_PROVIDED',
+    cluster_type: {
+      name: 'envoy.clusters.aggregate',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig', clusters },
+    },
+  };
+}
+
 /**
  * A provider's cluster: TLS with SNI and certificate verification against the system CA store
  * unless the base URL says http, generous timeouts for long streams, circuit breakers and
  * outlier detection so a failing provider is ejected rather than hammered.
  */
-export function providerCluster(p: ProviderRuntime, caBundle = SYSTEM_CA_BUNDLE): Record<string, unknown> {
+export function providerCluster(p: ProviderRuntime, proc?: UpstreamProcessor, caBundle = SYSTEM_CA_BUNDLE): Record<string, unknown> {
   const url = p.baseUrl;
   const tls = url.protocol === 'https:';
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -63,8 +121,10 @@ export function providerCluster(p: ProviderRuntime, caBundle = SYSTEM_CA_BUNDLE)
         ...(tls
           ? { auto_config: { http_protocol_options: {}, http2_protocol_options: {} } }
           : { explicit_http_config: { http_protocol_options: {} } }),
+        ...(proc ? { http_filters: upstreamFilters(p.name, proc) } : {}),
       },
     },
+    metadata: { filter_metadata: { 'llm-gateway': { provider: p.name, type: p.type } } },
     circuit_breakers: {
       thresholds: [{ priority: 'DEFAULT', max_connections: 4096, max_pending_requests: 4096, max_requests: 4096, max_retries: 64 }],
     },

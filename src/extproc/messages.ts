@@ -42,6 +42,8 @@ export interface HeaderMutation {
 }
 
 export interface CommonResponse {
+  /** CONTINUE_AND_REPLACE in a headers reply replaces the body without Envoy sending it to us. */
+  status?: 'CONTINUE' | 'CONTINUE_AND_REPLACE';
   header_mutation?: HeaderMutation;
   body_mutation?: { body: Buffer };
   clear_route_cache?: boolean;

@@ -1,4 +1,6 @@
 import { Exchange, type Directive, type ExchangeDeps, type ExchangeOutcome } from '../core/exchange';
+import type { UpstreamAttempt } from '../core/upstream-attempt';
+import type { Logger } from '../observability/logger';
 import { Headers } from '../core/headers';
 import { errorBody } from '../errors';
 import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingRequest, ProcessingResponse } from './messages';
@@ -33,7 +35,10 @@ function encode(phase: Phase, d: Directive): ProcessingResponse {
   const common: CommonResponse = {};
   const mutation = toMutation(d.headers);
   if (mutation) common.header_mutation = mutation;
-  if (d.body) common.body_mutation = { body: d.body };
+  if (d.body) {
+    common.body_mutation = { body: d.body };
+    if (phase === 'request_headers') common.status = 'CONTINUE_AND_REPLACE';
+  }
   if (d.clearRouteCache && mutation) common.clear_route_cache = true;
   const out: ProcessingResponse = { [phase]: { response: common } };
   if (d.streamResponse) out.mode_override = { response_body_mode: 'STREAMED' };
@@ -64,6 +69,11 @@ export class ExtProcSession {
 
   receive(msg: ProcessingRequest): void {
     this.queue = this.queue.then(() => this.handle(msg));
+  }
+
+  /** Resolves when every message received so far has been answered. */
+  settled(): Promise<void> {
+    return this.queue;
   }
 
   /** The stream ended before a final reply (client went away, Envoy reset it). */
@@ -137,6 +147,67 @@ export class ExtProcSession {
       this.sink.send(msg);
     } catch {
       // Envoy may have reset the stream between our check and the write; nothing to do.
+      this.closed = true;
+    }
+  }
+}
+
+const internalError = (message: string): Directive => ({
+  kind: 'respond',
+  status: 500,
+  headers: { 'content-type': 'application/json' },
+  body: Buffer.from(JSON.stringify(errorBody(500, 'internal_error', message))),
+  details: 'gateway_internal_error',
+});
+
+/**
+ * The ext_proc stream of one upstream attempt (the provider cluster's filter): only request
+ * headers are sent (body mode NONE), answered with the translated path, host, credential and,
+ * when the provider needs another shape, the body (CONTINUE_AND_REPLACE).
+ */
+export class UpstreamSession {
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly attempt: UpstreamAttempt,
+    private readonly provider: string,
+    private readonly sink: ReplySink,
+    private readonly log: Logger,
+  ) {}
+
+  receive(msg: ProcessingRequest): void {
+    this.queue = this.queue.then(() => this.handle(msg));
+  }
+
+  close(): Promise<void> {
+    this.queue = this.queue.then(() => {
+      this.closed = true;
+    });
+    return this.queue;
+  }
+
+  private async handle(msg: ProcessingRequest): Promise<void> {
+    if (this.closed) return;
+    let reply: ProcessingResponse;
+    try {
+      if (msg.request === 'request_headers') {
+        reply = encode('request_headers', await this.attempt.requestHeaders(toHeaders(msg.request_headers?.headers), this.provider));
+      } else if (msg.request === 'request_body') {
+        reply = { request_body: { response: {} } };
+      } else if (msg.request === 'request_trailers') {
+        reply = { request_trailers: {} };
+      } else {
+        // Response phases are skipped by this filter's processing mode; answer in kind if asked.
+        reply = msg.request ? { [msg.request]: msg.request.endsWith('trailers') ? {} : { response: {} } } : {};
+      }
+    } catch (err) {
+      this.log.error({ err: { message: (err as Error).message, stack: (err as Error).stack }, provider: this.provider }, 'upstream attempt failed');
+      reply = encode('request_headers', internalError('The gateway failed to prepare the upstream request.'));
+    }
+    try {
+      this.sink.send(reply);
+    } catch {
       this.closed = true;
     }
   }

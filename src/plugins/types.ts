@@ -171,6 +171,13 @@ export interface PluginHooks {
 
 export type HookName = Exclude<keyof PluginHooks, 'close'>;
 
+export interface ModelEntry {
+  id: string;
+  provider: string;
+  displayName?: string;
+  contextWindow?: number;
+}
+
 /** A configured provider as plugins see it. */
 export interface ProviderInfo {
   readonly name: string;
@@ -243,8 +250,10 @@ export interface PluginHostApi {
   readonly providers: {
     list(): ProviderInfo[];
     get(name: string): ProviderInfo | undefined;
-    /** The provider serving `model` by its `models` patterns, or `provider/model` syntax. */
+    /** The provider serving `model`: mappings, `provider/model`, then model patterns. */
     resolve(model: string): ProviderTarget | undefined;
+    /** Listable models (mappings and exact model names), for /v1/models. */
+    models(): ModelEntry[];
   };
   readonly keys: KeyDirectory;
   readonly usage: UsageSink;

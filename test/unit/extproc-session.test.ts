@@ -1,5 +1,7 @@
 import pino from 'pino';
-import { ExtProcSession } from '../../src/extproc/session';
+import { InFlight } from '../../src/core/attempts';
+import { UpstreamAttempt } from '../../src/core/upstream-attempt';
+import { ExtProcSession, UpstreamSession } from '../../src/extproc/session';
 import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages';
 import { GatewayMetrics } from '../../src/observability/metrics';
 import { PluginHost } from '../../src/plugins/host';
@@ -21,12 +23,33 @@ const hdrs = (h: Record<string, string>) => ({ headers: Object.entries(h).map(([
 const setHeaders = (r: any) =>
   Object.fromEntries((r?.header_mutation?.set_headers ?? []).map((o: any) => [o.header.key, o.header.raw_value.toString()]));
 
-async function feed(msgs: ProcessingRequest[], hooks?: PluginHooks[]) {
+/** A message list; `UPSTREAM` stands for one upstream attempt (the provider cluster's ext_proc stream). */
+const UPSTREAM = Symbol('upstream attempt');
+
+async function feed(msgs: (ProcessingRequest | typeof UPSTREAM)[], hooks?: PluginHooks[]) {
   const out: ProcessingResponse[] = [];
   const log = pino({ level: 'silent' });
   const plugins = new PluginHost((hooks ?? [router]).map((h, i) => ({ name: `p${i}`, hooks: h, timeoutMs: 100, onError: 'fail_closed' as const })), log);
-  const s = new ExtProcSession({ plugins, providers, metrics: new GatewayMetrics({ defaultMetrics: false }), log, routingHeader: 'x-gateway-cluster' }, { send: (m) => out.push(m) });
-  for (const m of msgs) s.receive(m);
+  const inflight = new InFlight();
+  const deps = {
+    plugins,
+    providers,
+    metrics: new GatewayMetrics({ defaultMetrics: false }),
+    log,
+    routingHeader: 'x-gateway-cluster',
+    inflight,
+    planRoute: (_ctx: unknown, t: any) => ({ cluster: providers.get(t.provider)!.cluster, targets: [t] }),
+  };
+  const s = new ExtProcSession(deps, { send: (m) => out.push(m) });
+  const attempt = new UpstreamAttempt({ plugins, providers, inflight, log });
+  for (const m of msgs) {
+    if (m === UPSTREAM) {
+      await s.settled();
+      const u = new UpstreamSession(attempt, 'up', { send: (r) => out.push(r) }, log);
+      u.receive({ request: 'request_headers', request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions', 'x-request-id': 'abc' }), end_of_stream: false } });
+      await u.close();
+    } else s.receive(m);
+  }
   await s.close('cancelled');
   return out;
 }
@@ -46,30 +69,48 @@ describe('ext_proc session', () => {
     expect(r.request_headers?.response?.header_mutation?.remove_headers).toEqual(['x-gateway-cluster']);
   });
 
-  test('request body: routing header, path, credential, cleared route cache; body untouched when unchanged', async () => {
+  test('request body: routing header, client credentials removed, cleared route cache; body untouched when unchanged', async () => {
     const [, r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] })]);
     const common = r.request_body!.response!;
-    expect(setHeaders(common)).toEqual({
-      authorization: 'Bearer sk-up-secret',
-      'x-extra': '1',
-      ':path': '/base/v1/chat/completions',
-      'x-gateway-cluster': 'provider_up',
-    });
+    expect(setHeaders(common)).toEqual({ 'x-gateway-cluster': 'provider_up' });
     for (const o of common.header_mutation!.set_headers!) {
       expect(Buffer.isBuffer(o.header.raw_value)).toBe(true);
       expect((o.header as any).value).toBeUndefined();
     }
-    expect(common.header_mutation!.remove_headers).toBeUndefined();
+    expect(common.header_mutation!.remove_headers).toEqual(['authorization']);
     expect(common.clear_route_cache).toBe(true);
     expect(common.body_mutation).toBeUndefined();
   });
 
-  test('a changed body is re-serialised with a matching content-length', async () => {
-    const [, r] = await feed([reqHeaders, reqBody({ model: 'up/gpt-x', messages: [] })]);
-    const common = r.request_body!.response!;
+  test('the upstream attempt sets path, host and the provider credential, without asking for the body', async () => {
+    const [, , r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM]);
+    const common = r.request_headers!.response!;
+    expect(setHeaders(common)).toEqual({ authorization: 'Bearer sk-up-secret', 'x-extra': '1', ':path': '/base/v1/chat/completions', ':authority': '127.0.0.1:9' });
+    expect(common.body_mutation).toBeUndefined();
+    expect(common.status).toBeUndefined();
+  });
+
+  test('an attempt that must change the body replaces it from the headers reply (CONTINUE_AND_REPLACE)', async () => {
+    const [, , r] = await feed([reqHeaders, reqBody({ model: 'up/gpt-x', messages: [] }), UPSTREAM]);
+    const common = r.request_headers!.response!;
+    expect(common.status).toBe('CONTINUE_AND_REPLACE');
     const body = common.body_mutation!.body;
     expect(JSON.parse(body.toString())).toEqual({ model: 'gpt-x', messages: [] });
     expect(setHeaders(common)['content-length']).toBe(String(body.length));
+  });
+
+  test('a body changed by a plugin is re-serialised downstream with a matching content-length', async () => {
+    const stamp: PluginHooks = { onRequest: (ctx) => ctx.setRequestBody({ ...ctx.request.body!, user: 'stamped' }) };
+    const [, r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] })], [router, stamp]);
+    const common = r.request_body!.response!;
+    const body = common.body_mutation!.body;
+    expect(JSON.parse(body.toString())).toEqual({ model: 'gpt-4o', messages: [], user: 'stamped' });
+    expect(setHeaders(common)['content-length']).toBe(String(body.length));
+  });
+
+  test('an upstream attempt for a request the processor does not know is refused with a 503', async () => {
+    const [r] = await feed([UPSTREAM]);
+    expect(r.immediate_response!.status.code).toBe(503);
   });
 
   test.each([
@@ -88,11 +129,11 @@ describe('ext_proc session', () => {
 
   test('SSE responses switch the body to STREAMED; JSON stays buffered', async () => {
     const resp = (ct: string): ProcessingRequest => ({ request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': ct }) } });
-    const sse = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), resp('text/event-stream; charset=utf-8')]);
-    expect(sse[2].mode_override).toEqual({ response_body_mode: 'STREAMED' });
-    const json = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), resp('application/json')]);
-    expect(json[2].mode_override).toBeUndefined();
-    expect(setHeaders(json[2].response_headers!.response)['x-gateway-provider']).toBe('up');
+    const sse = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM, resp('text/event-stream; charset=utf-8')]);
+    expect(sse[3].mode_override).toEqual({ response_body_mode: 'STREAMED' });
+    const json = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM, resp('application/json')]);
+    expect(json[3].mode_override).toBeUndefined();
+    expect(setHeaders(json[3].response_headers!.response)).toMatchObject({ 'x-gateway-provider': 'up', 'x-gateway-served-by': 'up/gpt-4o' });
   });
 
   test('streamed chunks pass unchanged without chunk hooks, and are rewritten with them', async () => {
@@ -162,5 +203,6 @@ describe('ext_proc session', () => {
       { request: 'response_body', response_body: { body: Buffer.from('{}'), end_of_stream: true } },
     ]);
     expect(out.map((r) => Object.keys(r).find((k) => k !== 'mode_override'))).toEqual(['request_headers', 'request_body', 'response_headers', 'response_body']);
+    expect(out).toHaveLength(4);
   });
 });

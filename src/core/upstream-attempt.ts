@@ -1,0 +1,80 @@
+import { GatewayError, isGatewayError } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { PluginHost } from '../plugins/host';
+import type { ProviderRegistry } from '../providers/registry';
+import { translatorFor } from '../providers/registry';
+import { nextTargetFor, type InFlight } from './attempts';
+import type { Continue, Directive, Respond } from './exchange';
+import type { Headers } from './headers';
+
+export interface AttemptDeps {
+  plugins: PluginHost;
+  providers: ProviderRegistry;
+  inflight: InFlight;
+  log: Logger;
+}
+
+const json = (status: number, body: unknown, details: string): Respond => ({
+  kind: 'respond',
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: Buffer.from(JSON.stringify(body)),
+  details,
+});
+
+/**
+ * One upstream attempt, seen by the ext_proc filter on a provider cluster: translates the
+ * request (parsed once, by the downstream exchange) for this provider and sets its path, host
+ * and credential. A retry or a fallback to another provider runs this again for that provider.
+ */
+export class UpstreamAttempt {
+  constructor(private readonly deps: AttemptDeps) {}
+
+  async requestHeaders(headers: Headers, providerName: string): Promise<Directive> {
+    const requestId = headers.get('x-request-id');
+    const pending = requestId ? this.deps.inflight.get(requestId) : undefined;
+    const provider = this.deps.providers.get(providerName);
+    const translator = provider && translatorFor(provider.type);
+    const target = pending && nextTargetFor(pending, providerName);
+    if (!pending || !provider || !translator || !target) {
+      this.deps.log.warn({ request_id: requestId, provider: providerName }, 'upstream attempt without a routed request');
+      return json(503, new GatewayError(503, 'attempt_unroutable', 'The gateway lost track of this request; please retry.').toBody(), 'gateway_attempt_unroutable');
+    }
+    const { ctx } = pending;
+    pending.attempts++;
+    pending.tried.push(target);
+    ctx.target = target;
+    ctx.providerCredential = undefined;
+
+    const short = await this.deps.plugins.run('onUpstreamAttempt', ctx, { number: pending.attempts, target });
+    if (short) return json(short.status, short.body, 'gateway_plugin_response');
+
+    const apiKey = ctx.providerCredential ?? provider.apiKey;
+    if (provider.requiresKey && !apiKey) {
+      const err = new GatewayError(503, 'provider_not_configured', `The provider \`${provider.name}\` has no API key configured for this request.`);
+      return json(503, err.toBody(), 'gateway_provider_not_configured');
+    }
+    const input = { endpoint: ctx.request.endpoint, body: ctx.request.body, stream: ctx.request.stream, target, provider, apiKey };
+    let upstream;
+    try {
+      upstream = translator.request(input);
+    } catch (err) {
+      if (isGatewayError(err)) return json(err.status, err.toBody(), 'gateway_translation_refused');
+      throw err;
+    }
+    pending.current = { number: pending.attempts, target, provider, translator, input };
+
+    const edits = new Map<string, string | null>();
+    for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
+    edits.set(':path', upstream.path);
+    edits.set(':authority', provider.baseUrl.host);
+    const out: Continue = { kind: 'continue', headers: edits };
+    // Envoy never sends the body here: the router already holds the (plugin-edited) OpenAI
+    // body, so only a translated body replaces it, serialised from the copy parsed downstream.
+    if (upstream.body) {
+      out.body = Buffer.from(JSON.stringify(upstream.body));
+      edits.set('content-length', String(out.body.length));
+    }
+    return out;
+  }
+}
