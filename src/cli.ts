@@ -112,7 +112,7 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
     log.info({ grpc_port: processor.grpcPort, admin_port: processor.adminPort }, 'running without Envoy (--no-envoy)');
     return;
   }
-  const file = writeBootstrap(bootstrapFile(config), buildBootstrap(config, providers, fallbackPlanner(config, providers)));
+  const file = writeBootstrap(bootstrapFile(config), buildBootstrap(config, fallbackPlanner(config, providers)));
   supervisor = new EnvoySupervisor({
     bin: envoyBin,
     bootstrapPath: file,
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
 
   if (args.command === 'envoy-config' || args.command === 'check-config') {
     const providers = providerRuntimes(config, log);
-    const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, providers, fallbackPlanner(config, providers)));
+    const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, fallbackPlanner(config, providers)));
     if (args.command === 'check-config') {
       // Plugins validate their own options when loaded: load them, then release them.
       await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config))).close();

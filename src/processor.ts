@@ -14,7 +14,10 @@ import { InFlight } from './core/attempts';
 import { UpstreamAttempt } from './core/upstream-attempt';
 import { startEchoServer } from './demo/echo-provider';
 import { FallbackPlanner } from './routing/fallbacks';
-import { ROUTING_HEADER } from './envoy/bootstrap';
+import { providerClusters, ROUTING_HEADER } from './envoy/bootstrap';
+import { ProviderManager } from './providers/manager';
+import { registerProviderRoutes } from './admin/providers-api';
+import { XdsServer } from './xds/server';
 import { extProcService } from './extproc/service';
 import { KeyService } from './keys/service';
 import { loadEncryptionKey, SecretBox } from './keys/secrets';
@@ -131,7 +134,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   const registry = new ProviderRegistry(opts.providers ?? providerRuntimes(config, log), mappingsFrom(config.models));
   const dataDir = path.resolve(config.base_dir, config.store.data_dir);
   const store = await openStore({ databaseUrl: config.store.database_url ?? env.DATABASE_URL, dataDir, log });
-  const keys = new KeyService(store.keys, new SecretBox(loadEncryptionKey(dataDir, env)), {
+  const box = new SecretBox(loadEncryptionKey(dataDir, env));
+  const keys = new KeyService(store.keys, box, {
     cacheTtlMs: config.keys.cache_ttl_ms,
     onStoreError: (err) => log.warn({ err: { message: err.message } }, 'key lookup failed; serving cached keys'),
   });
@@ -178,6 +182,17 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     },
   };
   const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log });
+  const xds = new XdsServer(log);
+  const manager = new ProviderManager(
+    registry,
+    store.providers,
+    box,
+    (providers) => providerClusters(config, providers, planner),
+    xds,
+    log,
+    new Set(config.providers.map((p) => p.name)),
+  );
+  await manager.start();
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -186,6 +201,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   });
   const extproc = extProcService(deps, attempts);
   grpcServer.addService(extproc.definition, extproc.implementation);
+  const ads = xds.service();
+  grpcServer.addService(ads.definition, ads.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(`${config.processor.listen_address}:${config.processor.grpc_port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err ? reject(err) : resolve(port),
@@ -197,11 +214,12 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     envoy: opts.envoy,
     metrics,
     startedAt,
-    providers: () => Object.fromEntries(registry.all().map((p) => [p.name, { healthy: p.available, type: p.type }])),
+    providers: () => registry.all().map((p) => ({ name: p.name, type: p.type, cluster: p.cluster, available: p.available })),
   });
   const authenticate = adminAuthenticator(keys, metrics);
   registerKeyRoutes(router, keys, metrics, authenticate);
   registerUsageRoutes(router, store.usage, authenticate);
+  registerProviderRoutes(router, registry, manager, authenticate);
   const admin = createAdminServer(router, log);
   const adminPort = await listen(admin, config.processor.listen_address, config.processor.admin_port);
 
@@ -237,6 +255,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
         admin.closeAllConnections();
         echo?.closeAllConnections();
         await Promise.all([new Promise((r) => admin.close(r)), echo ? new Promise((r) => echo!.close(r)) : undefined]);
+        manager.stop();
+        xds.close();
         // Plugins may still enqueue usage while closing; the writer flushes after them.
         await plugins.close();
         await writer.close();

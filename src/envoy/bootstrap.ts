@@ -20,6 +20,8 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { path: '/v1/metrics/summary' },
   { path: '/v1/keys' },
   { prefix: '/v1/keys/' },
+  { path: '/v1/providers' },
+  { prefix: '/v1/providers/' },
 ];
 
 const seconds = (s: number) => `${s}s`;
@@ -140,19 +142,28 @@ export function providerClusters(config: GatewayConfig, providers: ProviderRunti
   return [...providers.map((provider) => providerCluster(provider, proc)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters))];
 }
 
-/** Builds the Envoy bootstrap from the gateway configuration and its providers. */
-export function buildBootstrap(config: GatewayConfig, providers: ProviderRuntime[], planner?: FallbackPlanner): Record<string, unknown> {
+/**
+ * Builds the Envoy bootstrap from the gateway configuration. Only the processor's own clusters
+ * are static: provider clusters and fallback chains come from the processor over ADS (CDS),
+ * so providers can be added and removed without restarting Envoy.
+ */
+export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner): Record<string, unknown> {
   const p = config.processor;
   return {
     node: { id: 'llm-gateway', cluster: 'llm-gateway' },
     admin: { address: socketAddress(config.envoy.admin_address, config.envoy.admin_port) },
     static_resources: {
       listeners: [httpListener(config, planner)],
-      clusters: [
-        localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true),
-        localCluster(ADMIN_CLUSTER, p.advertise_address, p.admin_port, false),
-        ...providerClusters(config, providers, planner),
-      ],
+      clusters: [localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true), localCluster(ADMIN_CLUSTER, p.advertise_address, p.admin_port, false)],
+    },
+    dynamic_resources: {
+      ads_config: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: PROCESSOR_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
+      cds_config: { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '10s' },
     },
     layered_runtime: {
       layers: [

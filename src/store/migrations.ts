@@ -10,7 +10,7 @@
  * (`${t.json}`, …), and a migration that cannot be written that way lists its per-dialect
  * statements under `sqlite` / `postgres`, run after the shared ones.
  */
-import type { UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
+import type { ProviderRecord, UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -98,6 +98,23 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX usage_records_time_idx ON usage_records (time)',
       'CREATE INDEX usage_records_key_time_idx ON usage_records (key_id, time)',
       'CREATE INDEX usage_records_team_time_idx ON usage_records (team, time)',
+    ],
+  },
+  {
+    version: 2,
+    name: 'providers',
+    up: (t) => [
+      `CREATE TABLE providers (
+        name TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        api_key TEXT,
+        models ${t.json} NOT NULL,
+        headers ${t.json} NOT NULL,
+        timeout_seconds ${t.double} NOT NULL,
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
     ],
   },
 ];
@@ -343,6 +360,48 @@ export function usageFromRow(row: Record<string, unknown>): UsageRecord {
     ttftMs: numOrNull(row.ttft_ms),
     status: num(row.status),
     streamed: row.streamed === true || row.streamed === 1 || row.streamed === 't',
+  };
+}
+
+/** providers columns, in the order providerValues() returns values. */
+export const PROVIDER_COLUMNS = [
+  'name',
+  'type',
+  'base_url',
+  'api_key',
+  'models',
+  'headers',
+  'timeout_seconds',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** A provider's column values, in PROVIDER_COLUMNS order (JSON fields as JSON text, for both dialects). */
+export function providerValues(r: ProviderRecord): unknown[] {
+  return [
+    r.name,
+    r.type,
+    r.baseUrl,
+    r.apiKey ?? null,
+    json(r.models ?? []),
+    json(r.headers ?? {}),
+    r.timeoutSeconds,
+    r.createdAt,
+    r.updatedAt,
+  ];
+}
+
+export function providerFromRow(row: Record<string, unknown>): ProviderRecord {
+  return {
+    name: String(row.name),
+    type: String(row.type),
+    baseUrl: String(row.base_url),
+    apiKey: str(row.api_key),
+    models: (parseJson(row.models) as string[] | null) ?? [],
+    headers: (parseJson(row.headers) as Record<string, string> | null) ?? {},
+    timeoutSeconds: num(row.timeout_seconds),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import {
   COLUMN_TYPES,
   KEY_COLUMNS,
+  PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   USAGE_COLUMNS,
   USAGE_TOTALS_SELECT,
@@ -18,6 +19,8 @@ import {
   numOrNull,
   patchAssignments,
   pendingMigrations,
+  providerFromRow,
+  providerValues,
   round2,
   usageFromRow,
   usageTotalsFromRow,
@@ -27,6 +30,8 @@ import {
 import {
   StoreConflictError,
   type KeyStore,
+  type ProviderRecord,
+  type ProviderStore,
   type Store,
   type UsageQuery,
   type UsageRecord,
@@ -72,6 +77,11 @@ const KEY_UPSERT = `${KEY_INSERT}
     .map((c) => `${c} = excluded.${c}`)
     .join(', ')}`;
 
+const PROVIDER_UPSERT = `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) VALUES (${placeholders(PROVIDER_COLUMNS.length, 1)})
+  ON CONFLICT (name) DO UPDATE SET ${PROVIDER_COLUMNS.filter((c) => c !== 'name' && c !== 'created_at')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '23505';
 }
@@ -91,6 +101,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly keys: KeyStore;
   readonly usage: UsageStore;
+  readonly providers: ProviderStore;
   readonly pool: Pool;
   private readonly log?: Logger;
   private closed = false;
@@ -110,6 +121,7 @@ export class PostgresStore implements Store {
     this.pool.on('error', (err) => this.log?.warn({ err: { message: err.message }, store: 'postgres' }, 'idle PostgreSQL connection failed'));
     this.keys = new PgKeyStore(this);
     this.usage = new PgUsageStore(this);
+    this.providers = new PgProviderStore(this);
   }
 
   async q(sql: string, params: unknown[] = []): Promise<{ rows: Row[]; rowCount: number }> {
@@ -323,5 +335,29 @@ class PgUsageStore implements UsageStore {
   async count(): Promise<number> {
     const { rows } = await this.s.q('SELECT COUNT(*) AS n FROM usage_records');
     return num(rows[0]?.n);
+  }
+}
+
+class PgProviderStore implements ProviderStore {
+  constructor(private readonly s: PostgresStore) {}
+
+  async list(): Promise<ProviderRecord[]> {
+    // COLLATE "C": byte order, the same as SQLite's, whatever the database's locale.
+    const { rows } = await this.s.q('SELECT * FROM providers ORDER BY name COLLATE "C"');
+    return rows.map(providerFromRow);
+  }
+
+  async get(name: string): Promise<ProviderRecord | undefined> {
+    const { rows } = await this.s.q('SELECT * FROM providers WHERE name = $1', [name]);
+    return rows[0] ? providerFromRow(rows[0]) : undefined;
+  }
+
+  async upsert(rec: ProviderRecord): Promise<void> {
+    await this.s.q(PROVIDER_UPSERT, providerValues(rec));
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const { rowCount } = await this.s.q('DELETE FROM providers WHERE name = $1', [name]);
+    return rowCount > 0;
   }
 }

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import {
   KEY_COLUMNS,
+  PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   COLUMN_TYPES,
   USAGE_COLUMNS,
@@ -21,6 +22,8 @@ import {
   numOrNull,
   patchAssignments,
   pendingMigrations,
+  providerFromRow,
+  providerValues,
   round2,
   usageFromRow,
   usageTotalsFromRow,
@@ -30,6 +33,8 @@ import {
 import {
   StoreConflictError,
   type KeyStore,
+  type ProviderRecord,
+  type ProviderStore,
   type Store,
   type UsageQuery,
   type UsageRecord,
@@ -60,6 +65,11 @@ const KEY_UPSERT = `${KEY_INSERT}
 const USAGE_INSERT = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (request_id) DO NOTHING`;
 
+const PROVIDER_UPSERT = `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) VALUES (${PROVIDER_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (name) DO UPDATE SET ${PROVIDER_COLUMNS.filter((c) => c !== 'name' && c !== 'created_at')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+
 function isConstraintError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -69,6 +79,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly keys: KeyStore;
   readonly usage: UsageStore;
+  readonly providers: ProviderStore;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly log?: Logger;
@@ -86,6 +97,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.keys = new SqliteKeyStore(this);
     this.usage = new SqliteUsageStore(this);
+    this.providers = new SqliteProviderStore(this);
   }
 
   /** A prepared statement, made once per SQL text (after migrate(): tables must exist). */
@@ -259,5 +271,28 @@ class SqliteUsageStore implements UsageStore {
   async count(): Promise<number> {
     const row = this.s.stmt('SELECT COUNT(*) AS n FROM usage_records').get() as Row;
     return num(row.n);
+  }
+}
+
+class SqliteProviderStore implements ProviderStore {
+  constructor(private readonly s: SqliteStore) {}
+
+  async list(): Promise<ProviderRecord[]> {
+    // SQLite's default BINARY collation: byte order.
+    const rows = this.s.stmt('SELECT * FROM providers ORDER BY name').all() as Row[];
+    return rows.map(providerFromRow);
+  }
+
+  async get(name: string): Promise<ProviderRecord | undefined> {
+    const row = this.s.stmt('SELECT * FROM providers WHERE name = ?').get(name) as Row | undefined;
+    return row ? providerFromRow(row) : undefined;
+  }
+
+  async upsert(rec: ProviderRecord): Promise<void> {
+    this.s.stmt(PROVIDER_UPSERT).run(...providerValues(rec));
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.s.stmt('DELETE FROM providers WHERE name = ?').run(name).changes > 0;
   }
 }

@@ -153,10 +153,35 @@ export interface UsageStore {
   count(): Promise<number>;
 }
 
+/** A provider added through the providers API (configuration-file providers are not stored). */
+export interface ProviderRecord {
+  name: string;
+  type: string;
+  baseUrl: string;
+  /** `env:NAME`, or `enc:v1:…` sealed by src/keys/secrets.ts, or null (no credential). */
+  apiKey: string | null;
+  models: string[];
+  headers: Record<string, string>;
+  timeoutSeconds: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ProviderStore {
+  /** Sorted by name. */
+  list(): Promise<ProviderRecord[]>;
+  get(name: string): Promise<ProviderRecord | undefined>;
+  /** Insert or replace by name, keeping the existing createdAt. */
+  upsert(rec: ProviderRecord): Promise<void>;
+  /** Returns false when the name does not exist. */
+  delete(name: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly keys: KeyStore;
   readonly usage: UsageStore;
+  readonly providers: ProviderStore;
   /** Applies pending migrations; safe to run concurrently from several replicas. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -60,7 +60,7 @@ if (!url) {
           'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
           [s.schema],
         );
-        expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(['schema_migrations', 'usage_records', 'virtual_keys']);
+        expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(['providers', 'schema_migrations', 'usage_records', 'virtual_keys']);
         const postgresql = await openStore({ databaseUrl: s.url.replace(/^postgres:/, 'postgresql:'), dataDir: '/nonexistent' });
         expect(await postgresql.keys.getById('key_1')).toEqual(key());
         await postgresql.close();

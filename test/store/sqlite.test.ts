@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store';
+import { MIGRATIONS } from '../../src/store/migrations';
 import { SqliteStore } from '../../src/store/sqlite';
 import { describeStore, key, usage } from './store-suite';
 
@@ -36,7 +37,7 @@ describe('openStore (SQLite)', () => {
     const raw = new Database(file, { readonly: true });
     try {
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(raw.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
+      expect(raw.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: MIGRATIONS.length });
     } finally {
       raw.close();
     }
@@ -46,7 +47,7 @@ describe('openStore (SQLite)', () => {
       expect(await reopened.keys.getById('key_1')).toEqual(key());
       expect(await reopened.usage.count()).toBe(1);
       expect(await (reopened as SqliteStore).getUsage('x1')).toEqual(usage({ requestId: 'x1', streamed: true }));
-      expect(await (reopened as SqliteStore).appliedMigrations()).toEqual([1]);
+      expect(await (reopened as SqliteStore).appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await reopened.close();
     }

@@ -5,6 +5,7 @@
 import { MIGRATIONS } from '../../src/store/migrations';
 import {
   StoreConflictError,
+  type ProviderRecord,
   type Store,
   type UsageGroupBy,
   type UsageRecord,
@@ -92,6 +93,22 @@ export function bareKey(over: Partial<VirtualKeyRecord> = {}): VirtualKeyRecord 
     source: 'file',
     ...over,
   });
+}
+
+export function provider(over: Partial<ProviderRecord> = {}): ProviderRecord {
+  return {
+    name: 'acme',
+    type: 'openai',
+    baseUrl: 'https://api.acme.example/v1',
+    apiKey: 'enc:v1:AAAA:BBBB:CCCC',
+    models: ['acme-large', 'acme-small', 'ünïcødé-model'],
+    headers: { 'X-Org': 'ops', 'x-quoted': 'say "hi"', 'X-Empty': '' },
+    // Fractional, and must come back as a number.
+    timeoutSeconds: 12.5,
+    createdAt: D0,
+    updatedAt: D0,
+    ...over,
+  };
 }
 
 export function usage(over: Partial<UsageRecord> & { requestId: string }): UsageRecord {
@@ -213,15 +230,19 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
     describe('migrations', () => {
       test('records every migration once, and running again changes nothing', async () => {
         const versions = MIGRATIONS.map((m) => m.version);
+        expect(versions).toContain(2);
         expect(await inspect(store).appliedMigrations()).toEqual(versions);
+        expect(await inspect(store).appliedMigrations()).toContain(2);
         await store.keys.insert(key());
         await store.usage.insertBatch([R.r1]);
+        await store.providers.upsert(provider());
 
         await store.migrate();
         await store.migrate();
         expect(await inspect(store).appliedMigrations()).toEqual(versions);
         expect(await store.keys.getById('key_1')).toEqual(key());
         expect(await store.usage.count()).toBe(1);
+        expect(await store.providers.list()).toEqual([provider()]);
 
         // A second instance on the migrated database (a restart) finds nothing to do.
         const again = await open(db);
@@ -355,6 +376,75 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         expect(await store.keys.revoke('key_1', D0 + 2 * DAY)).toBe(true);
         expect((await store.keys.getById('key_1'))?.revokedAt).toBe(D0 + DAY);
         expect(await store.keys.revoke('missing', D0)).toBe(false);
+      });
+    });
+
+    describe('providers', () => {
+      test('upsert and get round-trip every field, JSON and a null apiKey included', async () => {
+        const bare = provider({ name: 'bare', apiKey: null, models: [], headers: {}, timeoutSeconds: 30 });
+        await store.providers.upsert(provider());
+        await store.providers.upsert(bare);
+        expect(await store.providers.get('acme')).toEqual(provider());
+        expect(await store.providers.get('bare')).toEqual(bare);
+        const got = await store.providers.get('acme');
+        expect(typeof got?.timeoutSeconds).toBe('number');
+        expect(typeof got?.createdAt).toBe('number');
+        expect(Array.isArray(got?.models)).toBe(true);
+        expect((await store.providers.get('bare'))?.apiKey).toBeNull();
+        expect(await store.providers.get('nope')).toBeUndefined();
+        expect(await store.providers.get('ACME')).toBeUndefined();
+      });
+
+      test('upsert replaces by name, keeping createdAt and updating the rest', async () => {
+        await store.providers.upsert(provider());
+        const replacement = provider({
+          type: 'anthropic', baseUrl: 'https://other.example', apiKey: null, models: ['only-one'],
+          headers: { Authorization: 'Bearer x' }, timeoutSeconds: 60, createdAt: D0 + 5 * DAY, updatedAt: D0 + 5 * DAY,
+        });
+        await store.providers.upsert(replacement);
+        expect(await store.providers.get('acme')).toEqual({ ...replacement, createdAt: D0 });
+        expect(await store.providers.list()).toHaveLength(1);
+
+        // And back to a credential and headers again.
+        const third = provider({ apiKey: 'env:ACME_KEY', headers: {}, models: [], createdAt: 1, updatedAt: D0 + 6 * DAY });
+        await store.providers.upsert(third);
+        expect(await store.providers.get('acme')).toEqual({ ...third, createdAt: D0 });
+      });
+
+      test('list is sorted by name in byte order', async () => {
+        expect(await store.providers.list()).toEqual([]);
+        for (const name of ['zeta', 'Beta', 'alpha', 'a_b', 'a-b', 'alpha2', '_x', 'Zulu']) {
+          await store.providers.upsert(provider({ name }));
+        }
+        expect((await store.providers.list()).map((p) => p.name)).toEqual(['Beta', 'Zulu', '_x', 'a-b', 'a_b', 'alpha', 'alpha2', 'zeta']);
+        expect((await store.providers.list())[0]).toEqual(provider({ name: 'Beta' }));
+      });
+
+      test('delete reports whether a provider was removed', async () => {
+        await store.providers.upsert(provider());
+        await store.providers.upsert(provider({ name: 'other' }));
+        expect(await store.providers.delete('acme')).toBe(true);
+        expect(await store.providers.get('acme')).toBeUndefined();
+        expect(await store.providers.delete('acme')).toBe(false);
+        expect(await store.providers.delete('missing')).toBe(false);
+        expect((await store.providers.list()).map((p) => p.name)).toEqual(['other']);
+      });
+
+      test('names are data, not SQL', async () => {
+        const name = "x'); DROP TABLE providers; --";
+        await store.providers.upsert(provider({ name }));
+        expect(await store.providers.get(name)).toEqual(provider({ name }));
+        expect(await store.providers.delete(name)).toBe(true);
+        expect(await store.providers.list()).toEqual([]);
+      });
+
+      test('survive migrate() again and a second instance', async () => {
+        await store.providers.upsert(provider());
+        await store.migrate();
+        const again = await open(db);
+        await again.migrate();
+        expect(await inspect(again).appliedMigrations()).toContain(2);
+        expect(await again.providers.get('acme')).toEqual(provider());
       });
     });
 

@@ -1,0 +1,70 @@
+import { errorBody } from '../errors';
+import { ProviderSpecError, publicProvider, type ProviderManager } from '../providers/manager';
+import type { ProviderRegistry } from '../providers/registry';
+import type { AdminCaller } from './auth';
+import type { AdminRequest, AdminResponse, AdminRouter } from './router';
+
+type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
+
+/** GET/POST /v1/providers, GET/PUT/DELETE /v1/providers/{name} (admin role). Keys are never echoed. */
+export function registerProviderRoutes(router: AdminRouter, registry: ProviderRegistry, manager: ProviderManager, authenticate: Authenticate): void {
+  const admin = (handler: (req: AdminRequest) => Promise<AdminResponse>) => async (req: AdminRequest) => {
+    const caller = await authenticate(req, { requireAdmin: true });
+    return 'status' in caller ? caller : handler(req);
+  };
+  const view = (name: string) => {
+    const p = registry.get(name);
+    return p && publicProvider(p, manager.source(name) ?? 'config', manager.storedCredential(name));
+  };
+  const failed = (err: unknown): AdminResponse => {
+    if (err instanceof ProviderSpecError) return { status: err.status, body: errorBody(err.status, err.status === 409 ? 'provider_conflict' : 'invalid_provider', err.message, err.param) };
+    throw err;
+  };
+  const notFound = (name: string): AdminResponse => ({ status: 404, body: errorBody(404, 'provider_not_found', `No provider named '${name}'.`) });
+
+  router.add('GET', '/v1/providers', admin(async () => ({ status: 200, body: { object: 'list', data: registry.all().map((p) => view(p.name)) } })));
+  router.add(
+    'GET',
+    '/v1/providers/:name',
+    admin(async (req) => {
+      const v = view(req.params.name);
+      return v ? { status: 200, body: v } : notFound(req.params.name);
+    }),
+  );
+  router.add(
+    'POST',
+    '/v1/providers',
+    admin(async (req) => {
+      try {
+        const r = await manager.put(req.body);
+        return { status: r.created ? 201 : 200, body: { ...r.provider, applied: r.applied } };
+      } catch (err) {
+        return failed(err);
+      }
+    }),
+  );
+  router.add(
+    'PUT',
+    '/v1/providers/:name',
+    admin(async (req) => {
+      try {
+        const r = await manager.put(req.body, req.params.name);
+        return { status: r.created ? 201 : 200, body: { ...r.provider, applied: r.applied } };
+      } catch (err) {
+        return failed(err);
+      }
+    }),
+  );
+  router.add(
+    'DELETE',
+    '/v1/providers/:name',
+    admin(async (req) => {
+      try {
+        const r = await manager.remove(req.params.name);
+        return r.removed ? { status: 200, body: { name: req.params.name, deleted: true, applied: r.applied } } : notFound(req.params.name);
+      } catch (err) {
+        return failed(err);
+      }
+    }),
+  );
+}
