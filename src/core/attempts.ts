@@ -24,6 +24,8 @@ export interface PendingRequest {
   /** Targets already tried, so a second attempt on a provider takes its next fallback model. */
   tried: ProviderTarget[];
   current?: AttemptState;
+  /** Headers the previous attempt set: a retry starts from them, so they must be cleared. */
+  headersSet?: string[];
 }
 
 /**

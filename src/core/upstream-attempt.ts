@@ -68,6 +68,10 @@ export class UpstreamAttempt {
     for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
     edits.set(':path', upstream.path);
     edits.set(':authority', provider.baseUrl.host);
+    // A retry starts from the headers the last attempt sent: never carry one provider's
+    // credential (or version headers) to another.
+    for (const name of pending.headersSet ?? []) if (!edits.has(name)) edits.set(name, null);
+    pending.headersSet = [...edits.keys()].filter((k) => !k.startsWith(':'));
     const out: Continue = { kind: 'continue', headers: edits };
     // Envoy never sends the body here: the router already holds the (plugin-edited) OpenAI
     // body, so only a translated body replaces it, serialised from the copy parsed downstream.

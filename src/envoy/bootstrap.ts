@@ -139,7 +139,7 @@ function httpListener(config: GatewayConfig, planner?: FallbackPlanner): object 
  */
 export function providerClusters(config: GatewayConfig, providers: ProviderRuntime[], planner?: FallbackPlanner): Record<string, unknown>[] {
   const proc = { cluster: PROCESSOR_CLUSTER, messageTimeoutMs: config.processor.message_timeout_ms };
-  return [...providers.map((provider) => providerCluster(provider, proc)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters))];
+  return [...providers.map((provider) => providerCluster(provider, proc)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters, proc))];
 }
 
 /**

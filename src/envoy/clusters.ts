@@ -10,9 +10,17 @@ export function socketAddress(address: string, port: number): object {
   return { socket_address: { address, port_value: port } };
 }
 
-function endpointFor(host: string, port: number, hostname?: string): object {
+/** Endpoint metadata namespace; the upstream ext_proc filter reads the provider name from it. */
+export const METADATA_NAMESPACE = 'llm-gateway';
+
+function endpointFor(host: string, port: number, hostname?: string, provider?: string): object {
   return {
-    lb_endpoints: [{ endpoint: { address: socketAddress(host, port), ...(hostname ? { hostname } : {}) } }],
+    lb_endpoints: [
+      {
+        endpoint: { address: socketAddress(host, port), ...(hostname ? { hostname } : {}) },
+        ...(provider ? { metadata: { filter_metadata: { [METADATA_NAMESPACE]: { provider } } } } : {}),
+      },
+    ],
   };
 }
 
@@ -51,7 +59,7 @@ export const UPSTREAM_PROVIDER_METADATA = 'x-gateway-upstream-provider';
  * before the request is encoded, and tells the processor which provider this attempt goes to.
  * It only rewrites the request; responses are handled by the downstream ext_proc filter.
  */
-function upstreamFilters(provider: string, proc: UpstreamProcessor): object[] {
+function upstreamFilters(provider: string | undefined, proc: UpstreamProcessor): object[] {
   return [
     {
       name: 'envoy.filters.http.ext_proc',
@@ -60,8 +68,10 @@ function upstreamFilters(provider: string, proc: UpstreamProcessor): object[] {
         grpc_service: {
           envoy_grpc: { cluster_name: proc.cluster },
           timeout: '30s',
-          initial_metadata: [{ key: UPSTREAM_PROVIDER_METADATA, value: provider }],
+          // '*': the provider is the chosen host's (an aggregate cluster spans several).
+          initial_metadata: [{ key: UPSTREAM_PROVIDER_METADATA, value: provider ?? '*' }],
         },
+        request_attributes: provider ? [] : ['xds.upstream_host_metadata'],
         failure_mode_allow: false,
         message_timeout: `${proc.messageTimeoutMs / 1000}s`,
         processing_mode: {
@@ -83,11 +93,20 @@ function upstreamFilters(provider: string, proc: UpstreamProcessor): object[] {
 }
 
 /** An aggregate cluster: tries its clusters in order (Envoy moves to the next on retries). */
-export function chainCluster(name: string, clusters: string[]): Record<string, unknown> {
+export function chainCluster(name: string, clusters: string[], proc: UpstreamProcessor): Record<string, unknown> {
   return {
     name,
     connect_timeout: '10s',
     lb_policy: 'CLUSTER_PROVIDED',
+    // Upstream filters come from the route's cluster, here the aggregate: they find the attempt's
+    // provider in the chosen host's metadata.
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': HTTP_PROTOCOL_OPTIONS,
+        use_downstream_protocol_config: {},
+        http_filters: upstreamFilters(undefined, proc),
+      },
+    },
     cluster_type: {
       name: 'envoy.clusters.aggregate',
       typed_config: { '@type': 'type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig', clusters },
@@ -113,7 +132,7 @@ export function providerCluster(p: ProviderRuntime, proc?: UpstreamProcessor, ca
     connect_timeout: '10s',
     per_connection_buffer_limit_bytes: 32 * 1024 * 1024,
     // The Host header sent upstream: auto_host_rewrite on the route copies it from here.
-    load_assignment: { cluster_name: p.cluster, endpoints: [endpointFor(host, port, defaultPort ? host : `${host}:${port}`)] },
+    load_assignment: { cluster_name: p.cluster, endpoints: [endpointFor(host, port, defaultPort ? host : `${host}:${port}`, p.name)] },
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': HTTP_PROTOCOL_OPTIONS,

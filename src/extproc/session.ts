@@ -152,6 +152,19 @@ export class ExtProcSession {
   }
 }
 
+/**
+ * The provider of the chosen upstream host, from the `xds.upstream_host_metadata` attribute
+ * (`filter_metadata['llm-gateway'].provider`). Envoy 1.40 reports that attribute as the
+ * metadata message in protobuf text format inside a string value.
+ */
+const HOST_PROVIDER = /key: "llm-gateway" value \{ fields \{ key: "provider" value \{ string_value: "([^"\\]+)"/;
+
+export function providerFromAttributes(attributes: Record<string, unknown> | undefined): string | undefined {
+  const fields = (attributes?.['envoy.filters.http.ext_proc'] as { fields?: Record<string, { stringValue?: string }> } | undefined)?.fields;
+  const text = fields?.['xds.upstream_host_metadata']?.stringValue;
+  return text ? HOST_PROVIDER.exec(text)?.[1] : undefined;
+}
+
 const internalError = (message: string): Directive => ({
   kind: 'respond',
   status: 500,
@@ -192,7 +205,8 @@ export class UpstreamSession {
     let reply: ProcessingResponse;
     try {
       if (msg.request === 'request_headers') {
-        reply = encode('request_headers', await this.attempt.requestHeaders(toHeaders(msg.request_headers?.headers), this.provider));
+        const provider = this.provider === '*' ? providerFromAttributes(msg.attributes) : this.provider;
+        reply = encode('request_headers', await this.attempt.requestHeaders(toHeaders(msg.request_headers?.headers), provider ?? ''));
       } else if (msg.request === 'request_body') {
         reply = { request_body: { response: {} } };
       } else if (msg.request === 'request_trailers') {

@@ -315,7 +315,9 @@ export class XdsServer {
     if (stream.closed) return;
     stream.closed = true;
     this.streams.delete(stream);
-    this.log.debug({ stream: stream.id, node: stream.node, reason }, 'xDS stream closed');
+    // Envoy resets its stream on reconnect and shutdown: worth a line, not a warning.
+    if (stream.node) this.log.info({ stream: stream.id, node: stream.node, reason }, 'Envoy disconnected from ADS');
+    else this.log.debug({ stream: stream.id, reason }, 'xDS stream closed');
     this.checkWaiters();
   }
 

@@ -3,16 +3,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import { embeddedDefaults } from '../../src/config/defaults';
-import { buildBootstrap, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/bootstrap';
+import { buildBootstrap, providerClusters, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/bootstrap';
+import { mappingsFrom, ProviderRegistry } from '../../src/providers/registry';
+import { FallbackPlanner } from '../../src/routing/fallbacks';
 import { providerCluster } from '../../src/envoy/clusters';
 import { EnvoySupervisor, findEnvoy } from '../../src/envoy/supervisor';
 import { toRuntime } from '../../src/providers/registry';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-'));
 
+/**
+ * The bootstrap plus, for validation, the clusters the processor would serve over CDS placed
+ * among the static ones (`envoy --mode validate` does not fetch dynamic resources).
+ */
 function generate(raw: object, env: NodeJS.ProcessEnv = {}): { file: string; bootstrap: any } {
   const config = parseConfig(structuredClone(raw), dir, env);
-  const bootstrap = buildBootstrap(config, config.providers.map((p) => toRuntime(p, env)));
+  const providers = config.providers.map((p) => toRuntime(p, env));
+  const planner = new FallbackPlanner(config.fallbacks, new ProviderRegistry(providers, mappingsFrom(config.models)));
+  const bootstrap: any = buildBootstrap(config, planner);
+  bootstrap.static_resources.clusters.push(...providerClusters(config, providers, planner));
+  delete bootstrap.dynamic_resources;
   const file = writeBootstrap(path.join(dir, `b-${Math.random().toString(36).slice(2)}.yaml`), bootstrap);
   return { file, bootstrap };
 }
@@ -29,11 +39,20 @@ describe('generated Envoy bootstrap', () => {
     const { file, bootstrap } = generate({
       server: { http_port: 18080, max_request_body_bytes: 1048576 },
       providers: [
-        { name: 'tls', type: 'openai-compatible', base_url: 'https://llm.example.com/v1', api_key: 'k' },
-        { name: 'plain', type: 'openai-compatible', base_url: 'http://10.1.2.3:8000/v1' },
+        { name: 'tls', type: 'openai-compatible', base_url: 'https://llm.example.com/v1', api_key: 'k', models: ['gpt-*'] },
+        { name: 'plain', type: 'anthropic', base_url: 'http://10.1.2.3:8000/v1' },
       ],
+      fallbacks: [{ model: 'gpt-4o', fallback_models: ['claude-sonnet-4-5'] }],
     });
     expect(EnvoySupervisor.validate(envoy, file)).toBeUndefined();
+    const clusters = bootstrap.static_resources.clusters.map((c: any) => c.name);
+    expect(clusters).toEqual(expect.arrayContaining(['provider_tls', 'provider_plain', 'chain_0_tls']));
+    const chain = bootstrap.static_resources.clusters.find((c: any) => c.name === 'chain_0_tls');
+    expect(chain.cluster_type.typed_config.clusters).toEqual(['provider_tls', 'provider_plain']);
+    const chainRoute = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.find(
+      (r: any) => r.match.headers?.[0]?.string_match?.prefix === 'chain_0_',
+    );
+    expect(chainRoute.route.retry_policy.retry_priority.name).toBe('envoy.retry_priorities.previous_priorities');
     const listener = bootstrap.static_resources.listeners[0];
     expect(listener.per_connection_buffer_limit_bytes).toBe(1048576);
     expect(bootstrap.admin.address.socket_address.address).toBe('127.0.0.1');
@@ -52,6 +71,7 @@ describe('generated Envoy bootstrap', () => {
     const llm = hcm.route_config.virtual_hosts[0].routes.at(-1);
     expect(llm.route.cluster_header).toBe(ROUTING_HEADER);
     expect(llm.request_headers_to_remove).toContain(ROUTING_HEADER);
+    expect(llm.route.retry_policy.retriable_status_codes).toEqual([429, 502, 503]);
     expect(hcm.http_filters.map((f: any) => f.name)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
     const extproc = hcm.http_filters[0].typed_config;
     expect(extproc.processing_mode).toMatchObject({ request_body_mode: 'BUFFERED', response_body_mode: 'BUFFERED' });
