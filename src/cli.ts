@@ -3,15 +3,13 @@ import path from 'node:path';
 import { envoyAdminProbe } from './admin/health';
 import { ConfigError, loadConfig } from './config/load';
 import type { GatewayConfig } from './config/types';
-import { buildBootstrap, writeBootstrap } from './envoy/bootstrap';
+import { gatewayBootstrap, writeBootstrap } from './envoy/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
 import { createLogger, flushLogs, type Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
 import { Pricing } from './usage/pricing';
-import { mappingsFrom, ProviderRegistry } from './providers/registry';
-import type { ProviderRuntime } from './providers/types';
-import { FallbackPlanner } from './routing/fallbacks';
+import { ProviderRegistry } from './providers/registry';
 
 const USAGE = `Usage: llm-gateway [command] [options]
 
@@ -53,11 +51,6 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** `-o` is relative to where the command runs; the configured path to the config file. */
-/** The fallback chains the bootstrap's routes and clusters need for these providers. */
-function fallbackPlanner(config: GatewayConfig, providers: ProviderRuntime[]): FallbackPlanner {
-  return new FallbackPlanner(config.fallbacks, new ProviderRegistry(providers, mappingsFrom(config.models)));
-}
-
 function bootstrapFile(config: GatewayConfig, out?: string): string {
   return out ? path.resolve(out) : path.resolve(config.base_dir, config.envoy.bootstrap_path);
 }
@@ -112,7 +105,7 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
     log.info({ grpc_port: processor.grpcPort, admin_port: processor.adminPort }, 'running without Envoy (--no-envoy)');
     return;
   }
-  const file = writeBootstrap(bootstrapFile(config), buildBootstrap(config, fallbackPlanner(config, providers)));
+  const file = writeBootstrap(bootstrapFile(config), gatewayBootstrap(config, providers));
   supervisor = new EnvoySupervisor({
     bin: envoyBin,
     bootstrapPath: file,
@@ -154,7 +147,7 @@ async function main(): Promise<void> {
 
   if (args.command === 'envoy-config' || args.command === 'check-config') {
     const providers = providerRuntimes(config, log);
-    const file = writeBootstrap(bootstrapFile(config, args.out), buildBootstrap(config, fallbackPlanner(config, providers)));
+    const file = writeBootstrap(bootstrapFile(config, args.out), gatewayBootstrap(config, providers));
     if (args.command === 'check-config') {
       // Plugins validate their own options when loaded: load them, then release them.
       await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config))).close();

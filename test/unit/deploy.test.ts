@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load';
-import { buildBootstrap, renderBootstrap } from '../../src/envoy/bootstrap';
+import { gatewayBootstrap, renderBootstrap } from '../../src/envoy/bootstrap';
 import { providerRuntimes } from '../../src/processor';
 
 /** The checked-in deployment files must match what the code generates and must validate. */
@@ -14,7 +14,7 @@ const log = pino({ level: 'silent' });
 
 function generated(configPath: string | undefined, cwd: string): string {
   const config = loadConfig({ path: configPath, cwd, env: {} });
-  return renderBootstrap(buildBootstrap(config, providerRuntimes(config, log)));
+  return renderBootstrap(gatewayBootstrap(config, providerRuntimes(config, log)));
 }
 
 test.each([
