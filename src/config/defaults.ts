@@ -24,13 +24,14 @@ export const embeddedDefaults = {
       base_url: 'http://127.0.0.1:9004/v1',
       models: ['echo', 'echo-*'],
     },
-    {
-      name: 'openai',
-      type: 'openai-compatible',
-      base_url: 'https://api.openai.com/v1',
-      api_key_env: 'OPENAI_API_KEY',
-      models: ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*', 'text-embedding-*'],
-    },
+    // The public providers: each serves its models once its key variable is set. Without the
+    // key its models answer 503 provider_not_configured (unless a virtual key brings one).
+    { name: 'openai', type: 'openai', base_url: 'https://api.openai.com/v1', api_key_env: 'OPENAI_API_KEY' },
+    { name: 'anthropic', type: 'anthropic', base_url: 'https://api.anthropic.com/v1', api_key_env: 'ANTHROPIC_API_KEY' },
+    { name: 'google', type: 'google', base_url: 'https://generativelanguage.googleapis.com/v1beta', api_key_env: 'GEMINI_API_KEY' },
+    { name: 'cohere', type: 'cohere', base_url: 'https://api.cohere.com/v2', api_key_env: 'COHERE_API_KEY' },
+    { name: 'meta', type: 'meta', base_url: 'https://api.llama.com/compat/v1', api_key_env: 'LLAMA_API_KEY' },
+    { name: 'huggingface', type: 'huggingface', base_url: 'https://router.huggingface.co/v1', api_key_env: 'HF_TOKEN' },
   ],
   keys: {
     entries: {
