@@ -46,6 +46,8 @@ export class UpstreamAttempt {
     ctx.target = target;
     ctx.providerCredential = undefined;
 
+    // Edits made by this attempt's hooks (headers, body) apply to this attempt only.
+    ctx.request.bodyChanged = false;
     const short = await this.deps.plugins.run('onUpstreamAttempt', ctx, { number: pending.attempts, target });
     if (short) return json(short.status, short.body, 'gateway_plugin_response');
 
@@ -66,6 +68,7 @@ export class UpstreamAttempt {
 
     const edits = new Map<string, string | null>();
     for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
+    for (const [k, v] of ctx.requestHeaderEdits.take()) edits.set(k, v);
     edits.set(':path', upstream.path);
     edits.set(':authority', provider.baseUrl.host);
     // A retry starts from the headers the last attempt sent: never carry one provider's
@@ -75,8 +78,9 @@ export class UpstreamAttempt {
     const out: Continue = { kind: 'continue', headers: edits };
     // Envoy never sends the body here: the router already holds the (plugin-edited) OpenAI
     // body, so only a translated body replaces it, serialised from the copy parsed downstream.
-    if (upstream.body) {
-      out.body = Buffer.from(JSON.stringify(upstream.body));
+    const body = upstream.body ?? (ctx.request.bodyChanged ? ctx.request.body : undefined);
+    if (body) {
+      out.body = Buffer.from(JSON.stringify(body));
       edits.set('content-length', String(out.body.length));
     }
     return out;

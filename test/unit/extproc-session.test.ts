@@ -108,6 +108,20 @@ describe('ext_proc session', () => {
     expect(setHeaders(common)['content-length']).toBe(String(body.length));
   });
 
+  test('onUpstreamAttempt edits apply to that attempt: headers, and the body when a hook replaces it', async () => {
+    const perAttempt: PluginHooks = {
+      onUpstreamAttempt(ctx, attempt) {
+        ctx.setRequestHeader('x-attempt', String(attempt.number));
+        ctx.setRequestBody({ ...ctx.request.body!, user: `attempt-${attempt.number}` });
+      },
+    };
+    const [, , r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM], [router, perAttempt]);
+    const common = r.request_headers!.response!;
+    expect(setHeaders(common)['x-attempt']).toBe('1');
+    expect(common.status).toBe('CONTINUE_AND_REPLACE');
+    expect(JSON.parse(common.body_mutation!.body.toString()).user).toBe('attempt-1');
+  });
+
   test('an upstream attempt for a request the processor does not know is refused with a 503', async () => {
     const [r] = await feed([UPSTREAM]);
     expect(r.immediate_response!.status.code).toBe(503);
