@@ -152,6 +152,18 @@ export class ProviderRegistry {
     return undefined;
   }
 
+  /** Every target a model may resolve to: all live deployments of a mapping, else the one target. */
+  candidates(model: string): ProviderTarget[] {
+    const mapping = this.mappings.get(model);
+    if (!mapping) {
+      const t = this.resolve(model);
+      return t ? [t] : [];
+    }
+    return mapping.targets
+      .filter((t) => this.byName.has(t.provider) && t.weight > 0)
+      .map((t) => ({ provider: t.provider, type: this.byName.get(t.provider)!.type, model: t.model }));
+  }
+
   /** Weighted random choice among the mapping's deployments whose provider exists. */
   private pickDeployment(m: ModelMapping): ProviderTarget | undefined {
     const live = m.targets.filter((t) => this.byName.has(t.provider) && t.weight > 0);

@@ -33,8 +33,10 @@ export class FallbackPlanner {
     const i = this.ruleFor(ctx.request.model, target);
     if (i < 0) return { cluster: primary.cluster, targets: [target] };
     const targets = [target];
+    // Fallback models resolve deterministically (a mapping's first deployment) so the targets
+    // match the clusters of the chain Envoy was given.
     for (const m of this.rules[i].fallback_models) {
-      const t = this.registry.resolve(m);
+      const t = this.registry.candidates(m)[0];
       if (t) targets.push(t);
     }
     return { cluster: chainPrefix(i) + target.provider, targets };
@@ -45,23 +47,18 @@ export class FallbackPlanner {
     const out: Chain[] = [];
     this.rules.forEach((rule, i) => {
       const fallbackClusters = rule.fallback_models
-        .map((m) => this.registry.resolve(m))
+        .map((m) => this.registry.candidates(m)[0])
         .filter((t): t is ProviderTarget => Boolean(t))
         .map((t) => this.registry.get(t.provider)!.cluster);
-      for (const p of this.registry.all()) {
-        if (!this.canStartOn(rule, p.name)) continue;
+      // A weighted mapping may start on any of its deployments: one chain per starting provider.
+      const starts = new Set(this.registry.candidates(rule.model).map((t) => t.provider));
+      for (const name of starts) {
         // An aggregate cluster lists each child once; a retry on the same provider stays there.
-        const clusters = [...new Set([p.cluster, ...fallbackClusters])];
-        out.push({ name: chainPrefix(i) + p.name, clusters });
+        const clusters = [...new Set([this.registry.get(name)!.cluster, ...fallbackClusters])];
+        out.push({ name: chainPrefix(i) + name, clusters });
       }
     });
     return out;
-  }
-
-  private canStartOn(rule: FallbackConfig, provider: string): boolean {
-    // Weighted mappings may start on any of their deployments; try enough draws to be sure.
-    for (let k = 0; k < 16; k++) if (this.registry.resolve(rule.model)?.provider === provider) return true;
-    return false;
   }
 
   /** Envoy route retry policies, one per rule, keyed by the routing-header prefix. */
