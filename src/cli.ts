@@ -124,7 +124,11 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
   supervisor.start();
   await supervisor.waitReady();
   log.info(
-    { url: `http://${config.server.listen_address}:${config.server.http_port}`, envoy_admin: `http://${config.envoy.admin_address}:${config.envoy.admin_port}` },
+    {
+      url: config.server.http_enabled ? `http://${config.server.listen_address}:${config.server.http_port}` : undefined,
+      mtls_url: config.mtls.enabled ? `https://${config.mtls.listen_address}:${config.mtls.port}` : undefined,
+      envoy_admin: `http://${config.envoy.admin_address}:${config.envoy.admin_port}`,
+    },
     'gateway ready',
   );
 }

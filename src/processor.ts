@@ -19,6 +19,7 @@ import { ProviderManager } from './providers/manager';
 import { registerProviderRoutes } from './admin/providers-api';
 import { XdsServer } from './xds/server';
 import { extProcService } from './extproc/service';
+import { createRateLimiter, rateLimitService } from './ratelimit';
 import { KeyService } from './keys/service';
 import { loadEncryptionKey, SecretBox } from './keys/secrets';
 import type { Logger } from './observability/logger';
@@ -203,6 +204,10 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   grpcServer.addService(extproc.definition, extproc.implementation);
   const ads = xds.service();
   grpcServer.addService(ads.definition, ads.implementation);
+  // envoy.service.ratelimit.v3: Envoy's rate limit filter asks here (src/ratelimit).
+  const limiter = createRateLimiter(config, { log, registry: metrics.registry, env, plugins: plugins.plugins.map((p) => p.name) });
+  const rls = rateLimitService(limiter);
+  grpcServer.addService(rls.definition, rls.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(`${config.processor.listen_address}:${config.processor.grpc_port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err ? reject(err) : resolve(port),
@@ -259,6 +264,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
         xds.close();
         // Plugins may still enqueue usage while closing; the writer flushes after them.
         await plugins.close();
+        await limiter.close();
         await writer.close();
         await store.close();
       })();

@@ -1,13 +1,16 @@
 import { GatewayError } from '../../src/errors';
 import { definePlugin } from '../../src/plugins/types';
+import { PRINCIPAL_METADATA, publishRateLimitHeaders, QUOTA_METADATA } from '../../src/ratelimit/descriptors';
 
 /**
- * Per-key request quota over a sliding window (default 100 requests per hour, as the original
- * gateway: QUOTA_ENABLED and QUOTA_LIMIT), overridable per key, plus the keys' token and
- * dollar budgets. Over quota: 429 with retry-after and OpenAI-style x-ratelimit-* headers.
+ * Per-key request quota (default 100 requests per hour, as the original gateway: QUOTA_ENABLED
+ * and QUOTA_LIMIT), overridable per key, plus the keys' token and dollar budgets.
  *
- * Counters are per gateway process; Envoy's global rate limiting (Redis-backed) shares them
- * across replicas.
+ * The quota is counted by the gateway's global rate limiting, not here: the plugin publishes
+ * each caller's quota (`rl_quota` = `<limit>/<window seconds>`, `rl_principal`) to Envoy, whose
+ * rate limit filter asks the processor's RateLimitService (implicit rule `quota`, one counter
+ * per principal, in Redis when REDIS_URL is set so replicas share it). Over quota: 429 with
+ * retry-after and OpenAI's x-ratelimit-* headers. Budgets are checked here against the store.
  */
 
 interface Options {
@@ -18,30 +21,6 @@ interface Options {
   enforce_budgets: boolean;
   /** How long a key's spend is cached before it is read from the store again. */
   budget_cache_ms: number;
-}
-
-/** Sliding-window log: the request times within the window, oldest first. */
-class Window {
-  private times: number[] = [];
-  private head = 0;
-
-  /** Drops expired entries and returns how many remain. */
-  count(now: number, windowMs: number): number {
-    while (this.head < this.times.length && this.times[this.head] <= now - windowMs) this.head++;
-    if (this.head > 1024 && this.head * 2 > this.times.length) {
-      this.times = this.times.slice(this.head);
-      this.head = 0;
-    }
-    return this.times.length - this.head;
-  }
-
-  oldest(): number | undefined {
-    return this.times[this.head];
-  }
-
-  add(now: number): void {
-    this.times.push(now);
-  }
 }
 
 const envBool = (v: string | undefined) => (v === undefined ? undefined : !/^(0|false|no|off)$/i.test(v.trim()));
@@ -63,17 +42,8 @@ export default definePlugin<Options>({
   create(options, host) {
     const enabled = options.enabled ?? envBool(process.env.QUOTA_ENABLED) ?? true;
     const defaultLimit = options.limit ?? (Number(process.env.QUOTA_LIMIT) || 100);
-    const windowMs = options.window_seconds * 1000;
-    const windows = new Map<string, Window>();
     const spend = new Map<string, { at: number; tokens: number; cost: number }>();
     host.log.info({ enabled, limit: defaultLimit, window_seconds: options.window_seconds }, 'request quota');
-
-    // Forget idle keys so the map does not grow with every key ever seen.
-    const sweep = setInterval(() => {
-      const now = Date.now();
-      for (const [id, w] of windows) if (w.count(now, windowMs) === 0) windows.delete(id);
-    }, Math.min(windowMs, 60000));
-    sweep.unref();
 
     async function checkBudget(keyId: string, tokenBudget: number | null, budgetUsd: number | null): Promise<void> {
       if (tokenBudget === null && budgetUsd === null) return;
@@ -99,34 +69,21 @@ export default definePlugin<Options>({
     return {
       async onRequestHeaders(ctx) {
         const p = ctx.principal;
-        if (!p || p.kind !== 'api_key') return;
+        // Keys and certificate identities (mtls-identity) both carry a quotaLimit attribute.
+        if (!p || (p.kind !== 'api_key' && p.kind !== 'mtls')) return;
         const attrs = (p.attributes ?? {}) as { quotaLimit?: number | null; tokenBudget?: number | null; budgetUsd?: number | null };
         if (options.enforce_budgets) await checkBudget(p.id, attrs.tokenBudget ?? null, attrs.budgetUsd ?? null);
         if (!enabled) return;
+        // Counted and enforced by Envoy's rate limit filter (implicit rule `quota`), before the
+        // request goes upstream; the per-key quota_limit overrides the default.
         const limit = attrs.quotaLimit ?? defaultLimit;
-        const now = Date.now();
-        let w = windows.get(p.id);
-        if (!w) windows.set(p.id, (w = new Window()));
-        const used = w.count(now, windowMs);
-        const resetMs = Math.max(0, (w.oldest() ?? now) + windowMs - now);
-        if (used >= limit) {
-          const retry = Math.max(1, Math.ceil(resetMs / 1000));
-          throw new GatewayError(429, 'rate_limit_exceeded', `Rate limit reached: ${limit} requests per ${options.window_seconds} s for this key. Retry in ${retry} s.`, {
-            headers: {
-              'retry-after': String(retry),
-              'x-ratelimit-limit-requests': String(limit),
-              'x-ratelimit-remaining-requests': '0',
-              'x-ratelimit-reset-requests': `${retry}s`,
-            },
-          });
-        }
-        w.add(now);
-        ctx.setResponseHeader('x-ratelimit-limit-requests', String(limit));
-        ctx.setResponseHeader('x-ratelimit-remaining-requests', String(limit - used - 1));
-        ctx.setResponseHeader('x-ratelimit-reset-requests', `${Math.ceil((used === 0 ? windowMs : resetMs) / 1000)}s`);
+        ctx.setDynamicMetadata(QUOTA_METADATA, `${limit}/${options.window_seconds}`);
+        ctx.setDynamicMetadata(PRINCIPAL_METADATA, p.id);
       },
-      close() {
-        clearInterval(sweep);
+
+      // The remaining quota in OpenAI's x-ratelimit-*-requests headers.
+      onResponseHeaders(ctx) {
+        publishRateLimitHeaders(ctx);
       },
     };
   },

@@ -41,8 +41,11 @@ export default definePlugin<Options>({
 
     return {
       async onRequestHeaders(ctx) {
-        if (ctx.principal) return;
         const secret = presentedSecret((n) => ctx.request.headers.get(n));
+        // An earlier plugin's principal stands, except that a key presented along with a client
+        // certificate (mtls-identity) wins over the certificate.
+        const earlier = ctx.principal;
+        if (earlier && !(earlier.kind === 'mtls' && secret)) return;
         if (!secret) {
           auth.inc({ operation: 'authenticate', result: 'missing' });
           throw new GatewayError(401, 'missing_api_key', "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY).");
@@ -85,6 +88,7 @@ export default definePlugin<Options>({
           },
         };
         if (r.credential) credentials.set(ctx, { provider: key.provider, credential: r.credential });
+        if (earlier) ctx.log.info({ principal: key.id, identity: earlier.attributes?.identity ?? earlier.id }, 'API key and client certificate presented: the key is used');
       },
 
       onUpstreamAttempt(ctx, attempt) {

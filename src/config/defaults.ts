@@ -9,10 +9,14 @@ export const DEMO_LANGCHAIN_KEY = 'langchain-gateway-demo';
 
 /** The built-in plugins in the order a request needs them. */
 export const DEFAULT_PLUGINS = [
+  // Before virtual-keys: a verified client certificate may stand in for an API key.
+  { use: 'mtls-identity' },
   { use: 'virtual-keys' },
   { use: 'langchain' },
   { use: 'quota' },
   { use: 'model-router' },
+  // Caller and model for the global rate limits (rate_limits in gateway.yaml).
+  { use: 'rate-limit-descriptors' },
   { use: 'usage-recorder' },
 ];
 

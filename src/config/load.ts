@@ -4,6 +4,8 @@ import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { embeddedDefaults } from './defaults';
 import { gatewayConfigSchema } from './schema';
+import { mtlsProblems, withIdentityOptions } from '../identity/config';
+import { rateLimitProblems } from '../ratelimit/config';
 import type { GatewayConfig } from './types';
 
 export class ConfigError extends Error {
@@ -76,6 +78,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   const config = doc as unknown as GatewayConfig;
   config.base_dir = baseDir;
   checkSemantics(config);
+  config.plugins = withIdentityOptions(config.plugins, config.mtls);
   return config;
 }
 
@@ -94,7 +97,10 @@ function checkSemantics(config: GatewayConfig): void {
     if (other) problems.push(`${key}: port ${port} is already used by ${other}`);
     ports.set(port, key);
   };
-  claim(config.server.http_port, 'server.http_port');
+  if (config.server.http_enabled) claim(config.server.http_port, 'server.http_port');
+  if (config.mtls.enabled) claim(config.mtls.port, 'mtls.port');
+  problems.push(...mtlsProblems(config.mtls));
+  problems.push(...rateLimitProblems(config.rate_limits));
   claim(config.envoy.admin_port, 'envoy.admin_port');
   claim(config.processor.grpc_port, 'processor.grpc_port');
   claim(config.processor.admin_port, 'processor.admin_port');

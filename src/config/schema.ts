@@ -3,6 +3,9 @@
  * complete GatewayConfig. Unknown keys are errors: a typo must not be silently ignored.
  */
 
+import { mtlsSchema } from '../identity/config';
+import { rateLimitsSchema } from '../ratelimit/config';
+
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
 const server = {
@@ -12,6 +15,8 @@ const server = {
   properties: {
     listen_address: { type: 'string', default: '0.0.0.0' },
     http_port: { ...port, default: 8080 },
+    /** false: no plain listener (mesh deployments where only the mTLS listener is exposed). */
+    http_enabled: { type: 'boolean', default: true },
     max_request_body_bytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
     request_timeout_seconds: { type: 'number', minimum: 0, default: 600 },
     stream_idle_timeout_seconds: { type: 'number', minimum: 1, default: 300 },
@@ -249,5 +254,7 @@ export const gatewayConfigSchema = {
     models: { type: 'array', items: modelMapping, default: [] },
     fallbacks: { type: 'array', items: fallback, default: [] },
     routing,
+    mtls: mtlsSchema,
+    rate_limits: rateLimitsSchema,
   },
 } as const;

@@ -4,6 +4,8 @@ export interface ServerConfig {
   /** Address Envoy's HTTP listener binds. */
   listen_address: string;
   http_port: number;
+  /** false turns the plain listener off (mesh deployments use only the mTLS listener). */
+  http_enabled: boolean;
   /** Largest request body accepted; larger bodies get a JSON 413 from Envoy. */
   max_request_body_bytes: number;
   /** Whole-request timeout for LLM routes; 0 disables it (long streams). */
@@ -132,6 +134,10 @@ export interface GatewayConfig {
   models: ModelMappingConfig[];
   fallbacks: FallbackConfig[];
   routing: RoutingConfig;
+  /** Global (Envoy + the processor's RateLimitService) and per-instance local rate limits. */
+  rate_limits: import('../ratelimit/config').RateLimitsConfig;
+  /** Second Envoy listener requiring client certificates, and the identities it accepts. */
+  mtls: import('../identity/config').MtlsConfig;
   /** Directory the configuration was loaded from; relative paths resolve against it. */
   base_dir: string;
 }

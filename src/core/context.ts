@@ -81,6 +81,13 @@ export class ExchangeContext implements RequestContext {
     this.providerCredential = credential;
   }
 
+  /** Dynamic metadata not yet sent to Envoy. */
+  readonly dynamicMetadata = new Map<string, string | number>();
+
+  setDynamicMetadata(key: string, value: string | number): void {
+    this.dynamicMetadata.set(key, value);
+  }
+
   setRequestHeader(name: string, value: string): void {
     this.requestHeaderEdits.set(name, value);
   }

@@ -14,6 +14,7 @@ import { ExchangeContext, RequestState, ResponseState } from './context';
 import { MODEL_ENDPOINTS, parsePath } from './endpoints';
 import { Headers } from './headers';
 import { SseEvent, SseParser } from './sse';
+import { TOKENS_METADATA } from '../ratelimit/descriptors';
 
 /** Let the message through, with optional edits. */
 export interface Continue {
@@ -24,6 +25,8 @@ export interface Continue {
   clearRouteCache?: boolean;
   /** Switch the response body to streamed delivery (SSE). */
   streamResponse?: boolean;
+  /** Envoy dynamic metadata to set (gateway namespace): rate limit dimensions, token usage. */
+  dynamicMetadata?: Record<string, string | number>;
 }
 
 /** Answer the client directly; nothing more goes upstream or downstream. */
@@ -77,6 +80,11 @@ export class Exchange {
   private status = 0;
 
   constructor(private readonly deps: ExchangeDeps) {}
+
+  /** Whether the request reached the processor (its headers were handled). */
+  get started(): boolean {
+    return this.ctx !== undefined;
+  }
 
   async requestHeaders(headers: Headers, endOfStream: boolean): Promise<Directive> {
     const startTime = performance.now();
@@ -239,6 +247,7 @@ export class Exchange {
     }
     const model = (response.body as { model?: unknown } | undefined)?.model;
     if (typeof model === 'string') this.ctx.servedModel = model;
+    this.reportUsage();
     const short = await this.deps.plugins.run('onResponse', this.ctx);
     if (short) return this.respondWith(short);
 
@@ -264,6 +273,7 @@ export class Exchange {
     }
     if (endOfStream && this.streamTranslator) for (const ev of this.streamTranslator.finish()) out += await this.emitEvent(ev);
     let tail = '';
+    if (endOfStream) this.reportUsage();
     if (endOfStream && !this.streamEnded) {
       const short = await this.deps.plugins.run('onResponse', this.ctx);
       if (short) tail = streamErrorEvent(short);
@@ -293,6 +303,20 @@ export class Exchange {
       if (usage) this.ctx.usage = usage;
     }
     return this.rewriteStream ? ev.serialize() : '';
+  }
+
+  /** The response's total tokens, for the rate limit filter's token charge on stream done. */
+  private reportUsage(): void {
+    if (this.ctx.usage) this.ctx.setDynamicMetadata(TOKENS_METADATA, this.ctx.usage.totalTokens);
+  }
+
+  /** Adds the dynamic metadata plugins and the core published since the last reply. */
+  withMetadata(d: Directive): Directive {
+    const pending = this.ctx?.dynamicMetadata;
+    if (d.kind !== 'continue' || !pending || pending.size === 0) return d;
+    const dynamicMetadata = Object.fromEntries(pending);
+    pending.clear();
+    return { ...d, dynamicMetadata };
   }
 
   private respondWith(short: ShortCircuit): Respond {

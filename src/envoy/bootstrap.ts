@@ -7,6 +7,8 @@ import { mappingsFrom, ProviderRegistry } from '../providers/registry';
 import { defaultRetryPolicy, FallbackPlanner } from '../routing/fallbacks';
 import { chainCluster, localCluster, providerCluster, socketAddress } from './clusters';
 import { localReplyConfig } from './local-reply';
+import { MTLS_HCM_OVERRIDES, mtlsListener } from './mtls';
+import { adminRouteRateLimitOverrides, extProcMetadataOptions, globalRateLimitFilters, localRateLimitFilters, rateLimitPerRoute } from './ratelimit';
 
 export const PROCESSOR_CLUSTER = 'gateway_processor';
 export const ADMIN_CLUSTER = 'gateway_admin';
@@ -44,6 +46,8 @@ function extProcFilter(config: GatewayConfig): object {
       allow_mode_override: true,
       // Lets the processor set x-envoy-upstream-rq-timeout-ms for providers with their own timeout.
       mutation_rules: { allow_envoy: true },
+      // Caller dimensions and token usage for the rate limit filter (src/envoy/ratelimit.ts).
+      metadata_options: extProcMetadataOptions(),
       processing_mode: {
         request_header_mode: 'SEND',
         response_header_mode: 'SEND',
@@ -66,7 +70,7 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
   const adminRoutes = ADMIN_ROUTES.map((match) => ({
     match,
     route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
-    typed_per_filter_config: disabledExtProc,
+    typed_per_filter_config: { ...disabledExtProc, ...adminRouteRateLimitOverrides(config) },
   }));
   const llmRoute = (retryPolicy: object, headerPrefix?: string) => ({
     match: { prefix: '/', ...(headerPrefix ? { headers: [{ name: ROUTING_HEADER, string_match: { prefix: headerPrefix } }] } : {}) },
@@ -78,6 +82,7 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
     },
     // Internal routing state stays inside the gateway.
     request_headers_to_remove: [ROUTING_HEADER],
+    typed_per_filter_config: rateLimitPerRoute(config),
   });
   return {
     name: 'gateway',
@@ -105,32 +110,38 @@ function httpListener(config: GatewayConfig, planner?: FallbackPlanner): object 
     enable_reuse_port: false,
     // ext_proc buffers the whole request body; anything larger than this gets a 413.
     per_connection_buffer_limit_bytes: config.server.max_request_body_bytes,
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'gateway',
-              codec_type: 'AUTO',
-              generate_request_id: true,
-              // Clients and support staff correlate by it, as with OpenAI's own x-request-id.
-              always_set_request_id_in_response: true,
-              request_timeout: '0s',
-              stream_idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
-              common_http_protocol_options: { idle_timeout: '300s' },
-              local_reply_config: localReplyConfig(),
-              route_config: routeConfig(config, planner),
-              http_filters: [
-                extProcFilter(config),
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-              ],
-            },
-          },
-        ],
-      },
-    ],
+    filter_chains: [{ filters: [httpConnectionManager(config, planner)] }],
+  };
+}
+
+/**
+ * The HTTP connection manager every listener runs (same routes and filters). `overrides` holds
+ * what differs per listener; by default a client-sent x-forwarded-client-cert is stripped,
+ * because the processor takes that header as the identity Envoy verified (see mtls.ts).
+ */
+export function httpConnectionManager(config: GatewayConfig, planner?: FallbackPlanner, overrides: Record<string, unknown> = { forward_client_cert_details: 'SANITIZE' }): object {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: 'gateway',
+      codec_type: 'AUTO',
+      generate_request_id: true,
+      // Clients and support staff correlate by it, as with OpenAI's own x-request-id.
+      always_set_request_id_in_response: true,
+      request_timeout: '0s',
+      stream_idle_timeout: seconds(config.server.stream_idle_timeout_seconds),
+      common_http_protocol_options: { idle_timeout: '300s' },
+      local_reply_config: localReplyConfig(),
+      route_config: routeConfig(config, planner),
+      http_filters: [
+        ...localRateLimitFilters(config),
+        extProcFilter(config),
+        ...globalRateLimitFilters(config, PROCESSOR_CLUSTER),
+        { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+      ],
+      ...overrides,
+    },
   };
 }
 
@@ -154,7 +165,10 @@ export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner)
     node: { id: 'llm-gateway', cluster: 'llm-gateway' },
     admin: { address: socketAddress(config.envoy.admin_address, config.envoy.admin_port) },
     static_resources: {
-      listeners: [httpListener(config, planner)],
+      listeners: [
+        ...(config.server.http_enabled ? [httpListener(config, planner)] : []),
+        ...(config.mtls.enabled ? [mtlsListener(config, httpConnectionManager(config, planner, MTLS_HCM_OVERRIDES))] : []),
+      ],
       clusters: [localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true), localCluster(ADMIN_CLUSTER, p.advertise_address, p.admin_port, false)],
     },
     dynamic_resources: {

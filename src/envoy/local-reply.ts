@@ -78,6 +78,24 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
           content_type: 'application/json',
         },
       },
+      // The global rate limit filter refused: the RateLimitService wrote the OpenAI error body
+      // (and retry-after, x-ratelimit-* headers); keep it.
+      {
+        filter: detailsFilter('request_rate_limited'),
+        body_format_override: { text_format: '%LOCAL_REPLY_BODY%', content_type: 'application/json' },
+      },
+      // fail_closed and the RateLimitService unreachable: refused, and worth a retry.
+      {
+        filter: detailsFilter('rate_limiter_error'),
+        status_code: 503,
+        headers_to_add: [{ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+        body_format_override: {
+          json_format: {
+            error: { message: 'Rate limits cannot be checked right now. Please retry shortly.', type: 'server_error', param: null, code: 'rate_limit_unavailable' },
+          },
+          content_type: 'application/json',
+        },
+      },
       ...SPECS.map(mapper),
     ],
     // Any other Envoy-generated reply: JSON too.

@@ -63,4 +63,11 @@ export interface ProcessingResponse {
     details?: string;
   };
   mode_override?: { response_body_mode?: 'STREAMED' | 'BUFFERED' };
+  /** Namespace → values, for Envoy filters after ext_proc (kept only for `metadata_options.receiving_namespaces`). */
+  dynamic_metadata?: Struct;
+}
+
+/** google.protobuf.Struct as proto-loader encodes it (camelCase field names). */
+export interface Struct {
+  fields: Record<string, { stringValue?: string; numberValue?: number; structValue?: Struct }>;
 }

@@ -3,7 +3,8 @@ import type { UpstreamAttempt } from '../core/upstream-attempt';
 import type { Logger } from '../observability/logger';
 import { Headers } from '../core/headers';
 import { errorBody } from '../errors';
-import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingRequest, ProcessingResponse } from './messages';
+import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingRequest, ProcessingResponse, Struct } from './messages';
+import { METADATA_NAMESPACE } from '../envoy/clusters';
 
 type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
 
@@ -42,7 +43,15 @@ function encode(phase: Phase, d: Directive): ProcessingResponse {
   if (d.clearRouteCache && mutation) common.clear_route_cache = true;
   const out: ProcessingResponse = { [phase]: { response: common } };
   if (d.streamResponse) out.mode_override = { response_body_mode: 'STREAMED' };
+  if (d.dynamicMetadata) out.dynamic_metadata = toStruct(d.dynamicMetadata);
   return out;
+}
+
+/** `{ 'llm-gateway': { key: value } }` as a google.protobuf.Struct. */
+function toStruct(values: Record<string, string | number>): Struct {
+  const fields: Struct['fields'] = {};
+  for (const [k, v] of Object.entries(values)) fields[k] = typeof v === 'number' ? { numberValue: v } : { stringValue: v };
+  return { fields: { [METADATA_NAMESPACE]: { structValue: { fields } } } };
 }
 
 /** Writes what `send` needs; implemented by the gRPC stream (and by tests). */
@@ -87,6 +96,12 @@ export class ExtProcSession {
 
   private async handle(msg: ProcessingRequest): Promise<void> {
     if (this.closed) return;
+    // A local reply of a filter before ext_proc (the local rate limit): Envoy sends its response
+    // without the request ever reaching us. Not ours to change.
+    if ((msg.request === 'response_headers' || msg.request === 'response_body') && !this.exchange.started) {
+      this.write({ [msg.request]: { response: {} } });
+      return;
+    }
     let phase: Phase;
     let directive: Directive;
     let done = false;
@@ -136,7 +151,7 @@ export class ExtProcSession {
         details: 'gateway_internal_error',
       };
     }
-    this.write(encode(phase!, directive));
+    this.write(encode(phase!, this.exchange.withMetadata(directive)));
     if (directive.kind === 'respond') this.exchange.finish('responded');
     else if (done) this.exchange.finish('completed');
   }

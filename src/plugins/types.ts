@@ -144,6 +144,12 @@ export interface RequestContext {
    * (virtual keys that map to their own provider key). Call it in onUpstreamAttempt.
    */
   setProviderCredential(credential: string): void;
+  /**
+   * Publishes a value to Envoy as dynamic metadata in the gateway's namespace (`llm-gateway`),
+   * where filters after the processor read it: the rate limit descriptors (`rl_*` keys, see the
+   * rate-limit-descriptors plugin) and access logs. Sent with the next reply to Envoy.
+   */
+  setDynamicMetadata(key: string, value: string | number): void;
 }
 
 /** Returned by a hook to answer the request itself instead of continuing. */

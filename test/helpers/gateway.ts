@@ -45,6 +45,7 @@ export interface GatewayOptions {
 /** The default plugin chain with the hourly quota off (tests send more than 100 requests). */
 export function testPlugins(...extra: Record<string, any>[]): Record<string, any>[] {
   return [
+    { use: 'mtls-identity' },
     { use: 'virtual-keys' },
     { use: 'langchain' },
     { use: 'quota', options: { enabled: false } },

@@ -220,3 +220,64 @@ describe('ext_proc session', () => {
     expect(out).toHaveLength(4);
   });
 });
+
+describe('dynamic metadata for Envoy (rate limits)', () => {
+  const metadataOf = (r: ProcessingResponse | undefined) => (r?.dynamic_metadata?.fields['llm-gateway']?.structValue?.fields ?? undefined);
+  const publish: PluginHooks = {
+    onRequest(ctx) {
+      ctx.setDynamicMetadata('rl_key', 'key_1');
+      ctx.setDynamicMetadata('rl_model', ctx.request.model ?? '');
+    },
+  };
+
+  test('values plugins publish go out with the next reply, once, in the gateway namespace', async () => {
+    const out = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] })], [router, publish]);
+    expect(metadataOf(out[0])).toBeUndefined();
+    expect(metadataOf(out[1])).toEqual({ rl_key: { stringValue: 'key_1' }, rl_model: { stringValue: 'gpt-4o' } });
+  });
+
+  test('a buffered response reports its total tokens with the last body reply', async () => {
+    const out = await feed([
+      reqHeaders,
+      reqBody({ model: 'gpt-4o', messages: [] }),
+      UPSTREAM,
+      { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'application/json' }) } },
+      { request: 'response_body', response_body: { body: Buffer.from('{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}'), end_of_stream: true } },
+    ]);
+    expect(metadataOf(out[3])).toBeUndefined();
+    expect(metadataOf(out[4])).toEqual({ tokens: { numberValue: 3 } });
+  });
+
+  test('a stream reports the usage of its usage chunk with the final chunk reply, not before', async () => {
+    const out = await feed([
+      reqHeaders,
+      reqBody({ model: 'gpt-4o', messages: [], stream: true }),
+      UPSTREAM,
+      { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'text/event-stream' }) } },
+      { request: 'response_body', response_body: { body: Buffer.from('data: {"choices":[{"delta":{"content":"a"}}]}\n\n'), end_of_stream: false } },
+      { request: 'response_body', response_body: { body: Buffer.from('data: {"choices":[],"usage":{"prompt_tokens":300,"completion_tokens":100,"total_tokens":400}}\n\n'), end_of_stream: false } },
+      { request: 'response_body', response_body: { body: Buffer.from('data: [DONE]\n\n'), end_of_stream: true } },
+    ]);
+    expect(out.slice(4, 6).map(metadataOf)).toEqual([undefined, undefined]);
+    expect(metadataOf(out[6])).toEqual({ tokens: { numberValue: 400 } });
+  });
+
+  test('no usage, no token metadata', async () => {
+    const out = await feed([
+      reqHeaders,
+      reqBody({ model: 'gpt-4o', messages: [] }),
+      UPSTREAM,
+      { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '500', 'content-type': 'application/json' }) } },
+      { request: 'response_body', response_body: { body: Buffer.from('{"error":{"message":"x"}}'), end_of_stream: true } },
+    ]);
+    expect(out.every((r) => r.dynamic_metadata === undefined)).toBe(true);
+  });
+});
+
+test('a local reply of a filter before ext_proc (no request seen) is passed through untouched', async () => {
+  const out = await feed([
+    { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '429', 'content-type': 'application/json' }) } },
+    { request: 'response_body', response_body: { body: Buffer.from('{"error":{}}'), end_of_stream: true } },
+  ]);
+  expect(out).toEqual([{ response_headers: { response: {} } }, { response_body: { response: {} } }]);
+});

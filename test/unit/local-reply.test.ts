@@ -3,11 +3,16 @@ import { localReplyConfig } from '../../src/envoy/local-reply';
 /** Every status Envoy answers on its own gets an OpenAI-shaped JSON body. */
 test('local replies: processor replies kept, ext_proc failures and Envoy statuses mapped to OpenAI JSON', () => {
   const cfg = localReplyConfig() as any;
-  const [processor, extproc, ...byStatus] = cfg.mappers;
+  const [processor, extproc, rateLimited, rateLimitError, ...byStatus] = cfg.mappers;
   expect(processor.filter.extension_filter.typed_config.expression).toContain("'gateway_'");
   expect(processor.body_format_override.text_format).toBe('%LOCAL_REPLY_BODY%');
   expect(extproc.status_code).toBe(503);
   expect(extproc.body_format_override.json_format.error.code).toBe('processor_unavailable');
+  // The rate limit service's own OpenAI body is kept; its failure under fail_closed is a 503.
+  expect(rateLimited.filter.extension_filter.typed_config.expression).toContain("'request_rate_limited'");
+  expect(rateLimited.body_format_override.text_format).toBe('%LOCAL_REPLY_BODY%');
+  expect(rateLimitError.status_code).toBe(503);
+  expect(rateLimitError.body_format_override.json_format.error.code).toBe('rate_limit_unavailable');
   const statuses = byStatus.map((m: any) => m.filter.status_code_filter.comparison.value.default_value);
   expect(statuses).toEqual(expect.arrayContaining([400, 413, 429, 500, 502, 503, 504]));
   for (const m of byStatus) {

@@ -1,0 +1,45 @@
+import type { Registry } from 'prom-client';
+import type { GatewayConfig } from '../config/types';
+import type { Logger } from '../observability/logger';
+import { compileRules } from './config';
+import { MemoryCounters, type CounterBackend } from './counters';
+import { RedisCounters, redactUrl } from './redis';
+import { RateLimiter } from './service';
+
+export { rateLimitService } from './service';
+
+/**
+ * The processor's RateLimitService: the configured rules over in-process counters, or Redis
+ * counters when `rate_limits.redis_url` (or $REDIS_URL) is set.
+ */
+export function createRateLimiter(
+  config: GatewayConfig,
+  opts: { log: Logger; registry?: Registry; env?: NodeJS.ProcessEnv; plugins?: string[] },
+): RateLimiter {
+  const rl = config.rate_limits;
+  const env = opts.env ?? process.env;
+  const url = rl.redis_url || env.REDIS_URL || undefined;
+  const backend: CounterBackend = url
+    ? new RedisCounters({
+        url,
+        // Every key of a deployment in one hash slot ({domain}), so the multi-key script also
+        // runs on a Redis cluster.
+        prefix: `rl:{${rl.domain}}:`,
+        // Answer before Envoy gives up on the call, so failure_mode is ours to apply.
+        commandTimeoutMs: Math.max(5, Math.floor(rl.timeout_ms * 0.8)),
+        log: opts.log,
+      })
+    : new MemoryCounters();
+  const limits = compileRules(rl.rules);
+  opts.log.info(
+    { backend: backend.name, redis: url ? redactUrl(url) : undefined, rules: rl.rules.map((r) => r.name), failure_mode: rl.failure_mode, timeout_ms: rl.timeout_ms },
+    'rate limiting',
+  );
+  if (rl.rules.length > 0 && opts.plugins && !opts.plugins.includes('rate-limit-descriptors')) {
+    opts.log.warn(
+      { rules: rl.rules.map((r) => r.name) },
+      'rate_limits.rules are configured but the rate-limit-descriptors plugin is not loaded: rules on key, user, team, identity or model match no request',
+    );
+  }
+  return new RateLimiter({ limits, backend, failureMode: rl.failure_mode, log: opts.log, registry: opts.registry });
+}
