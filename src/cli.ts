@@ -7,7 +7,8 @@ import { gatewayBootstrap, writeBootstrap } from './envoy/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
 import { createLogger, flushLogs, type Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
-import { loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
+import { checkSecuritySettings, loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
+import { SettingsService } from './security/settings';
 import { Pricing } from './usage/pricing';
 import { ProviderRegistry } from './providers/registry';
 
@@ -134,12 +135,14 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
 }
 
 /** Services for plugins that are only loaded to check their options: nothing is served. */
-function inertServices(config: GatewayConfig): CoreServices {
+function inertServices(config: GatewayConfig, settings: SettingsService): CoreServices {
   return {
     keys: { authenticate: async () => ({ ok: false, reason: 'invalid' }) },
     usage: { record: () => undefined, totalsForKey: async () => ({ requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, totalTokens: 0, costUsd: 0 }) },
     pricing: new Pricing(config.pricing),
     metrics: new GatewayMetrics({ defaultMetrics: false }).api,
+    security: { current: () => settings.current(), addValidator: (v) => settings.addValidator(v) },
+    audit: { record: () => undefined },
   };
 }
 
@@ -154,7 +157,9 @@ async function main(): Promise<void> {
     const file = writeBootstrap(bootstrapFile(config, args.out), gatewayBootstrap(config, providers));
     if (args.command === 'check-config') {
       // Plugins validate their own options when loaded: load them, then release them.
-      await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config))).close();
+      const settings = new SettingsService(config.security);
+      await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config, settings))).close();
+      checkSecuritySettings(settings);
       const problem = EnvoySupervisor.validate(findEnvoy(config.envoy.binary).bin, file);
       if (problem) throw new ConfigError(`generated Envoy bootstrap ${file} is invalid`, [problem]);
     }

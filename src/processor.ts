@@ -8,12 +8,14 @@ import { registerKeyRoutes } from './admin/keys-api';
 import { registerUsageRoutes } from './admin/usage-api';
 import { AdminRouter } from './admin/router';
 import { createAdminServer } from './admin/server';
+import { ConfigError } from './config/load';
 import type { GatewayConfig } from './config/types';
 import type { ExchangeDeps } from './core/exchange';
 import { InFlight } from './core/attempts';
 import { UpstreamAttempt } from './core/upstream-attempt';
 import { startEchoServer } from './demo/echo-provider';
 import { FallbackPlanner } from './routing/fallbacks';
+import { SettingsService } from './security/settings';
 import { providerClusters, ROUTING_HEADER } from './envoy/bootstrap';
 import { ProviderManager } from './providers/manager';
 import { registerProviderRoutes } from './admin/providers-api';
@@ -26,7 +28,7 @@ import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
 import { mappingsFrom, ProviderRegistry, toRuntime } from './providers/registry';
-import type { KeyInfo, PluginHostApi } from './plugins/types';
+import type { AuditEvent, KeyInfo, PluginHostApi } from './plugins/types';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
 import type { Store, VirtualKeyRecord } from './store/types';
@@ -61,7 +63,7 @@ function listen(server: http.Server, host: string, port: number): Promise<number
 }
 
 /** The services plugins may use, beyond the provider catalogue. */
-export type CoreServices = Pick<PluginHostApi, 'keys' | 'usage' | 'pricing' | 'metrics'>;
+export type CoreServices = Pick<PluginHostApi, 'keys' | 'usage' | 'pricing' | 'metrics' | 'security' | 'audit'>;
 
 /** Loads the configured plugins, giving them the small APIs they may use. */
 export function loadPlugins(
@@ -89,6 +91,12 @@ export function loadPlugins(
     },
     (f) => metrics?.pluginErrors.inc(f),
   );
+}
+
+/** The configured security settings must pass the validators plugins registered while loading. */
+export function checkSecuritySettings(settings: SettingsService): void {
+  const problem = settings.validate(settings.current());
+  if (problem) throw new ConfigError('invalid gateway configuration', [`security.${problem.param}: ${problem.message}`]);
 }
 
 const keyInfo = (r: VirtualKeyRecord): KeyInfo => ({
@@ -142,6 +150,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   });
   await importKeys(config, keys, log, env);
   const pricing = new Pricing(config.pricing);
+  const settings = new SettingsService(config.security);
+  // Audit records go to the structured log until the audit store lands (see src/security).
+  const audit = { record: (e: AuditEvent) => settings.current().audit_logging_enabled && log.info({ audit: e }, 'audit') };
   const writer = new UsageWriter(
     store.usage,
     { maxQueue: config.usage.max_queue, batchSize: config.usage.batch_size, flushIntervalMs: config.usage.flush_interval_ms, maxBackoffMs: 5000 },
@@ -164,8 +175,11 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     usage: { record: (r) => writer.enqueue(r), totalsForKey: (id, since) => store.usage.totalsForKey(id, since) },
     pricing,
     metrics: metrics.api,
+    security: { current: () => settings.current(), addValidator: (v) => settings.addValidator(v) },
+    audit: { record: (e) => audit.record(e) },
   };
   const plugins = await loadPlugins(config, registry, log, services, metrics);
+  checkSecuritySettings(settings);
   const inflight = new InFlight();
   const planner = new FallbackPlanner(config.fallbacks, registry);
   const deps: ExchangeDeps = {

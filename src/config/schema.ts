@@ -235,6 +235,19 @@ const routing = {
   },
 } as const;
 
+/** Initial runtime security settings; GET/PUT /v1/security/config changes them at run time. */
+const security = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    content_filtering_enabled: { type: 'boolean', default: true },
+    audit_logging_enabled: { type: 'boolean', default: true },
+    data_isolation_enabled: { type: 'boolean', default: false },
+    content_filters: { type: 'array', default: [] },
+  },
+} as const;
+
 export const gatewayConfigSchema = {
   $id: 'https://llm-gateway.local/schemas/gateway.json',
   type: 'object',
@@ -253,6 +266,7 @@ export const gatewayConfigSchema = {
     usage,
     models: { type: 'array', items: modelMapping, default: [] },
     fallbacks: { type: 'array', items: fallback, default: [] },
+    security,
     routing,
     mtls: mtlsSchema,
     rate_limits: rateLimitsSchema,

@@ -133,6 +133,7 @@ export interface GatewayConfig {
   usage: UsageConfig;
   models: ModelMappingConfig[];
   fallbacks: FallbackConfig[];
+  security: import('../plugins/types').SecuritySettings;
   routing: RoutingConfig;
   /** Global (Envoy + the processor's RateLimitService) and per-instance local rate limits. */
   rate_limits: import('../ratelimit/config').RateLimitsConfig;

@@ -248,6 +248,32 @@ export interface MetricsApi {
   histogram(name: string, help: string, labelNames: string[], buckets?: number[]): HistogramHandle;
 }
 
+/** Runtime security settings, changed through GET/PUT /v1/security/config; the same on every replica. */
+export interface SecuritySettings {
+  content_filtering_enabled: boolean;
+  audit_logging_enabled: boolean;
+  data_isolation_enabled: boolean;
+  /** Content filter rule sets; their shape is owned (and validated) by the content filter. */
+  content_filters: JsonValue[];
+}
+
+export interface SettingsProblem {
+  /** The setting at fault, e.g. `content_filters[2].rules[0].pattern`. */
+  param: string;
+  message: string;
+}
+
+/** One append-only audit record. Never put a secret or offending content in it. */
+export interface AuditEvent {
+  /** e.g. `key.created`, `provider.removed`, `security_config.changed`, `request.blocked`. */
+  action: string;
+  outcome: 'success' | 'failure' | 'denied';
+  target?: string;
+  actor?: { keyId?: string; identity?: string; team?: string };
+  requestId?: string;
+  details?: Record<string, JsonValue>;
+}
+
 /** What the host offers a plugin when it is created. */
 export interface PluginHostApi {
   readonly log: PluginLogger;
@@ -265,6 +291,14 @@ export interface PluginHostApi {
   readonly usage: UsageSink;
   readonly pricing: PriceBook;
   readonly metrics: MetricsApi;
+  readonly security: {
+    /** The settings in force now: read them per request so changes apply at once. */
+    current(): SecuritySettings;
+    /** Rejects settings this plugin cannot use (PUT /v1/security/config answers 400 naming `param`). */
+    addValidator(v: (s: SecuritySettings) => SettingsProblem | undefined): void;
+  };
+  /** Appends an audit record (off the request path; dropped only if audit logging is off). */
+  readonly audit: { record(e: AuditEvent): void };
 }
 
 export interface PluginDefinition<Options = Record<string, unknown>> {
