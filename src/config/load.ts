@@ -99,7 +99,7 @@ function checkSemantics(config: GatewayConfig): void {
   };
   if (config.server.http_enabled) claim(config.server.http_port, 'server.http_port');
   if (config.mtls.enabled) claim(config.mtls.port, 'mtls.port');
-  problems.push(...mtlsProblems(config.mtls));
+  problems.push(...mtlsProblems(config.mtls, config.base_dir));
   problems.push(...rateLimitProblems(config.rate_limits));
   claim(config.envoy.admin_port, 'envoy.admin_port');
   claim(config.processor.grpc_port, 'processor.grpc_port');

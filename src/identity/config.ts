@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 /**
  * The `mtls` section of gateway.yaml: Envoy's second listener, which requires client
  * certificates, and the identities it maps to gateway principals. Kept out of config/schema.ts
@@ -64,10 +66,19 @@ export interface MtlsConfig {
 
 const MTLS_FILES = ['server_cert', 'server_key', 'client_ca'] as const;
 
-/** What the JSON schema cannot say: with the listener on, its three PEM files are required. */
-export function mtlsProblems(mtls: MtlsConfig): string[] {
+/**
+ * What the JSON schema cannot say: with the listener on, its three PEM files are required and
+ * must exist (relative paths resolve against the configuration file's folder), so a typo is a
+ * configuration error naming the key rather than an Envoy start-up failure.
+ */
+export function mtlsProblems(mtls: MtlsConfig, baseDir?: string): string[] {
   if (!mtls.enabled) return [];
-  return MTLS_FILES.filter((k) => !mtls[k]).map((k) => `mtls.${k}: is required when mtls.enabled is true`);
+  return MTLS_FILES.flatMap((k) => {
+    const file = mtls[k];
+    if (!file) return [`mtls.${k}: is required when mtls.enabled is true`];
+    if (baseDir !== undefined && !fs.existsSync(path.resolve(baseDir, file))) return [`mtls.${k}: file not found: ${path.resolve(baseDir, file)}`];
+    return [];
+  });
 }
 
 /** The built-in plugin that turns a verified certificate identity into a principal. */

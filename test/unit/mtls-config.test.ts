@@ -11,6 +11,8 @@ import { generateDevCerts } from '../../src/identity/dev-certs';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mtls-config-'));
 const parse = (raw: object) => parseConfig(structuredClone(raw), dir, {});
 const mtlsOn = { enabled: true, server_cert: 'certs/server.crt', server_key: 'certs/server.key', client_ca: 'certs/ca.crt' };
+// The configuration check requires the certificate files to exist.
+beforeAll(() => generateDevCerts({ dir: path.join(dir, 'certs'), clients: ['spiffe://example.org/agent/a'] }));
 
 function problemsOf(raw: object): string {
   try {
@@ -34,6 +36,7 @@ describe('configuration', () => {
   test.each([
     [{ mtls: { enabled: true } }, ['mtls.server_cert: is required', 'mtls.server_key: is required', 'mtls.client_ca: is required']],
     [{ mtls: { ...mtlsOn, client_ca: undefined } }, ['mtls.client_ca: is required when mtls.enabled is true']],
+    [{ mtls: { ...mtlsOn, client_ca: 'certs/missing-ca.crt' } }, ['mtls.client_ca: file not found:']],
     [{ mtls: { ...mtlsOn, port: 9002 } }, ['processor.grpc_port: port 9002 is already used by mtls.port']],
     [{ mtls: { identities: [{ id: 'x' }] } }, ['mtls.identities[0].match: is required']],
     [{ mtls: { identities: [{ match: 'a', tier: 'gold' }] } }, ['mtls.identities[0].tier: must be one of standard, langchain']],
