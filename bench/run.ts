@@ -268,6 +268,7 @@ async function startGateway(upstream: FakeUpstream): Promise<{ proc: Managed; ur
     keys: { entries: { [API_KEY]: { name: 'bench' } } },
     // The full default chain, with the hourly quota off: the bench sends far more than 100 requests.
     plugins: [
+      { use: 'request-validation' },
       { use: 'virtual-keys' },
       { use: 'langchain' },
       { use: 'quota', options: { enabled: false } },

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { envoyAdminProbe } from './admin/health';
+import { adminJwtVerifier } from './admin/jwt';
 import { ConfigError, loadConfig } from './config/load';
 import type { GatewayConfig } from './config/types';
 import { gatewayBootstrap, writeBootstrap } from './envoy/bootstrap';
@@ -160,6 +161,8 @@ async function main(): Promise<void> {
       const settings = new SettingsService(config.security);
       await (await loadPlugins(config, new ProviderRegistry(providers), log, inertServices(config, settings))).close();
       checkSecuritySettings(settings);
+      // The admin JWT keys (PEM, JWKS, secret) must be readable and usable.
+      await adminJwtVerifier(config);
       const problem = EnvoySupervisor.validate(findEnvoy(config.envoy.binary).bin, file);
       if (problem) throw new ConfigError(`generated Envoy bootstrap ${file} is invalid`, [problem]);
     }

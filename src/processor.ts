@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { adminAuthenticator } from './admin/auth';
+import { registerAuditRoutes } from './admin/audit-api';
+import { adminJwtVerifier } from './admin/jwt';
+import { registerSecurityRoutes } from './admin/security-api';
 import { registerHealthRoutes, type EnvoyProbe } from './admin/health';
 import { registerKeyRoutes } from './admin/keys-api';
 import { registerUsageRoutes } from './admin/usage-api';
@@ -16,6 +19,7 @@ import { UpstreamAttempt } from './core/upstream-attempt';
 import { startEchoServer } from './demo/echo-provider';
 import { FallbackPlanner } from './routing/fallbacks';
 import { SettingsService } from './security/settings';
+import { AuditService } from './security/audit';
 import { providerClusters, ROUTING_HEADER } from './envoy/bootstrap';
 import { ProviderManager } from './providers/manager';
 import { registerProviderRoutes } from './admin/providers-api';
@@ -28,7 +32,7 @@ import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
 import { mappingsFrom, ProviderRegistry, toRuntime } from './providers/registry';
-import type { AuditEvent, KeyInfo, PluginHostApi } from './plugins/types';
+import type { KeyInfo, PluginHostApi } from './plugins/types';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
 import type { Store, VirtualKeyRecord } from './store/types';
@@ -151,8 +155,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   await importKeys(config, keys, log, env);
   const pricing = new Pricing(config.pricing);
   const settings = new SettingsService(config.security);
-  // Audit records go to the structured log until the audit store lands (see src/security).
-  const audit = { record: (e: AuditEvent) => settings.current().audit_logging_enabled && log.info({ audit: e }, 'audit') };
+  const audit = new AuditService(store.audit, settings, metrics.api, log);
+  const jwt = await adminJwtVerifier(config, env);
   const writer = new UsageWriter(
     store.usage,
     { maxQueue: config.usage.max_queue, batchSize: config.usage.batch_size, flushIntervalMs: config.usage.flush_interval_ms, maxBackoffMs: 5000 },
@@ -180,6 +184,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   };
   const plugins = await loadPlugins(config, registry, log, services, metrics);
   checkSecuritySettings(settings);
+  // Shared by every replica from here on: stored settings win over the configured ones.
+  await settings.attach(store.settings, log);
   const inflight = new InFlight();
   const planner = new FallbackPlanner(config.fallbacks, registry);
   const deps: ExchangeDeps = {
@@ -235,10 +241,12 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     startedAt,
     providers: () => registry.all().map((p) => ({ name: p.name, type: p.type, cluster: p.cluster, available: p.available })),
   });
-  const authenticate = adminAuthenticator(keys, metrics);
-  registerKeyRoutes(router, keys, metrics, authenticate);
-  registerUsageRoutes(router, store.usage, authenticate);
-  registerProviderRoutes(router, registry, manager, authenticate);
+  const authenticate = adminAuthenticator(keys, metrics, { jwt, audit });
+  registerKeyRoutes(router, keys, metrics, authenticate, audit);
+  registerUsageRoutes(router, store.usage, authenticate, settings);
+  registerProviderRoutes(router, registry, manager, authenticate, audit);
+  registerSecurityRoutes(router, settings, audit, authenticate);
+  registerAuditRoutes(router, audit, settings, authenticate);
   const admin = createAdminServer(router, log);
   const adminPort = await listen(admin, config.processor.listen_address, config.processor.admin_port);
 
@@ -275,11 +283,13 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
         echo?.closeAllConnections();
         await Promise.all([new Promise((r) => admin.close(r)), echo ? new Promise((r) => echo!.close(r)) : undefined]);
         manager.stop();
+        settings.stop();
         xds.close();
         // Plugins may still enqueue usage while closing; the writer flushes after them.
         await plugins.close();
         await limiter.close();
         await writer.close();
+        await audit.close();
         await store.close();
       })();
       return closing;

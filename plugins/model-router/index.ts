@@ -27,6 +27,15 @@ const modelObject = (m: ModelEntry) => ({
   ...(m.contextWindow ? { context_window: m.contextWindow } : {}),
 });
 
+/** A malformed escape (`%E0%A4%A`) is an unknown model, not a plugin failure. */
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
 const notFound = (model: string) =>
   new GatewayError(404, 'model_not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model' });
 
@@ -43,8 +52,9 @@ export default definePlugin({
           const visible = host.providers.models().filter((m) => allowed(ctx.principal, m));
           const id = /^\/models\/(.+)$/.exec(request.path.slice(request.prefix.length))?.[1];
           if (id !== undefined) {
-            const model = visible.find((m) => m.id === decodeURIComponent(id));
-            if (!model) throw notFound(decodeURIComponent(id));
+            const wanted = safeDecode(id);
+            const model = wanted === undefined ? undefined : visible.find((m) => m.id === wanted);
+            if (!model) throw notFound(wanted ?? id);
             return respond(200, modelObject(model));
           }
           const provider = new URLSearchParams(request.query).get('provider');

@@ -1,51 +1,128 @@
+import crypto from 'node:crypto';
 import { errorBody } from '../errors';
 import { presentedSecret } from '../keys/presented';
 import type { KeyService } from '../keys/service';
 import type { GatewayMetrics } from '../observability/metrics';
+import type { AuditEvent } from '../plugins/types';
+import { looksLikeJwt, type JwtVerifier } from './jwt';
 import type { AdminRequest, AdminResponse } from './router';
 
 export interface AdminCaller {
-  keyId: string;
+  /** How the caller authenticated: an API key (admin or not) or a JWT bearer token. */
+  kind: 'api_key' | 'jwt';
+  /** The virtual key's id; null for JWT callers. */
+  keyId: string | null;
+  /** Who it is: the key's user (or name), or the JWT `sub`. */
+  identity: string | null;
   team: string | null;
   roles: string[];
   isAdmin: boolean;
+  /** Envoy's x-request-id of this admin request (generated when absent). */
+  requestId: string;
 }
 
-const deny = (status: number, code: string, message: string): AdminResponse => ({ status, body: errorBody(status, code, message) });
+export type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
+
+export interface AdminAuthOptions {
+  /** Accept JWT bearer tokens too (admin_auth.jwt). */
+  jwt?: JwtVerifier;
+  /** Where login failures are recorded (`admin.login_failed`). */
+  audit?: { record(e: AuditEvent): void };
+}
+
+const deny = (status: number, code: string, message: string, headers?: Record<string, string>): AdminResponse => ({
+  status,
+  body: errorBody(status, code, message),
+  ...(headers ? { headers } : {}),
+});
+
+function header(req: AdminRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The request id Envoy gave this request; a fresh one when the API is called directly. */
+export function requestIdOf(req: AdminRequest): string {
+  const id = header(req, 'x-request-id')?.trim();
+  // Bounded and printable: it is stored in audit records and echoed in logs.
+  return id && id.length <= 200 && /^[\x21-\x7e]+$/.test(id) ? id : crypto.randomUUID();
+}
+
+/** The audit actor of an authenticated caller. */
+export const actorOf = (c: AdminCaller): NonNullable<AuditEvent['actor']> => ({
+  keyId: c.keyId ?? undefined,
+  identity: c.identity ?? undefined,
+  team: c.team ?? undefined,
+});
 
 /**
- * Authenticates callers of the admin API with the same keys as the LLM endpoints. Returns the
- * caller, or the error response to send.
+ * Authenticates callers of the admin API: the same keys as the LLM endpoints, or (with
+ * `admin_auth.jwt`) a JWT bearer token whose roles claim grants `admin`. Returns the caller, or
+ * the error response to send. Every refusal (no credentials, bad ones, or no admin role where
+ * it is required) is audited as `admin.login_failed`, without any part of the credential.
  */
-export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics) {
-  return async (req: AdminRequest, opts: { requireAdmin: boolean }): Promise<AdminCaller | AdminResponse> => {
-    const header = (name: string) => {
-      const v = req.headers[name];
-      return Array.isArray(v) ? v[0] : v;
+export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics, opts: AdminAuthOptions = {}): Authenticate {
+  return async (req, { requireAdmin }) => {
+    const requestId = requestIdOf(req);
+    const refuse = (response: AdminResponse, credential: string, reason: string, actor?: AuditEvent['actor']): AdminResponse => {
+      opts.audit?.record({
+        action: 'admin.login_failed',
+        outcome: 'denied',
+        target: `${req.method} ${req.path}`,
+        actor,
+        requestId,
+        details: { credential, reason, status: response.status },
+      });
+      return response;
     };
-    const secret = presentedSecret(header);
+    const secret = presentedSecret((name) => header(req, name));
     if (!secret) {
       metrics.authOperations.inc({ operation: 'admin_auth', result: 'missing' });
-      return deny(401, 'missing_api_key', "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY).");
+      return refuse(
+        deny(401, 'missing_api_key', "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."),
+        'none',
+        'missing_credentials',
+      );
     }
-    let r;
-    try {
-      r = await keys.authenticate(secret);
-    } catch {
-      metrics.authOperations.inc({ operation: 'admin_auth', result: 'unavailable' });
-      return { ...deny(503, 'key_store_unavailable', 'The gateway cannot check API keys right now. Please retry shortly.'), headers: { 'retry-after': '1' } };
+
+    let caller: AdminCaller;
+    if (opts.jwt && looksLikeJwt(secret)) {
+      const r = await opts.jwt.verify(secret);
+      if (!r.ok) {
+        metrics.authOperations.inc({ operation: 'admin_auth', result: `jwt_${r.reason}` });
+        const expired = r.reason === 'expired';
+        return refuse(
+          deny(401, expired ? 'expired_token' : 'invalid_token', expired ? 'The bearer token has expired.' : 'The bearer token could not be verified.', {
+            'www-authenticate': `Bearer error="invalid_token"`,
+          }),
+          'jwt',
+          r.reason,
+        );
+      }
+      caller = { kind: 'jwt', keyId: null, identity: r.subject, team: r.team, roles: r.roles, isAdmin: r.roles.includes('admin'), requestId };
+    } else {
+      let r;
+      try {
+        r = await keys.authenticate(secret);
+      } catch {
+        metrics.authOperations.inc({ operation: 'admin_auth', result: 'unavailable' });
+        return { ...deny(503, 'key_store_unavailable', 'The gateway cannot check API keys right now. Please retry shortly.'), headers: { 'retry-after': '1' } };
+      }
+      if (!r.ok) {
+        metrics.authOperations.inc({ operation: 'admin_auth', result: r.reason });
+        const code = r.reason === 'invalid' ? 'invalid_api_key' : `${r.reason}_api_key`;
+        return refuse(deny(401, code, r.reason === 'invalid' ? 'Incorrect API key provided.' : `This API key has been ${r.reason}.`), 'api_key', code);
+      }
+      const k = r.key;
+      caller = { kind: 'api_key', keyId: k.id, identity: k.user ?? k.name ?? null, team: k.team, roles: k.roles, isAdmin: k.roles.includes('admin'), requestId };
     }
-    if (!r.ok) {
-      metrics.authOperations.inc({ operation: 'admin_auth', result: r.reason });
-      return deny(401, r.reason === 'invalid' ? 'invalid_api_key' : `${r.reason}_api_key`, r.reason === 'invalid' ? 'Incorrect API key provided.' : `This API key has been ${r.reason}.`);
-    }
-    const isAdmin = r.key.roles.includes('admin');
-    if (opts.requireAdmin && !isAdmin) {
+    if (requireAdmin && !caller.isAdmin) {
       metrics.authOperations.inc({ operation: 'admin_auth', result: 'forbidden' });
-      return deny(403, 'insufficient_permissions', 'This endpoint needs a key with the admin role.');
+      const what = caller.kind === 'jwt' ? 'a token with the admin role' : 'a key with the admin role';
+      return refuse(deny(403, 'insufficient_permissions', `This endpoint needs ${what}.`), caller.kind, 'missing_admin_role', actorOf(caller));
     }
     metrics.authOperations.inc({ operation: 'admin_auth', result: 'success' });
-    return { keyId: r.key.id, team: r.key.team, roles: r.key.roles, isAdmin };
+    return caller;
   };
 }
 

@@ -3,10 +3,9 @@ import { KeySpecError, type KeyService } from '../keys/service';
 import type { KeySpec } from '../keys/schema';
 import type { GatewayMetrics } from '../observability/metrics';
 import { StoreConflictError } from '../store/types';
-import type { AdminCaller } from './auth';
+import { adminAction, type AuditSink } from './audit-helpers';
+import type { AdminCaller, Authenticate } from './auth';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
-
-type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
 
 const notFound = (id: string): AdminResponse => ({ status: 404, body: errorBody(404, 'key_not_found', `No key with id '${id}'.`) });
 
@@ -17,17 +16,20 @@ function specError(err: unknown): AdminResponse {
 }
 
 /** The keys API (admin role): create (secret shown once), list, get, update, revoke. */
-export function registerKeyRoutes(router: AdminRouter, keys: KeyService, metrics: GatewayMetrics, authenticate: Authenticate): void {
+export function registerKeyRoutes(router: AdminRouter, keys: KeyService, metrics: GatewayMetrics, authenticate: Authenticate, audit?: AuditSink): void {
   const admin = (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => async (req: AdminRequest) => {
     const caller = await authenticate(req, { requireAdmin: true });
     return 'status' in caller ? caller : handler(req, caller);
   };
+  // Changes are audited with the names of the fields sent, never their values (provider keys).
+  const changing = (action: string, target: (req: AdminRequest, res: AdminResponse) => string | undefined) =>
+    (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => admin(adminAction(audit, action, target, handler));
   const count = (operation: string, result: string) => metrics.authOperations.inc({ operation, result });
 
   router.add(
     'POST',
     '/v1/keys',
-    admin(async (req) => {
+    changing('key.created', (_req, res) => (res.body as { id?: string }).id)(async (req) => {
       try {
         const { key, secret } = await keys.create((req.body ?? {}) as KeySpec);
         count('create_key', 'success');
@@ -51,7 +53,7 @@ export function registerKeyRoutes(router: AdminRouter, keys: KeyService, metrics
       return key ? { status: 200, body: { object: 'virtual_key', ...key } } : notFound(req.params.id);
     }),
   );
-  const update = admin(async (req) => {
+  const update = changing('key.updated', (req) => req.params.id)(async (req) => {
     try {
       const key = await keys.update(req.params.id, (req.body ?? {}) as KeySpec);
       count('update_key', key ? 'success' : 'not_found');
@@ -66,7 +68,7 @@ export function registerKeyRoutes(router: AdminRouter, keys: KeyService, metrics
   router.add(
     'DELETE',
     '/v1/keys/:id',
-    admin(async (req) => {
+    changing('key.revoked', (req) => req.params.id)(async (req) => {
       const key = await keys.revoke(req.params.id);
       count('revoke_key', key ? 'success' : 'not_found');
       return key ? { status: 200, body: { object: 'virtual_key', ...key, revoked: true } } : notFound(req.params.id);

@@ -1,16 +1,28 @@
 import { errorBody } from '../errors';
 import { ProviderSpecError, publicProvider, type ProviderManager } from '../providers/manager';
 import type { ProviderRegistry } from '../providers/registry';
-import type { AdminCaller } from './auth';
+import { adminAction, type AuditSink } from './audit-helpers';
+import type { AdminCaller, Authenticate } from './auth';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
 
-type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
-
 /** GET/POST /v1/providers, GET/PUT/DELETE /v1/providers/{name} (admin role). Keys are never echoed. */
-export function registerProviderRoutes(router: AdminRouter, registry: ProviderRegistry, manager: ProviderManager, authenticate: Authenticate): void {
-  const admin = (handler: (req: AdminRequest) => Promise<AdminResponse>) => async (req: AdminRequest) => {
+export function registerProviderRoutes(
+  router: AdminRouter,
+  registry: ProviderRegistry,
+  manager: ProviderManager,
+  authenticate: Authenticate,
+  audit?: AuditSink,
+): void {
+  const admin = (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => async (req: AdminRequest) => {
     const caller = await authenticate(req, { requireAdmin: true });
-    return 'status' in caller ? caller : handler(req);
+    return 'status' in caller ? caller : handler(req, caller);
+  };
+  // One audit record per change: added (201) or changed (200); a refused POST counts as an add.
+  const putAction = (fallback: string) => (_req: AdminRequest, res: AdminResponse | undefined) =>
+    res?.status === 201 ? 'provider.added' : res && res.status < 400 ? 'provider.changed' : fallback;
+  const named = (req: AdminRequest) => {
+    const name = req.params.name ?? (req.body as { name?: unknown } | undefined)?.name;
+    return typeof name === 'string' ? name.slice(0, 200) : undefined;
   };
   const view = (name: string) => {
     const p = registry.get(name);
@@ -34,37 +46,37 @@ export function registerProviderRoutes(router: AdminRouter, registry: ProviderRe
   router.add(
     'POST',
     '/v1/providers',
-    admin(async (req) => {
+    admin(adminAction(audit, putAction('provider.added'), named, async (req) => {
       try {
         const r = await manager.put(req.body);
         return { status: r.created ? 201 : 200, body: { ...r.provider, applied: r.applied } };
       } catch (err) {
         return failed(err);
       }
-    }),
+    })),
   );
   router.add(
     'PUT',
     '/v1/providers/:name',
-    admin(async (req) => {
+    admin(adminAction(audit, putAction('provider.changed'), named, async (req) => {
       try {
         const r = await manager.put(req.body, req.params.name);
         return { status: r.created ? 201 : 200, body: { ...r.provider, applied: r.applied } };
       } catch (err) {
         return failed(err);
       }
-    }),
+    })),
   );
   router.add(
     'DELETE',
     '/v1/providers/:name',
-    admin(async (req) => {
+    admin(adminAction(audit, 'provider.removed', named, async (req) => {
       try {
         const r = await manager.remove(req.params.name);
         return r.removed ? { status: 200, body: { name: req.params.name, deleted: true, applied: r.applied } } : notFound(req.params.name);
       } catch (err) {
         return failed(err);
       }
-    }),
+    })),
   );
 }

@@ -1,9 +1,9 @@
 import { errorBody } from '../errors';
+import type { SecuritySettings } from '../plugins/types';
 import type { UsageGroupBy, UsageStore } from '../store/types';
-import type { AdminCaller } from './auth';
+import type { AdminCaller, Authenticate } from './auth';
+import { usageScope, type Scope } from './isolation';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
-
-type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
 
 const GROUPS: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'];
 
@@ -28,13 +28,37 @@ export function parseTime(value: string | null, param: string): number | undefin
   return t;
 }
 
-const bad = (e: BadParam): AdminResponse => ({ status: 400, body: errorBody(400, 'invalid_parameter', e.message, e.param) });
+export const bad = (e: BadParam): AdminResponse => ({ status: 400, body: errorBody(400, 'invalid_parameter', e.message, e.param) });
 
-/** GET /v1/usage and GET /v1/metrics/summary: admins see everything, a key holder its own. */
-export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, authenticate: Authenticate): void {
+export { BadParam };
+
+export const noScope = (what: string): AdminResponse => ({
+  status: 403,
+  body: errorBody(403, 'insufficient_permissions', `This caller has no team or key whose ${what} it may read.`),
+});
+
+/** The usage filter of a scope: forced key or team, else what the caller asked for. */
+function usageFilter(scope: Scope, req: AdminRequest): { keyId?: string; team?: string } {
+  const asked = { keyId: req.query.get('key_id') ?? undefined, team: req.query.get('team') ?? undefined };
+  if (scope.kind === 'all') return asked;
+  // Within a team a caller may still narrow to one key; the team itself is never widened.
+  if (scope.kind === 'team') return { keyId: asked.keyId, team: scope.team };
+  return scope.kind === 'key' ? { keyId: scope.keyId } : {};
+}
+
+const ISOLATION_OFF = { current: () => ({ data_isolation_enabled: false }) as SecuritySettings };
+
+/**
+ * GET /v1/usage and GET /v1/metrics/summary: what each caller sees follows usageScope()
+ * (admins everything, a key holder its own key; its team with data isolation on).
+ */
+export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, authenticate: Authenticate, settings: { current(): SecuritySettings } = ISOLATION_OFF): void {
+  const scopeOf = (caller: AdminCaller) => usageScope(caller, settings.current().data_isolation_enabled);
   router.add('GET', '/v1/usage', async (req) => {
     const caller = await authenticate(req, { requireAdmin: false });
     if ('status' in caller) return caller;
+    const scope = scopeOf(caller);
+    if (scope.kind === 'none') return noScope('usage');
     let start: number | undefined;
     let end: number | undefined;
     try {
@@ -48,10 +72,8 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
     if (groupBy !== undefined && !GROUPS.includes(groupBy as UsageGroupBy)) {
       return bad(new BadParam('group_by', `'group_by' must be one of ${GROUPS.join(', ')}.`));
     }
-    // A key holder's view is always narrowed to its own key, whatever it asks for.
-    const keyId = caller.isAdmin ? (req.query.get('key_id') ?? undefined) : caller.keyId;
-    const team = caller.isAdmin ? (req.query.get('team') ?? undefined) : undefined;
-    const rows = await usage.query({ start, end, groupBy: groupBy as UsageGroupBy | undefined, keyId, team });
+    // A narrowed view stays narrowed, whatever the caller asks for.
+    const rows = await usage.query({ start, end, groupBy: groupBy as UsageGroupBy | undefined, ...usageFilter(scope, req) });
     return {
       status: 200,
       body: {
@@ -59,7 +81,7 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
         start: start === undefined ? null : new Date(start).toISOString(),
         end: end === undefined ? null : new Date(end).toISOString(),
         group_by: groupBy ?? null,
-        scope: caller.isAdmin ? 'all' : 'key',
+        scope: scope.kind,
         data: rows.map((r) => ({
           group: r.group,
           requests: r.requests,
@@ -77,7 +99,9 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
   router.add('GET', '/v1/metrics/summary', async (req) => {
     const caller = await authenticate(req, { requireAdmin: false });
     if ('status' in caller) return caller;
-    const s = await usage.summary(caller.isAdmin ? {} : { keyId: caller.keyId });
+    const scope = scopeOf(caller);
+    if (scope.kind === 'none') return noScope('usage');
+    const s = await usage.summary(scope.kind === 'team' ? { team: scope.team } : scope.kind === 'key' ? { keyId: scope.keyId } : {});
     return {
       status: 200,
       body: {

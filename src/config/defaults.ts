@@ -9,12 +9,16 @@ export const DEMO_LANGCHAIN_KEY = 'langchain-gateway-demo';
 
 /** The built-in plugins in the order a request needs them. */
 export const DEFAULT_PLUGINS = [
+  // First: every later onRequest hook sees a body that matches OpenAI's request schema.
+  { use: 'request-validation' },
   // Before virtual-keys: a verified client certificate may stand in for an API key.
   { use: 'mtls-identity' },
   { use: 'virtual-keys' },
   { use: 'langchain' },
   { use: 'quota' },
   { use: 'model-router' },
+  // After routing, so it filters the routed request; its rules live in security.content_filters.
+  { use: 'content-filter' },
   // Caller and model for the global rate limits (rate_limits in gateway.yaml).
   { use: 'rate-limit-descriptors' },
   { use: 'usage-recorder' },

@@ -5,6 +5,7 @@
 
 import { mtlsSchema } from '../identity/config';
 import { rateLimitsSchema } from '../ratelimit/config';
+import { adminAuthSchema } from '../admin/jwt-config';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
@@ -267,6 +268,8 @@ export const gatewayConfigSchema = {
     models: { type: 'array', items: modelMapping, default: [] },
     fallbacks: { type: 'array', items: fallback, default: [] },
     security,
+    /** JWT bearer tokens for the admin API, besides admin keys (src/admin/jwt.ts). */
+    admin_auth: adminAuthSchema,
     routing,
     mtls: mtlsSchema,
     rate_limits: rateLimitsSchema,

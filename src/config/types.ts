@@ -134,6 +134,8 @@ export interface GatewayConfig {
   models: ModelMappingConfig[];
   fallbacks: FallbackConfig[];
   security: import('../plugins/types').SecuritySettings;
+  /** JWT bearer tokens accepted by the admin API besides admin keys. */
+  admin_auth: import('../admin/jwt-config').AdminAuthConfig;
   routing: RoutingConfig;
   /** Global (Envoy + the processor's RateLimitService) and per-instance local rate limits. */
   rate_limits: import('../ratelimit/config').RateLimitsConfig;

@@ -32,3 +32,15 @@ export function parsePath(path: string): ParsedPath {
 
 /** Endpoints whose body is JSON with a `model` field. */
 export const MODEL_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['chat.completions', 'completions', 'embeddings', 'responses']);
+
+/** A `.` or `..` segment, literal or percent-encoded (`%2e%2e`). */
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/**
+ * Whether a path (without its query) tries to climb the hierarchy. Envoy matches routes on the
+ * path as sent while URL parsers behind it resolve dot segments, so such a path could be routed
+ * as one thing and served as another; no legitimate client sends one.
+ */
+export function hasDotSegment(path: string): boolean {
+  return DOT_SEGMENT.test(path);
+}

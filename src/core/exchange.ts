@@ -11,7 +11,7 @@ import { translatorFor } from '../providers/registry';
 import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
 import type { InFlight, RoutePlan } from './attempts';
 import { ExchangeContext, RequestState, ResponseState } from './context';
-import { MODEL_ENDPOINTS, parsePath } from './endpoints';
+import { hasDotSegment, MODEL_ENDPOINTS, parsePath } from './endpoints';
 import { Headers } from './headers';
 import { SseEvent, SseParser } from './sse';
 import { TOKENS_METADATA } from '../ratelimit/descriptors';
@@ -58,6 +58,8 @@ export interface ExchangeDeps {
 /** Client credentials and hop-by-hop values that must never reach a provider. */
 const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
 const CONTINUE: Continue = { kind: 'continue' };
+/** Throws on malformed UTF-8 instead of substituting U+FFFD. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'failed';
 
@@ -98,6 +100,9 @@ export class Exchange {
 
     // Internal routing headers are the processor's to set; a client-supplied one is dropped.
     for (const [name] of headers.entries()) if (name.startsWith('x-gateway-')) this.ctx.removeRequestHeader(name);
+    // A CONNECT tunnel's body never ends, so the buffered body would be waited for forever.
+    if (request.method === 'CONNECT') return this.fail(new GatewayError(405, 'method_not_allowed', 'CONNECT is not supported.'));
+    if (hasDotSegment(path)) return this.fail(new GatewayError(400, 'invalid_path', 'The request path must not contain `.` or `..` segments.'));
 
     const short = await this.deps.plugins.run('onRequestHeaders', this.ctx);
     if (short) return this.respondWith(short);
@@ -108,9 +113,16 @@ export class Exchange {
   async requestBody(body: Buffer): Promise<Directive> {
     const request = this.ctx.request;
     if (body.length > 0) {
+      let text: string;
+      try {
+        text = STRICT_UTF8.decode(body);
+      } catch {
+        // Buffer#toString would quietly turn bad bytes into U+FFFD; refuse them instead.
+        return this.fail(new GatewayError(400, 'invalid_encoding', 'The request body is not valid UTF-8.'));
+      }
       let parsed: unknown;
       try {
-        parsed = JSON.parse(body.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch {
         return this.fail(new GatewayError(400, 'invalid_json', 'We could not parse the JSON body of your request. The body must be valid JSON.'));
       }
@@ -129,8 +141,12 @@ export class Exchange {
         return this.fail(new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}; use POST.`));
       }
       if (!request.body) return this.fail(new GatewayError(400, 'missing_body', 'The request needs a JSON body.'));
-      if (typeof request.body.model !== 'string' || request.body.model === '') {
+      const model = request.body.model;
+      if (model === undefined || model === null || model === '') {
         return this.fail(new GatewayError(400, 'missing_required_parameter', 'You must provide a model parameter.', { param: 'model' }));
+      }
+      if (typeof model !== 'string') {
+        return this.fail(new GatewayError(400, 'invalid_type', "Invalid type for 'model': expected a string.", { param: 'model' }));
       }
     }
 

@@ -7,6 +7,8 @@ export class SseEvent implements StreamEvent {
   /** Set when a hook replaced or dropped the event; the chunk must then be re-serialised. */
   changed = false;
   dropped = false;
+  /** Events a hook asked to send ahead of this one, already serialised. */
+  private inserted: string[] | undefined;
 
   constructor(
     readonly event: string | undefined,
@@ -42,10 +44,15 @@ export class SseEvent implements StreamEvent {
     this.changed = true;
   }
 
+  insertBefore(json: JsonValue): void {
+    (this.inserted ??= []).push(`data: ${JSON.stringify(json)}\n\n`);
+  }
+
   serialize(): string {
-    if (this.dropped) return '';
-    if (!this.changed && this.raw !== undefined) return this.raw;
-    let out = '';
+    const before = this.inserted ? this.inserted.join('') : '';
+    if (this.dropped) return before;
+    if (!this.changed && this.raw !== undefined) return before + this.raw;
+    let out = before;
     if (this.event !== undefined) out += `event: ${this.event}\n`;
     if (this.id !== undefined) out += `id: ${this.id}\n`;
     for (const line of this.data.split('\n')) out += `data: ${line}\n`;

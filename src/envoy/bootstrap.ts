@@ -25,6 +25,8 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { prefix: '/v1/keys/' },
   { path: '/v1/providers' },
   { prefix: '/v1/providers/' },
+  { path: '/v1/security/config' },
+  { path: '/v1/audit' },
 ];
 
 const seconds = (s: number) => `${s}s`;
@@ -48,11 +50,16 @@ function extProcFilter(config: GatewayConfig): object {
       mutation_rules: { allow_envoy: true },
       // Caller dimensions and token usage for the rate limit filter (src/envoy/ratelimit.ts).
       metadata_options: extProcMetadataOptions(),
+      // The response is processed only for requests the processor has seen: its reply to the
+      // request headers switches it on (mode_override, src/extproc/session.ts). Local replies to
+      // requests it never saw, such as HTTP codec errors (malformed requests, 431), then go out
+      // at once; waiting for the processor there loses them as the connection closes
+      // (envoyproxy/envoy#29440).
       processing_mode: {
         request_header_mode: 'SEND',
-        response_header_mode: 'SEND',
+        response_header_mode: 'SKIP',
         request_body_mode: 'BUFFERED',
-        response_body_mode: 'BUFFERED',
+        response_body_mode: 'NONE',
         request_trailer_mode: 'SKIP',
         response_trailer_mode: 'SKIP',
       },

@@ -16,8 +16,16 @@ interface MapperSpec {
 
 const SPECS: MapperSpec[] = [
   { status: 400, type: 'invalid_request_error', code: 'bad_request', message: 'The request could not be parsed: %LOCAL_REPLY_BODY%' },
+  // Envoy's own 403s refuse protocol upgrades (websocket, CONNECT) the gateway does not offer.
+  { status: 403, type: 'permission_error', code: 'forbidden', message: 'The gateway does not accept this request (%RESPONSE_CODE_DETAILS%).' },
   { status: 404, type: 'invalid_request_error', code: 'unknown_url', message: 'Unknown request URL: %REQ(:METHOD)% %REQ(:PATH)%' },
+  // The client stopped sending mid-request (stream_idle_timeout).
+  { status: 408, type: 'invalid_request_error', code: 'request_timeout', message: 'The request was not received in time.' },
   { status: 413, type: 'invalid_request_error', code: 'request_too_large', message: 'The request body is larger than the gateway accepts.' },
+  { status: 414, type: 'invalid_request_error', code: 'uri_too_long', message: 'The request URL is longer than the gateway accepts.' },
+  { status: 426, type: 'invalid_request_error', code: 'unsupported_http_version', message: 'The gateway accepts HTTP/1.1 and HTTP/2 requests.' },
+  // HTTP codec limits: headers (URL included) over max_request_headers_kb, or too many of them.
+  { status: 431, type: 'invalid_request_error', code: 'request_headers_too_large', message: 'The request headers are larger than the gateway accepts.' },
   {
     status: 429,
     type: 'rate_limit_error',
@@ -92,6 +100,18 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
         body_format_override: {
           json_format: {
             error: { message: 'Rate limits cannot be checked right now. Please retry shortly.', type: 'server_error', param: null, code: 'rate_limit_unavailable' },
+          },
+          content_type: 'application/json',
+        },
+      },
+      // A transfer coding Envoy does not implement (`transfer-encoding: gzip`): HTTP says 501,
+      // but the fault is the client's, and clients should see a 4xx they can fix.
+      {
+        filter: detailsFilter('invalid_transfer_encoding'),
+        status_code: 400,
+        body_format_override: {
+          json_format: {
+            error: { message: 'Unsupported transfer-encoding: send the body with content-length or chunked.', type: 'invalid_request_error', param: null, code: 'unsupported_transfer_encoding' },
           },
           content_type: 'application/json',
         },

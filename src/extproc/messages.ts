@@ -62,9 +62,21 @@ export interface ProcessingResponse {
     body?: Buffer;
     details?: string;
   };
-  mode_override?: { response_body_mode?: 'STREAMED' | 'BUFFERED' };
+  mode_override?: ProcessingMode;
   /** Namespace → values, for Envoy filters after ext_proc (kept only for `metadata_options.receiving_namespaces`). */
   dynamic_metadata?: Struct;
+}
+
+type HeaderSendMode = 'DEFAULT' | 'SEND' | 'SKIP';
+
+/** envoy.extensions.filters.http.ext_proc.v3.ProcessingMode (unset body modes mean NONE). */
+export interface ProcessingMode {
+  request_header_mode?: HeaderSendMode;
+  response_header_mode?: HeaderSendMode;
+  request_body_mode?: 'NONE' | 'STREAMED' | 'BUFFERED';
+  response_body_mode?: 'NONE' | 'STREAMED' | 'BUFFERED';
+  request_trailer_mode?: HeaderSendMode;
+  response_trailer_mode?: HeaderSendMode;
 }
 
 /** google.protobuf.Struct as proto-loader encodes it (camelCase field names). */

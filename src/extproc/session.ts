@@ -3,7 +3,7 @@ import type { UpstreamAttempt } from '../core/upstream-attempt';
 import type { Logger } from '../observability/logger';
 import { Headers } from '../core/headers';
 import { errorBody } from '../errors';
-import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingRequest, ProcessingResponse, Struct } from './messages';
+import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingMode, ProcessingRequest, ProcessingResponse, Struct } from './messages';
 import { METADATA_NAMESPACE } from '../envoy/clusters';
 
 type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
@@ -26,7 +26,21 @@ function toMutation(edits: Map<string, string | null> | undefined): HeaderMutati
   return mutation;
 }
 
-function encode(phase: Phase, d: Directive): ProcessingResponse {
+/**
+ * Envoy's static processing mode skips the response (src/envoy/bootstrap.ts): response
+ * processing is switched on here, for the requests the processor has seen. Every field is given
+ * because Envoy takes body modes from an override as they are (unset means NONE).
+ */
+const PROCESS_RESPONSE: ProcessingMode = {
+  request_header_mode: 'SEND',
+  request_body_mode: 'BUFFERED',
+  request_trailer_mode: 'SKIP',
+  response_header_mode: 'SEND',
+  response_body_mode: 'BUFFERED',
+  response_trailer_mode: 'SKIP',
+};
+
+function encode(phase: Phase, d: Directive, downstream = false): ProcessingResponse {
   if (d.kind === 'respond') {
     const set = new Map(Object.entries(d.headers));
     return {
@@ -42,6 +56,8 @@ function encode(phase: Phase, d: Directive): ProcessingResponse {
   }
   if (d.clearRouteCache && mutation) common.clear_route_cache = true;
   const out: ProcessingResponse = { [phase]: { response: common } };
+  // Only the listener's filter processes responses; a provider cluster's filter never does.
+  if (downstream && phase === 'request_headers') out.mode_override = PROCESS_RESPONSE;
   if (d.streamResponse) out.mode_override = { response_body_mode: 'STREAMED' };
   if (d.dynamicMetadata) out.dynamic_metadata = toStruct(d.dynamicMetadata);
   return out;
@@ -151,7 +167,7 @@ export class ExtProcSession {
         details: 'gateway_internal_error',
       };
     }
-    this.write(encode(phase!, this.exchange.withMetadata(directive)));
+    this.write(encode(phase!, this.exchange.withMetadata(directive), true));
     if (directive.kind === 'respond') this.exchange.finish('responded');
     else if (done) this.exchange.finish('completed');
   }

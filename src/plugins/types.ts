@@ -97,6 +97,8 @@ export interface StreamEvent {
   replace(json: JsonValue): void;
   /** Removes this event from what the client receives. */
   drop(): void;
+  /** Sends an extra `data:` event with this payload just before this one (even if this one is dropped). */
+  insertBefore(json: JsonValue): void;
 }
 
 export interface UpstreamAttempt {

@@ -10,7 +10,8 @@
  * (`${t.json}`, …), and a migration that cannot be written that way lists its per-dialect
  * statements under `sqlite` / `postgres`, run after the shared ones.
  */
-import type { ProviderRecord, UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
+import type { SecuritySettings } from '../plugins/types';
+import type { AuditQuery, AuditRecord, ProviderRecord, StoredSettings, UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -115,6 +116,47 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at ${t.bigint} NOT NULL,
         updated_at ${t.bigint} NOT NULL
       )`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'audit_records and security_settings',
+    up: (t) => [
+      `CREATE TABLE audit_records (
+        id TEXT PRIMARY KEY,
+        time ${t.bigint} NOT NULL,
+        actor_key_id TEXT,
+        actor_identity TEXT,
+        actor_team TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        outcome TEXT NOT NULL,
+        request_id TEXT,
+        details ${t.json} NOT NULL
+      )`,
+      'CREATE INDEX audit_records_time_idx ON audit_records (time)',
+      'CREATE INDEX audit_records_action_time_idx ON audit_records (action, time)',
+      'CREATE INDEX audit_records_team_time_idx ON audit_records (actor_team, time)',
+      'CREATE INDEX audit_records_request_idx ON audit_records (request_id)',
+      // One row (id 1): the settings every replica applies, versioned for optimistic updates.
+      `CREATE TABLE security_settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value ${t.json} NOT NULL,
+        version ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+    ],
+    // Append-only in the database too, not just in the API: changing or removing audit records
+    // takes a deliberate schema change (dropping these triggers), never a stray statement.
+    sqlite: [
+      "CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+      "CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    ],
+    postgres: [
+      `CREATE FUNCTION audit_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$`,
+      'CREATE TRIGGER audit_records_no_change BEFORE UPDATE OR DELETE ON audit_records FOR EACH ROW EXECUTE FUNCTION audit_records_append_only()',
+      'CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON audit_records FOR EACH STATEMENT EXECUTE FUNCTION audit_records_append_only()',
     ],
   },
 ];
@@ -489,4 +531,78 @@ export function usageWhere(f: { start?: number; end?: number; keyId?: string; te
 export function round2(v: unknown): number {
   const n = num(v);
   return Number.isFinite(n) ? Math.round(n * 100) / 100 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit records and security settings, shared by both dialects.
+
+/** audit_records columns, in the order auditValues() returns values. */
+export const AUDIT_COLUMNS = [
+  'id',
+  'time',
+  'actor_key_id',
+  'actor_identity',
+  'actor_team',
+  'action',
+  'target',
+  'outcome',
+  'request_id',
+  'details',
+] as const;
+
+export function auditValues(r: AuditRecord): unknown[] {
+  return [
+    r.id,
+    r.time,
+    r.actorKeyId ?? null,
+    r.actorIdentity ?? null,
+    r.actorTeam ?? null,
+    r.action,
+    r.target ?? null,
+    r.outcome,
+    r.requestId ?? null,
+    json(r.details ?? {}),
+  ];
+}
+
+export function auditFromRow(row: Record<string, unknown>): AuditRecord {
+  return {
+    id: String(row.id),
+    time: num(row.time),
+    actorKeyId: str(row.actor_key_id),
+    actorIdentity: str(row.actor_identity),
+    actorTeam: str(row.actor_team),
+    action: String(row.action),
+    target: str(row.target),
+    outcome: String(row.outcome),
+    requestId: str(row.request_id),
+    details: (parseJson(row.details) as Record<string, unknown> | null) ?? {},
+  };
+}
+
+/**
+ * The SELECT of an audit query, with `?` placeholders and the values in order (the caller
+ * renumbers them for its dialect). Conditions are fixed fragments; only values vary.
+ */
+export function auditSelect(q: AuditQuery, collate: string): { sql: string; params: unknown[] } {
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  const add = (cond: string, value: unknown) => {
+    if (value === undefined || value === null) return;
+    conds.push(cond);
+    params.push(value);
+  };
+  add('time >= ?', q.start);
+  add('time < ?', q.end);
+  add('action = ?', q.action);
+  add('actor_team = ?', q.team);
+  add('request_id = ?', q.requestId);
+  const limit = Math.max(0, Math.min(100_000, Math.floor(Number(q.limit) || 0)));
+  params.push(limit);
+  const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+  return { sql: `SELECT * FROM audit_records ${where} ORDER BY time DESC, id ${collate} DESC LIMIT ?`, params };
+}
+
+export function settingsFromRow(row: Record<string, unknown>): StoredSettings {
+  return { value: parseJson(row.value) as SecuritySettings, version: num(row.version) };
 }

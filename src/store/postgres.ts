@@ -4,13 +4,18 @@
  */
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
+import type { SecuritySettings } from '../plugins/types';
 import {
+  AUDIT_COLUMNS,
   COLUMN_TYPES,
   KEY_COLUMNS,
   PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   USAGE_COLUMNS,
   USAGE_TOTALS_SELECT,
+  auditFromRow,
+  auditSelect,
+  auditValues,
   groupExpression,
   keyFromRow,
   keyValues,
@@ -22,6 +27,7 @@ import {
   providerFromRow,
   providerValues,
   round2,
+  settingsFromRow,
   usageFromRow,
   usageTotalsFromRow,
   usageValues,
@@ -29,10 +35,15 @@ import {
 } from './migrations';
 import {
   StoreConflictError,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditStore,
   type KeyStore,
   type ProviderRecord,
   type ProviderStore,
+  type SettingsStore,
   type Store,
+  type StoredSettings,
   type UsageQuery,
   type UsageRecord,
   type UsageRow,
@@ -102,6 +113,8 @@ export class PostgresStore implements Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
+  readonly audit: AuditStore;
+  readonly settings: SettingsStore;
   readonly pool: Pool;
   private readonly log?: Logger;
   private closed = false;
@@ -122,6 +135,8 @@ export class PostgresStore implements Store {
     this.keys = new PgKeyStore(this);
     this.usage = new PgUsageStore(this);
     this.providers = new PgProviderStore(this);
+    this.audit = new PgAuditStore(this);
+    this.settings = new PgSettingsStore(this);
   }
 
   async q(sql: string, params: unknown[] = []): Promise<{ rows: Row[]; rowCount: number }> {
@@ -359,5 +374,66 @@ class PgProviderStore implements ProviderStore {
   async delete(name: string): Promise<boolean> {
     const { rowCount } = await this.s.q('DELETE FROM providers WHERE name = $1', [name]);
     return rowCount > 0;
+  }
+}
+
+class PgAuditStore implements AuditStore {
+  constructor(private readonly s: PostgresStore) {}
+
+  async append(records: AuditRecord[]): Promise<number> {
+    if (!records.length) return 0;
+    // Audit batches are small (admin actions); 1000 rows × 10 columns stays far below PG's limit.
+    const width = AUDIT_COLUMNS.length;
+    let inserted = 0;
+    for (let i = 0; i < records.length; i += PG_INSERT_CHUNK) {
+      const chunk = records.slice(i, i + PG_INSERT_CHUNK);
+      const rows = chunk.map((_, j) => `(${placeholders(width, j * width + 1)})`);
+      const sql = `INSERT INTO audit_records (${AUDIT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`;
+      inserted += (await this.s.q(sql, chunk.flatMap(auditValues))).rowCount;
+    }
+    return inserted;
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecord[]> {
+    // COLLATE "C": ties ordered by id in byte order, as in SQLite.
+    const { sql, params } = auditSelect(q, 'COLLATE "C"');
+    const { rows } = await this.s.q(numbered(sql), params);
+    return rows.map(auditFromRow);
+  }
+}
+
+class PgSettingsStore implements SettingsStore {
+  constructor(private readonly s: PostgresStore) {}
+
+  async get(): Promise<StoredSettings | undefined> {
+    const { rows } = await this.s.q('SELECT value, version FROM security_settings WHERE id = 1');
+    return rows[0] ? settingsFromRow(rows[0]) : undefined;
+  }
+
+  async put(value: SecuritySettings, expectedVersion?: number): Promise<number> {
+    const doc = JSON.stringify(value);
+    const now = Date.now();
+    let rows: Row[];
+    if (expectedVersion === undefined) {
+      ({ rows } = await this.s.q(
+        `INSERT INTO security_settings (id, value, version, updated_at) VALUES (1, $1, 1, $2)
+         ON CONFLICT (id) DO UPDATE SET value = excluded.value, version = security_settings.version + 1, updated_at = excluded.updated_at
+         RETURNING version`,
+        [doc, now],
+      ));
+    } else if (expectedVersion === 0) {
+      ({ rows } = await this.s.q(
+        'INSERT INTO security_settings (id, value, version, updated_at) VALUES (1, $1, 1, $2) ON CONFLICT (id) DO NOTHING RETURNING version',
+        [doc, now],
+      ));
+    } else {
+      // The version check and the write are one statement: two replicas racing cannot both win.
+      ({ rows } = await this.s.q(
+        'UPDATE security_settings SET value = $1, version = version + 1, updated_at = $2 WHERE id = 1 AND version = $3 RETURNING version',
+        [doc, now, expectedVersion],
+      ));
+    }
+    if (!rows[0]) throw new StoreConflictError(`security settings: version ${expectedVersion} is no longer current`);
+    return num(rows[0].version);
   }
 }

@@ -7,13 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
+import type { SecuritySettings } from '../plugins/types';
 import {
+  AUDIT_COLUMNS,
   KEY_COLUMNS,
   PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   COLUMN_TYPES,
   USAGE_COLUMNS,
   USAGE_TOTALS_SELECT,
+  auditFromRow,
+  auditSelect,
+  auditValues,
   groupExpression,
   keyFromRow,
   keyValues,
@@ -25,6 +30,7 @@ import {
   providerFromRow,
   providerValues,
   round2,
+  settingsFromRow,
   usageFromRow,
   usageTotalsFromRow,
   usageValues,
@@ -32,10 +38,15 @@ import {
 } from './migrations';
 import {
   StoreConflictError,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditStore,
   type KeyStore,
   type ProviderRecord,
   type ProviderStore,
+  type SettingsStore,
   type Store,
+  type StoredSettings,
   type UsageQuery,
   type UsageRecord,
   type UsageRow,
@@ -70,6 +81,9 @@ const PROVIDER_UPSERT = `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) 
     .map((c) => `${c} = excluded.${c}`)
     .join(', ')}`;
 
+const AUDIT_INSERT = `INSERT INTO audit_records (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (id) DO NOTHING`;
+
 function isConstraintError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -80,6 +94,8 @@ export class SqliteStore implements Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
+  readonly audit: AuditStore;
+  readonly settings: SettingsStore;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly log?: Logger;
@@ -98,6 +114,8 @@ export class SqliteStore implements Store {
     this.keys = new SqliteKeyStore(this);
     this.usage = new SqliteUsageStore(this);
     this.providers = new SqliteProviderStore(this);
+    this.audit = new SqliteAuditStore(this);
+    this.settings = new SqliteSettingsStore(this);
   }
 
   /** A prepared statement, made once per SQL text (after migrate(): tables must exist). */
@@ -294,5 +312,58 @@ class SqliteProviderStore implements ProviderStore {
 
   async delete(name: string): Promise<boolean> {
     return this.s.stmt('DELETE FROM providers WHERE name = ?').run(name).changes > 0;
+  }
+}
+
+class SqliteAuditStore implements AuditStore {
+  constructor(private readonly s: SqliteStore) {}
+
+  async append(records: AuditRecord[]): Promise<number> {
+    if (!records.length) return 0;
+    const insert = this.s.stmt(AUDIT_INSERT);
+    return this.s.transaction(() => {
+      let inserted = 0;
+      for (const r of records) inserted += insert.run(...auditValues(r)).changes;
+      return inserted;
+    });
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecord[]> {
+    const { sql, params } = auditSelect(q, '');
+    return (this.s.stmt(sql).all(...params) as Row[]).map(auditFromRow);
+  }
+}
+
+class SqliteSettingsStore implements SettingsStore {
+  constructor(private readonly s: SqliteStore) {}
+
+  async get(): Promise<StoredSettings | undefined> {
+    const row = this.s.stmt('SELECT value, version FROM security_settings WHERE id = 1').get() as Row | undefined;
+    return row ? settingsFromRow(row) : undefined;
+  }
+
+  async put(value: SecuritySettings, expectedVersion?: number): Promise<number> {
+    const doc = JSON.stringify(value);
+    const now = Date.now();
+    let row: Row | undefined;
+    if (expectedVersion === undefined) {
+      row = this.s
+        .stmt(
+          `INSERT INTO security_settings (id, value, version, updated_at) VALUES (1, ?, 1, ?)
+           ON CONFLICT (id) DO UPDATE SET value = excluded.value, version = security_settings.version + 1, updated_at = excluded.updated_at
+           RETURNING version`,
+        )
+        .get(doc, now) as Row | undefined;
+    } else if (expectedVersion === 0) {
+      row = this.s
+        .stmt('INSERT INTO security_settings (id, value, version, updated_at) VALUES (1, ?, 1, ?) ON CONFLICT (id) DO NOTHING RETURNING version')
+        .get(doc, now) as Row | undefined;
+    } else {
+      row = this.s
+        .stmt('UPDATE security_settings SET value = ?, version = version + 1, updated_at = ? WHERE id = 1 AND version = ? RETURNING version')
+        .get(doc, now, expectedVersion) as Row | undefined;
+    }
+    if (!row) throw new StoreConflictError(`security settings: version ${expectedVersion} is no longer current`);
+    return num(row.version);
   }
 }

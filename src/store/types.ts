@@ -4,6 +4,8 @@
  * Both run the same migrations and pass the same test suite (test/store/store-suite.ts).
  */
 
+import type { SecuritySettings } from '../plugins/types';
+
 export type KeyTier = 'standard' | 'langchain';
 
 export interface VirtualKeyRecord {
@@ -177,11 +179,71 @@ export interface ProviderStore {
   delete(name: string): Promise<boolean>;
 }
 
+/** One append-only audit record (src/security/audit.ts). Never a secret or offending content. */
+export interface AuditRecord {
+  /** Unique (`aud_…`), made by the writer; appending the same id twice stores it once. */
+  id: string;
+  /** Epoch milliseconds. */
+  time: number;
+  actorKeyId: string | null;
+  /** The caller's identity: a key's user, a JWT subject, a certificate identity. */
+  actorIdentity: string | null;
+  actorTeam: string | null;
+  /** e.g. `key.created`, `admin.login_failed`, `security_config.changed`. */
+  action: string;
+  target: string | null;
+  /** `success`, `failure` or `denied`. */
+  outcome: string;
+  /** Envoy's x-request-id of the request that caused it. */
+  requestId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  /** Inclusive lower bound, epoch ms. */
+  start?: number;
+  /** Exclusive upper bound, epoch ms. */
+  end?: number;
+  /** Exact action. */
+  action?: string;
+  /** Records whose actor belongs to this team (data isolation). */
+  team?: string;
+  requestId?: string;
+  /** Most records returned, newest first. */
+  limit: number;
+}
+
+/** Append-only: there is deliberately no update or delete. */
+export interface AuditStore {
+  /** Idempotent on id; returns how many records were new. */
+  append(records: AuditRecord[]): Promise<number>;
+  /** Newest first (time, then id, descending). */
+  query(q: AuditQuery): Promise<AuditRecord[]>;
+}
+
+/** The runtime security settings every replica applies, with a version bumped on each change. */
+export interface StoredSettings {
+  value: SecuritySettings;
+  /** 1 for the first stored value, +1 per put. */
+  version: number;
+}
+
+export interface SettingsStore {
+  get(): Promise<StoredSettings | undefined>;
+  /**
+   * Stores new settings and returns the new version. With `expectedVersion`, only if the stored
+   * version is still that one (0: only if nothing is stored yet); otherwise StoreConflictError.
+   */
+  put(value: SecuritySettings, expectedVersion?: number): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
+  readonly audit: AuditStore;
+  readonly settings: SettingsStore;
   /** Applies pending migrations; safe to run concurrently from several replicas. */
   migrate(): Promise<void>;
   close(): Promise<void>;

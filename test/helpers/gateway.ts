@@ -45,11 +45,13 @@ export interface GatewayOptions {
 /** The default plugin chain with the hourly quota off (tests send more than 100 requests). */
 export function testPlugins(...extra: Record<string, any>[]): Record<string, any>[] {
   return [
+    { use: 'request-validation' },
     { use: 'mtls-identity' },
     { use: 'virtual-keys' },
     { use: 'langchain' },
     { use: 'quota', options: { enabled: false } },
     { use: 'model-router' },
+    { use: 'content-filter' },
     ...extra,
     { use: 'usage-recorder' },
   ];

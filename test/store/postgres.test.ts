@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { Pool } from 'pg';
 import { openStore } from '../../src/store';
 import { PostgresStore } from '../../src/store/postgres';
-import { describeStore, key } from './store-suite';
+import { audit, describeStore, key } from './store-suite';
 
 /**
  * The shared suite against PostgreSQL at TEST_DATABASE_URL (`eval "$(bash scripts/test-postgres.sh
@@ -60,11 +60,30 @@ if (!url) {
           'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
           [s.schema],
         );
-        expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(['providers', 'schema_migrations', 'usage_records', 'virtual_keys']);
+        expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual([
+          'audit_records', 'providers', 'schema_migrations', 'security_settings', 'usage_records', 'virtual_keys',
+        ]);
         const postgresql = await openStore({ databaseUrl: s.url.replace(/^postgres:/, 'postgresql:'), dataDir: '/nonexistent' });
         expect(await postgresql.keys.getById('key_1')).toEqual(key());
         await postgresql.close();
       } finally {
+        await store.close();
+        await s.drop();
+      }
+    });
+
+    test('audit records are append-only in the database itself', async () => {
+      const s = await createSchema();
+      const store = await openStore({ databaseUrl: s.url, dataDir: '/nonexistent/never-created' });
+      const raw = new Pool({ connectionString: s.url, max: 1 });
+      try {
+        await store.audit.append([audit({ id: 'aud_1' })]);
+        await expect(raw.query("UPDATE audit_records SET outcome = 'success'")).rejects.toThrow(/append-only/);
+        await expect(raw.query('DELETE FROM audit_records')).rejects.toThrow(/append-only/);
+        await expect(raw.query('TRUNCATE audit_records')).rejects.toThrow(/append-only/);
+        expect((await raw.query('SELECT COUNT(*)::int AS n FROM audit_records')).rows).toEqual([{ n: 1 }]);
+      } finally {
+        await raw.end();
         await store.close();
         await s.drop();
       }

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { openStore } from '../../src/store';
 import { MIGRATIONS } from '../../src/store/migrations';
 import { SqliteStore } from '../../src/store/sqlite';
-import { describeStore, key, usage } from './store-suite';
+import { audit, describeStore, key, usage } from './store-suite';
 
 /** Each database is a file in its own temporary folder, removed afterwards. */
 describeStore('SQLite', async () => {
@@ -50,6 +50,20 @@ describe('openStore (SQLite)', () => {
       expect(await (reopened as SqliteStore).appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await reopened.close();
+    }
+  });
+
+  test('audit records are append-only in the database itself', async () => {
+    const store = await openStore({ dataDir: dir });
+    await store.audit.append([audit({ id: 'aud_1' })]);
+    await store.close();
+    const raw = new Database(path.join(dir, 'gateway.db'));
+    try {
+      expect(() => raw.prepare("UPDATE audit_records SET outcome = 'success'").run()).toThrow(/append-only/);
+      expect(() => raw.prepare('DELETE FROM audit_records').run()).toThrow(/append-only/);
+      expect(raw.prepare('SELECT COUNT(*) AS n FROM audit_records').get()).toEqual({ n: 1 });
+    } finally {
+      raw.close();
     }
   });
 

@@ -3,8 +3,10 @@
  * files only say how to make a fresh, empty database and open Store instances on it.
  */
 import { MIGRATIONS } from '../../src/store/migrations';
+import type { SecuritySettings } from '../../src/plugins/types';
 import {
   StoreConflictError,
+  type AuditRecord,
   type ProviderRecord,
   type Store,
   type UsageGroupBy,
@@ -200,6 +202,39 @@ function totals(...recs: UsageRecord[]): UsageTotals {
 }
 
 const row = (group: string | null, ...recs: UsageRecord[]): UsageRow => ({ group, ...totals(...recs) });
+
+export function audit(over: Partial<AuditRecord> & { id: string }): AuditRecord {
+  return {
+    time: D0,
+    actorKeyId: 'root',
+    actorIdentity: 'ops@example.com',
+    actorTeam: 'red',
+    action: 'key.created',
+    target: 'key_1',
+    outcome: 'success',
+    requestId: `req-${over.id}`,
+    details: { fields: ['team', 'roles'], nested: { n: 1.5, ok: true, none: null }, text: 'é ünïcødé "quoted"' },
+    ...over,
+  };
+}
+
+/** Audit records over two days; a1 and a2 share a millisecond (ties go by id, descending). */
+const A = {
+  a1: audit({ id: 'aud_1', time: D0 + HOUR }),
+  a2: audit({ id: 'aud_2', time: D0 + HOUR, action: 'key.revoked', actorTeam: 'blue' }),
+  a3: audit({
+    id: 'aud_3', time: D0 + DAY, action: 'admin.login_failed', outcome: 'denied', actorKeyId: null, actorIdentity: null,
+    actorTeam: null, target: 'GET /v1/keys', details: { reason: 'invalid_api_key' },
+  }),
+  a4: audit({ id: 'aud_4', time: D0 + DAY + 1, action: 'security_config.changed', target: null, requestId: null, details: {} }),
+};
+
+const SETTINGS: SecuritySettings = {
+  content_filtering_enabled: true,
+  audit_logging_enabled: true,
+  data_isolation_enabled: false,
+  content_filters: [{ name: 'pii', rules: [{ path: '$.messages[*].content', detect: ['email'], action: 'redact', note: 'ünïcødé' }] }],
+};
 
 export function describeStore(name: string, createDatabase: () => Promise<StoreTestDatabase>): void {
   describe(`${name} store`, () => {
@@ -445,6 +480,101 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         await again.migrate();
         expect(await inspect(again).appliedMigrations()).toContain(2);
         expect(await again.providers.get('acme')).toEqual(provider());
+      });
+    });
+
+    describe('audit', () => {
+      test('append is idempotent on id and records round-trip (nulls, JSON details)', async () => {
+        expect(await store.audit.append([])).toBe(0);
+        expect(await store.audit.append([A.a1, A.a2, A.a3, A.a4])).toBe(4);
+        expect(await store.audit.append([A.a1, A.a3])).toBe(0);
+        // The first write wins: a retried batch with other content does not overwrite.
+        expect(await store.audit.append([{ ...A.a1, outcome: 'failure' }, audit({ id: 'aud_5', time: D0 + 2 * DAY })])).toBe(1);
+        const all = await store.audit.query({ limit: 100 });
+        expect(all).toHaveLength(5);
+        expect(all.find((r) => r.id === 'aud_1')).toEqual(A.a1);
+        expect(all.find((r) => r.id === 'aud_3')).toEqual(A.a3);
+        expect(all.find((r) => r.id === 'aud_4')).toEqual(A.a4);
+        expect(typeof all[0]?.time).toBe('number');
+      });
+
+      test('query is newest first, ties by id descending, and honours limit', async () => {
+        await store.audit.append([A.a1, A.a2, A.a3, A.a4]);
+        expect((await store.audit.query({ limit: 100 })).map((r) => r.id)).toEqual(['aud_4', 'aud_3', 'aud_2', 'aud_1']);
+        expect((await store.audit.query({ limit: 2 })).map((r) => r.id)).toEqual(['aud_4', 'aud_3']);
+        expect(await store.audit.query({ limit: 0 })).toEqual([]);
+      });
+
+      test('query filters by [start, end), action, team and request id', async () => {
+        await store.audit.append([A.a1, A.a2, A.a3, A.a4]);
+        const ids = async (q: Partial<Parameters<Store['audit']['query']>[0]>) => (await store.audit.query({ limit: 100, ...q })).map((r) => r.id);
+        expect(await ids({ start: D0 + DAY })).toEqual(['aud_4', 'aud_3']);
+        expect(await ids({ end: D0 + DAY })).toEqual(['aud_2', 'aud_1']);
+        expect(await ids({ start: D0 + HOUR, end: D0 + HOUR + 1 })).toEqual(['aud_2', 'aud_1']);
+        expect(await ids({ start: D0 + DAY, end: D0 + DAY })).toEqual([]);
+        expect(await ids({ action: 'key.created' })).toEqual(['aud_1']);
+        expect(await ids({ action: 'admin.login_failed' })).toEqual(['aud_3']);
+        expect(await ids({ team: 'red' })).toEqual(['aud_4', 'aud_1']);
+        expect(await ids({ team: 'blue', action: 'key.revoked' })).toEqual(['aud_2']);
+        expect(await ids({ team: 'green' })).toEqual([]);
+        expect(await ids({ requestId: 'req-aud_3' })).toEqual(['aud_3']);
+        expect(await ids({ action: "x' OR '1'='1" })).toEqual([]);
+        expect(await ids({ team: "red'; DROP TABLE audit_records; --" })).toEqual([]);
+        expect(await ids({})).toHaveLength(4);
+      });
+
+      test('survive migrate() again and a second instance', async () => {
+        await store.audit.append([A.a1]);
+        await store.migrate();
+        const again = await open(db);
+        await again.migrate();
+        expect(await again.audit.query({ limit: 10 })).toEqual([A.a1]);
+      });
+    });
+
+    describe('security settings', () => {
+      const changed = (over: Partial<SecuritySettings>): SecuritySettings => ({ ...SETTINGS, ...over });
+
+      test('nothing stored at first; the first put (expected version 0) is version 1 and round-trips', async () => {
+        expect(await store.settings.get()).toBeUndefined();
+        expect(await store.settings.put(SETTINGS, 0)).toBe(1);
+        expect(await store.settings.get()).toEqual({ value: SETTINGS, version: 1 });
+        await expect(store.settings.put(changed({ audit_logging_enabled: false }), 0)).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.settings.get()).toEqual({ value: SETTINGS, version: 1 });
+      });
+
+      test('optimistic versioning: a put against a stale version is refused and changes nothing', async () => {
+        await store.settings.put(SETTINGS, 0);
+        const v2 = changed({ data_isolation_enabled: true });
+        expect(await store.settings.put(v2, 1)).toBe(2);
+        await expect(store.settings.put(changed({ content_filtering_enabled: false }), 1)).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(store.settings.put(SETTINGS, 7)).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.settings.get()).toEqual({ value: v2, version: 2 });
+        // Without an expected version a put always wins and still bumps the version.
+        const v3 = changed({ content_filters: [] });
+        expect(await store.settings.put(v3)).toBe(3);
+        expect(await store.settings.get()).toEqual({ value: v3, version: 3 });
+      });
+
+      test('an unconditional first put creates version 1', async () => {
+        expect(await store.settings.put(SETTINGS)).toBe(1);
+        expect((await store.settings.get())?.version).toBe(1);
+      });
+
+      test('two instances racing on one version: exactly one wins; the other instance sees it', async () => {
+        await store.settings.put(SETTINGS, 0);
+        const other = await open(db);
+        await other.migrate();
+        const results = await Promise.allSettled([
+          store.settings.put(changed({ audit_logging_enabled: false }), 1),
+          other.settings.put(changed({ data_isolation_enabled: true }), 1),
+        ]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        expect(rejected.reason).toBeInstanceOf(StoreConflictError);
+        const seen = await other.settings.get();
+        expect(seen?.version).toBe(2);
+        expect(await store.settings.get()).toEqual(seen);
       });
     });
 

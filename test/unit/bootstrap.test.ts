@@ -74,7 +74,8 @@ describe('generated Envoy bootstrap', () => {
     expect(llm.route.retry_policy.retriable_status_codes).toEqual([429, 502, 503]);
     expect(hcm.http_filters.map((f: any) => f.name)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.ratelimit', 'envoy.filters.http.router']);
     const extproc = hcm.http_filters[0].typed_config;
-    expect(extproc.processing_mode).toMatchObject({ request_body_mode: 'BUFFERED', response_body_mode: 'BUFFERED' });
+    // Response processing is switched on per request by the processor (mode_override).
+    expect(extproc.processing_mode).toMatchObject({ request_body_mode: 'BUFFERED', response_header_mode: 'SKIP', response_body_mode: 'NONE' });
     expect(extproc.allow_mode_override).toBe(true);
     expect(extproc.failure_mode_allow).toBe(false);
   });

@@ -58,9 +58,9 @@ const reqHeaders: ProcessingRequest = {
   request: 'request_headers',
   request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions?x=1', authorization: 'Bearer client', 'x-gateway-cluster': 'evil', 'x-request-id': 'abc' }) },
 };
-const reqBody = (body: object | string): ProcessingRequest => ({
+const reqBody = (body: object | string | Buffer): ProcessingRequest => ({
   request: 'request_body',
-  request_body: { body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), end_of_stream: true },
+  request_body: { body: Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), end_of_stream: true },
 });
 
 describe('ext_proc session', () => {
@@ -132,6 +132,8 @@ describe('ext_proc session', () => {
     ['a JSON array', '[1,2]', 400, 'invalid_request_body'],
     ['no model', { messages: [] }, 400, 'missing_required_parameter'],
     ['an unknown model', { model: 'nope', messages: [] }, 404, 'model_not_found'],
+    ['a model that is not a string', { model: 42, messages: [] }, 400, 'invalid_type'],
+    ['malformed UTF-8', Buffer.from([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 400, 'invalid_encoding'],
   ])('%s gets an immediate JSON response', async (_n, body, status, code) => {
     const [, r] = await feed([reqHeaders, reqBody(body as object)]);
     const ir = r.immediate_response!;
@@ -139,6 +141,32 @@ describe('ext_proc session', () => {
     expect(JSON.parse(ir.body!.toString()).error.code).toBe(code);
     expect(setHeaders({ header_mutation: ir.headers })['content-type']).toBe('application/json');
     expect(ir.details).toMatch(/^gateway_/);
+  });
+
+  test('the reply to the request headers switches response processing on, with every mode given', async () => {
+    const [r] = await feed([reqHeaders]);
+    expect(r.mode_override).toEqual({
+      request_header_mode: 'SEND',
+      request_body_mode: 'BUFFERED',
+      request_trailer_mode: 'SKIP',
+      response_header_mode: 'SEND',
+      response_body_mode: 'BUFFERED',
+      response_trailer_mode: 'SKIP',
+    });
+    // A provider cluster's filter (one upstream attempt) never processes the response.
+    const [, , upstream] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM]);
+    expect(upstream.request_headers).toBeDefined();
+    expect(upstream.mode_override).toBeUndefined();
+  });
+
+  test.each([
+    ['a dot segment', 'POST', '/v1/chat/completions/../../v1/keys', 400, 'invalid_path'],
+    ['an encoded dot segment', 'GET', '/v1/models/%2e%2e', 400, 'invalid_path'],
+    ['CONNECT (its body never ends)', 'CONNECT', '/', 405, 'method_not_allowed'],
+  ])('%s is refused at the request headers', async (_n, method, path, status, code) => {
+    const [r] = await feed([{ request: 'request_headers', request_headers: { headers: hdrs({ ':method': method, ':path': path }) } }]);
+    expect(r.immediate_response!.status.code).toBe(status);
+    expect(JSON.parse(r.immediate_response!.body!.toString()).error.code).toBe(code);
   });
 
   test('SSE responses switch the body to STREAMED; JSON stays buffered', async () => {

@@ -3,7 +3,8 @@ import { localReplyConfig } from '../../src/envoy/local-reply';
 /** Every status Envoy answers on its own gets an OpenAI-shaped JSON body. */
 test('local replies: processor replies kept, ext_proc failures and Envoy statuses mapped to OpenAI JSON', () => {
   const cfg = localReplyConfig() as any;
-  const [processor, extproc, rateLimited, rateLimitError, ...byStatus] = cfg.mappers;
+  const [processor, extproc, rateLimited, rateLimitError, ...rest] = cfg.mappers;
+  const byStatus = rest.filter((m: any) => m.filter.status_code_filter);
   expect(processor.filter.extension_filter.typed_config.expression).toContain("'gateway_'");
   expect(processor.body_format_override.text_format).toBe('%LOCAL_REPLY_BODY%');
   expect(extproc.status_code).toBe(503);
@@ -14,7 +15,13 @@ test('local replies: processor replies kept, ext_proc failures and Envoy statuse
   expect(rateLimitError.status_code).toBe(503);
   expect(rateLimitError.body_format_override.json_format.error.code).toBe('rate_limit_unavailable');
   const statuses = byStatus.map((m: any) => m.filter.status_code_filter.comparison.value.default_value);
-  expect(statuses).toEqual(expect.arrayContaining([400, 413, 429, 500, 502, 503, 504]));
+  expect(statuses).toEqual(expect.arrayContaining([400, 403, 408, 413, 414, 426, 429, 431, 500, 502, 503, 504]));
+  // Client faults Envoy answers itself are 4xx client error types, never server_error.
+  for (const m of byStatus.filter((x: any) => x.filter.status_code_filter.comparison.value.default_value < 500)) {
+    expect(m.body_format_override.json_format.error.type).not.toBe('server_error');
+  }
+  const transferEncoding = rest.find((m: any) => m.filter.extension_filter?.typed_config.expression.includes('invalid_transfer_encoding'));
+  expect(transferEncoding.status_code).toBe(400);
   for (const m of byStatus) {
     expect(Object.keys(m.body_format_override.json_format.error).sort()).toEqual(['code', 'message', 'param', 'type']);
     expect(m.body_format_override.content_type).toBe('application/json');
