@@ -1,3 +1,4 @@
+import { DEFAULT_PLUGINS } from './defaults';
 /**
  * JSON Schema for gateway.yaml. Ajv fills in the defaults, so the rest of the code reads a
  * complete GatewayConfig. Unknown keys are errors: a typo must not be silently ignored.
@@ -259,7 +260,8 @@ export const gatewayConfigSchema = {
     processor,
     logging,
     providers: { type: 'array', items: provider, default: [] },
-    plugins: { type: 'array', items: plugin, default: [] },
+    // Without a plugins list the gateway runs the default chain, never an unauthenticated one.
+    plugins: { type: 'array', items: plugin, default: DEFAULT_PLUGINS },
     demo,
     store,
     keys,

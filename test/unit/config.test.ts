@@ -42,6 +42,12 @@ describe('gateway.yaml validation', () => {
     expect(problemsOf({ providers: [{ name: 'a', ...p }, { name: 'a', ...p }] }).join()).toContain('duplicate provider "a"');
   });
 
+  test('a configuration without a plugins list runs the default chain, authentication included', () => {
+    const c = parse({ providers: [{ name: 'p', type: 'openai-compatible', base_url: 'http://127.0.0.1:1/v1' }] });
+    expect(c.plugins.map((p) => p.use)).toContain('virtual-keys');
+    expect(c.plugins.every((p) => p.enabled && p.on_error === 'fail_closed')).toBe(true);
+  });
+
   test('${VAR} and ${VAR:-default} expand from the environment', () => {
     const c = parse({ server: { listen_address: '${HOST:-127.0.0.2}' }, providers: [{ name: 'o', type: 'openai', base_url: '${BASE}' }] }, { BASE: 'https://example.test/v1' });
     expect(c.server.listen_address).toBe('127.0.0.2');
