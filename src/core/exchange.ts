@@ -99,7 +99,11 @@ export class Exchange {
     this.ctx = new ExchangeContext(requestId, startTime, request, this.deps.log.child({ request_id: requestId }));
 
     // Internal routing headers are the processor's to set; a client-supplied one is dropped.
-    for (const [name] of headers.entries()) if (name.startsWith('x-gateway-')) this.ctx.removeRequestHeader(name);
+    // Envoy's x-envoy-* request headers (retry, timeout and routing overrides) are honoured from
+    // internal addresses, so a client could steer the router with them: only the processor sets them.
+    for (const [name] of headers.entries()) {
+      if (name.startsWith('x-gateway-') || name.startsWith('x-envoy-')) this.ctx.removeRequestHeader(name);
+    }
     // A CONNECT tunnel's body never ends, so the buffered body would be waited for forever.
     if (request.method === 'CONNECT') return this.fail(new GatewayError(405, 'method_not_allowed', 'CONNECT is not supported.'));
     if (hasDotSegment(path)) return this.fail(new GatewayError(400, 'invalid_path', 'The request path must not contain `.` or `..` segments.'));

@@ -252,6 +252,16 @@ test("a provider slower than its timeout gets Envoy's 504, rewritten as OpenAI J
   expect((await res.json()).error).toMatchObject({ code: 'timeout', type: 'server_error' });
 });
 
+test("a client's x-envoy-* headers cannot steer Envoy (here: a 1 ms upstream timeout)", async () => {
+  fake.handle(async (req, res) => {
+    await new Promise((r) => setTimeout(r, 200));
+    sendJson(res, 200, completion(req.json.model, 'in time'));
+  });
+  const res = await chat(gw.url, body(), { 'x-envoy-upstream-rq-timeout-ms': '1', 'x-envoy-max-retries': '7' });
+  expect(res.status).toBe(200);
+  expect(fake.requests[0].headers['x-envoy-max-retries']).toBeUndefined();
+});
+
 test('/health and /metrics are reachable through Envoy', async () => {
   const health = await fetch(`${gw.url}/health`);
   expect(health.status).toBe(200);

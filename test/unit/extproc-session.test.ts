@@ -56,7 +56,16 @@ async function feed(msgs: (ProcessingRequest | typeof UPSTREAM)[], hooks?: Plugi
 
 const reqHeaders: ProcessingRequest = {
   request: 'request_headers',
-  request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions?x=1', authorization: 'Bearer client', 'x-gateway-cluster': 'evil', 'x-request-id': 'abc' }) },
+  request_headers: {
+    headers: hdrs({
+      ':method': 'POST',
+      ':path': '/v1/chat/completions?x=1',
+      authorization: 'Bearer client',
+      'x-gateway-cluster': 'evil',
+      'x-envoy-max-retries': '50',
+      'x-request-id': 'abc',
+    }),
+  },
 };
 const reqBody = (body: object | string | Buffer): ProcessingRequest => ({
   request: 'request_body',
@@ -66,7 +75,7 @@ const reqBody = (body: object | string | Buffer): ProcessingRequest => ({
 describe('ext_proc session', () => {
   test('request headers: client-supplied internal headers are removed', async () => {
     const [r] = await feed([reqHeaders]);
-    expect(r.request_headers?.response?.header_mutation?.remove_headers).toEqual(['x-gateway-cluster']);
+    expect(r.request_headers?.response?.header_mutation?.remove_headers).toEqual(['x-gateway-cluster', 'x-envoy-max-retries']);
   });
 
   test('request body: routing header, client credentials removed, cleared route cache; body untouched when unchanged', async () => {
