@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { StoreConflictError, type KeyStore, type KeyTier, type VirtualKeyPatch, type VirtualKeyRecord } from '../store/types';
+import { withTimeout } from '../util/async';
 import { checkKeySpec, parseExpiry, type KeySpec } from './schema';
 import { digestsEqual, displayPrefix, generateSecret, hashSecret, tierOfSecret, TIER_PREFIX, type SecretBox } from './secrets';
 
@@ -107,7 +108,7 @@ export class KeyService {
     if (hit && t - hit.at < this.ttl) return hit.rec;
     let rec: VirtualKeyRecord | undefined;
     try {
-      rec = await withTimeout(this.store.getByHash(hash), this.lookupTimeoutMs);
+      rec = await withTimeout(this.store.getByHash(hash), this.lookupTimeoutMs, () => new Error(`store lookup took longer than ${this.lookupTimeoutMs} ms`));
     } catch (err) {
       this.onStoreError(err as Error);
       // Stale-if-error: a known key keeps working through a database outage; an unknown one
@@ -279,19 +280,3 @@ export class KeyService {
 }
 
 export { StoreConflictError };
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`store lookup took longer than ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}

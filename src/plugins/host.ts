@@ -1,6 +1,7 @@
 import type { PluginConfig } from '../config/types';
 import { GatewayError, isGatewayError } from '../errors';
 import type { Logger } from '../observability/logger';
+import { withTimeout } from '../util/async';
 import { importPlugin, validatePluginOptions } from './loader';
 import type { HookName, PluginHostApi, PluginHooks, RequestContext, ShortCircuit } from './types';
 
@@ -80,7 +81,7 @@ export class PluginHost {
       let result: unknown;
       try {
         result = (p.hooks[hook] as (c: RequestContext, a?: unknown) => unknown).call(p.hooks, ctx, arg);
-        if (isThenable(result)) result = await withTimeout(result, p.timeoutMs);
+        if (isThenable(result)) result = await withTimeout(result, p.timeoutMs, () => new PluginTimeout(p.timeoutMs));
       } catch (err) {
         const reply = this.handleError(p, hook, ctx, err);
         if (reply) return reply;
@@ -96,7 +97,7 @@ export class PluginHost {
     for (const p of this.byHook.onComplete) {
       try {
         const r = p.hooks.onComplete!(ctx);
-        if (isThenable(r)) await withTimeout(r, p.timeoutMs);
+        if (isThenable(r)) await withTimeout(r, p.timeoutMs, () => new PluginTimeout(p.timeoutMs));
       } catch (err) {
         this.onFailure({ plugin: p.name, hook: 'onComplete', policy: 'fail_open' });
         this.log.error({ plugin: p.name, hook: 'onComplete', request_id: ctx.requestId, err: describe(err) }, 'plugin failed');
@@ -135,21 +136,6 @@ export class PluginHost {
   }
 }
 
-function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new PluginTimeout(ms)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** Error summary for logs: message and stack only, never arbitrary properties that may hold secrets. */
 function describe(err: unknown): { message: string; stack?: string } {

@@ -1,3 +1,4 @@
+import { redactUrl as redactUrlWith } from '../util/url';
 import Redis from 'ioredis';
 import type { Logger } from '../observability/logger';
 import type { ApplyResult, CounterBackend, CounterOp } from './counters';
@@ -115,13 +116,5 @@ export class RedisCounters implements CounterBackend {
   }
 }
 
-/** redis://user:secret@host → redis://user:***@host, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://(unparsable)';
-  }
-}
+/** The URL without its password, for logs. */
+export const redactUrl = (url: string): string => redactUrlWith(url, 'redis://(unparsable)');

@@ -2,6 +2,7 @@
  * The shared store: PostgreSQL through node-postgres' Pool, for several gateway replicas at once.
  * Every statement is parameterised ($1, $2, …); SQL text is assembled only from fixed fragments.
  */
+import { redactUrl as redactUrlWith } from '../util/url';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
 import type { SecuritySettings } from '../plugins/types';
@@ -98,15 +99,7 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 /** The URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
+export const redactUrl = (url: string): string => redactUrlWith(url, 'postgres://…');
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
