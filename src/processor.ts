@@ -1,5 +1,4 @@
 import type http from 'node:http';
-import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { adminAuthenticator } from './admin/auth';
@@ -26,16 +25,17 @@ import { registerProviderRoutes } from './admin/providers-api';
 import { XdsServer } from './xds/server';
 import { extProcService } from './extproc/service';
 import { createRateLimiter, rateLimitService } from './ratelimit';
+import { importKeys, keyInfo } from './keys/config-keys';
 import { KeyService } from './keys/service';
 import { loadEncryptionKey, SecretBox } from './keys/secrets';
 import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
 import { mappingsFrom, ProviderRegistry, toRuntime } from './providers/registry';
-import type { KeyInfo, PluginHostApi } from './plugins/types';
+import type { PluginHostApi } from './plugins/types';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
-import type { Store, VirtualKeyRecord } from './store/types';
+import type { Store } from './store/types';
 import { Pricing } from './usage/pricing';
 import { UsageWriter } from './usage/writer';
 
@@ -101,39 +101,6 @@ export function loadPlugins(
 export function checkSecuritySettings(settings: SettingsService): void {
   const problem = settings.validate(settings.current());
   if (problem) throw new ConfigError('invalid gateway configuration', [`security.${problem.param}: ${problem.message}`]);
-}
-
-const keyInfo = (r: VirtualKeyRecord): KeyInfo => ({
-  id: r.id,
-  name: r.name,
-  user: r.user,
-  team: r.team,
-  tier: r.tier,
-  roles: r.roles,
-  provider: r.provider,
-  allowedModels: r.allowedModels,
-  allowedProviders: r.allowedProviders,
-  quotaLimit: r.quotaLimit,
-  tokenBudget: r.tokenBudget,
-  budgetUsd: r.budgetUsd,
-  metadata: r.metadata,
-});
-
-/** keys.json (or $KEYS_FILE), inline entries and admin keys from the configuration. */
-async function importKeys(config: GatewayConfig, keys: KeyService, log: Logger, env: NodeJS.ProcessEnv): Promise<void> {
-  const explicit = config.keys.file ?? env.KEYS_FILE;
-  const file = path.resolve(config.base_dir, explicit ?? 'keys.json');
-  if (explicit || fs.existsSync(file)) {
-    const n = await keys.importFile(file);
-    log.info({ file, keys: n }, 'virtual keys imported');
-  }
-  for (const [secret, spec] of Object.entries(config.keys.entries)) await keys.importKey({ secret }, spec, 'config');
-  for (const a of config.keys.admin) {
-    await keys.importKey({ secret: a.key, sha256: a.sha256 }, { name: a.id, roles: ['admin', 'completion', 'embedding'] }, 'config', a.id);
-  }
-  if (env.GATEWAY_ADMIN_KEY) {
-    await keys.importKey({ secret: env.GATEWAY_ADMIN_KEY }, { name: 'env-admin', roles: ['admin', 'completion', 'embedding'] }, 'config', 'env-admin');
-  }
 }
 
 /**
