@@ -1,5 +1,8 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { sendJson as sendJsonBase, startRecordingServer, type FakeServer, type Handler } from './fake-server';
+
+export type { Handler, RecordedRequest } from './fake-server';
+export type FakeAnthropic = FakeServer;
 
 /**
  * A fake Anthropic upstream following the published Messages API wire format: POST /v1/messages
@@ -15,25 +18,6 @@ import type { AddressInfo } from 'node:net';
  * `error-529` fail in native shape, and `error-stream` fails in the middle of a stream.
  */
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: any;
-}
-
-export type Handler = (req: RecordedRequest, res: http.ServerResponse) => void | Promise<void>;
-
-export interface FakeAnthropic {
-  url: string;
-  port: number;
-  requests: RecordedRequest[];
-  /** Replaces the default behaviour for the next requests (after the auth and version checks). */
-  handle(h: Handler | undefined): void;
-  close(): Promise<void>;
-}
-
 export const FAKE_USAGE = { input_tokens: 10, cache_creation_input_tokens: 2, cache_read_input_tokens: 4, output_tokens: 5 };
 export const TOOL_ARGS = [
   { city: 'Paris', unit: 'celsius' },
@@ -44,9 +28,7 @@ let requestCounter = 0;
 const requestId = () => `req_fake${String(++requestCounter).padStart(6, '0')}`;
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'request-id': requestId() });
-  res.end(data);
+  sendJsonBase(res, status, body, { 'request-id': requestId() });
 }
 
 export function sendError(res: http.ServerResponse, status: number, type: string, message: string): void {
@@ -224,39 +206,14 @@ const defaultHandler: Handler = (req, res) => {
   sendJson(res, 200, { id: 'msg_fake01', type: 'message', role: 'assistant', model: body.model, content, stop_reason, stop_sequence, usage: FAKE_USAGE });
 };
 
-export async function startFakeAnthropic(opts: { apiKey?: string } = {}): Promise<FakeAnthropic> {
-  const requests: RecordedRequest[] = [];
-  let handler: Handler | undefined;
-  const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    let json: any;
-    try {
-      json = body ? JSON.parse(body) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const rec = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-    requests.push(rec);
-    const key = req.headers['x-api-key'];
+export function startFakeAnthropic(opts: { apiKey?: string } = {}): Promise<FakeAnthropic> {
+  return startRecordingServer('/v1', async (rec, res, handler) => {
+    const key = rec.headers['x-api-key'];
     if (typeof key !== 'string' || !key) return sendError(res, 401, 'authentication_error', 'x-api-key header is required');
     if (opts.apiKey !== undefined && key !== opts.apiKey) return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
-    if (!req.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
-    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/messages') return sendError(res, 404, 'not_found_error', 'Not found');
-    if (json === undefined) return sendError(res, 400, 'invalid_request_error', 'Request body must be valid JSON.');
+    if (!rec.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
+    if (rec.method !== 'POST' || rec.path.split('?')[0] !== '/v1/messages') return sendError(res, 404, 'not_found_error', 'Not found');
+    if (rec.json === undefined) return sendError(res, 400, 'invalid_request_error', 'Request body must be valid JSON.');
     await (handler ?? defaultHandler)(rec, res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
-    requests,
-    handle: (h) => (handler = h),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
 }

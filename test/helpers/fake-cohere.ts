@@ -1,7 +1,10 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { sendJson, type Handler, type RecordedRequest } from './fake-openai';
+import { sendJson, startRecordingServer, type FakeServer, type Handler } from './fake-server';
+
+export type { Handler, RecordedRequest } from './fake-server';
+/** `url` is the base URL including the API version path: `http://127.0.0.1:PORT/v2`. */
+export type FakeCohere = FakeServer;
 
 /**
  * A fake Cohere API v2 upstream following the published wire format
@@ -15,15 +18,6 @@ import { sendJson, type Handler, type RecordedRequest } from './fake-openai';
  * content when a JSON response format is asked for; fixed usage; models `error-429` and
  * `error-500` fail with Cohere's own error bodies.
  */
-
-export interface FakeCohere {
-  /** Base URL including the API version path: `http://127.0.0.1:PORT/v2`. */
-  url: string;
-  port: number;
-  requests: RecordedRequest[];
-  handle(h: Handler | undefined): void;
-  close(): Promise<void>;
-}
 
 /** Fixed usage: `tokens` is what the gateway reports, `billed_units` differ on purpose. */
 export const FAKE_USAGE = { billed_units: { input_tokens: 9, output_tokens: 5 }, tokens: { input_tokens: 14, output_tokens: 5 } };
@@ -166,37 +160,12 @@ const defaultHandler: Handler = (req, res) => {
   chat(body, res);
 };
 
-export async function startFakeCohere(): Promise<FakeCohere> {
-  const requests: RecordedRequest[] = [];
-  let handler: Handler | undefined;
-  const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    let json: any;
-    try {
-      json = body ? JSON.parse(body) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-    requests.push(rec);
-    const auth = req.headers.authorization;
+export function startFakeCohere(): Promise<FakeCohere> {
+  return startRecordingServer('/v2', async (rec, res, handler) => {
+    const auth = rec.headers.authorization;
     if (!auth || !/^bearer\s+\S+/i.test(auth)) return cohereError(res, 401, 'no api key supplied');
-    if (req.method !== 'POST' || (rec.path !== '/v2/chat' && rec.path !== '/v2/embed')) return cohereError(res, 404, `Not Found: ${req.method} ${rec.path}`);
-    if (json === undefined) return cohereError(res, 400, 'invalid request: could not parse JSON body');
+    if (rec.method !== 'POST' || (rec.path !== '/v2/chat' && rec.path !== '/v2/embed')) return cohereError(res, 404, `Not Found: ${rec.method} ${rec.path}`);
+    if (rec.json === undefined) return cohereError(res, 400, 'invalid request: could not parse JSON body');
     await (handler ?? defaultHandler)(rec, res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v2`,
-    port,
-    requests,
-    handle: (h) => (handler = h),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
 }

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { sendJson as sendJsonBase, startRecordingServer, type FakeServer, type Handler } from './fake-server';
+
+export type { Handler, RecordedRequest } from './fake-server';
+/** `url` is the base URL including the API version path (`http://127.0.0.1:PORT/v1beta`). */
+export type FakeGoogle = FakeServer;
 
 /**
  * A fake Gemini API (generativelanguage.googleapis.com/v1beta) following the published wire
@@ -11,34 +15,12 @@ import type { AddressInfo } from 'node:net';
  * INVALID_ARGUMENT as the real API does. Every request is recorded for assertions.
  */
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: any;
-}
-
-export type Handler = (req: RecordedRequest, res: http.ServerResponse) => void | Promise<void>;
-
-export interface FakeGoogle {
-  /** Base URL including the API version path (`http://127.0.0.1:PORT/v1beta`). */
-  url: string;
-  port: number;
-  requests: RecordedRequest[];
-  /** Replaces the default behaviour for the next requests. */
-  handle(h: Handler | undefined): void;
-  close(): Promise<void>;
-}
-
 export const TEXT_USAGE = { promptTokenCount: 9, candidatesTokenCount: 3, thoughtsTokenCount: 2, cachedContentTokenCount: 4, totalTokenCount: 14 };
 export const TOOL_USAGE = { promptTokenCount: 20, candidatesTokenCount: 7, totalTokenCount: 27 };
 export const TOOL_ARGS = [{ city: 'Paris', unit: 'celsius' }, { tz: 'Europe/Paris' }];
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
+  sendJsonBase(res, status, body, { 'content-type': 'application/json; charset=UTF-8' });
 }
 
 const STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL' };
@@ -233,22 +215,9 @@ const defaultHandler: Handler = (req, res) => {
   res.end();
 };
 
-export async function startFakeGoogle(opts: { apiKey?: string } = {}): Promise<FakeGoogle> {
-  const requests: RecordedRequest[] = [];
-  let handler: Handler | undefined;
-  const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    let json: any;
-    try {
-      json = body ? JSON.parse(body) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const rec = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-    requests.push(rec);
-    const key = (req.headers['x-goog-api-key'] as string | undefined) ?? new URL(rec.path, 'http://fake').searchParams.get('key') ?? undefined;
+export function startFakeGoogle(opts: { apiKey?: string } = {}): Promise<FakeGoogle> {
+  return startRecordingServer('/v1beta', async (rec, res, handler) => {
+    const key = (rec.headers['x-goog-api-key'] as string | undefined) ?? new URL(rec.path, 'http://fake').searchParams.get('key') ?? undefined;
     if (!key) {
       sendError(res, 403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.");
       return;
@@ -259,22 +228,10 @@ export async function startFakeGoogle(opts: { apiKey?: string } = {}): Promise<F
       ]);
       return;
     }
-    if (body && json === undefined) {
+    if (rec.body && rec.json === undefined) {
       sendError(res, 400, 'Invalid JSON payload received.');
       return;
     }
     await (handler ?? defaultHandler)(rec, res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1beta`,
-    port,
-    requests,
-    handle: (h) => (handler = h),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
 }

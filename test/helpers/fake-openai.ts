@@ -1,30 +1,14 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { sendJson, startRecordingServer, type FakeServer, type Handler } from './fake-server';
+
+export { sendJson, type Handler, type RecordedRequest } from './fake-server';
+export type FakeOpenAI = FakeServer;
 
 /**
  * A fake OpenAI upstream following the published wire format: POST /v1/chat/completions with
  * `Authorization: Bearer`, JSON answers, SSE `data:` events ending in `data: [DONE]`, and
  * `{"error":{...}}` bodies for errors. Every request is recorded for assertions.
  */
-
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: any;
-}
-
-export type Handler = (req: RecordedRequest, res: http.ServerResponse) => void | Promise<void>;
-
-export interface FakeOpenAI {
-  url: string;
-  port: number;
-  requests: RecordedRequest[];
-  /** Replaces the default behaviour for the next requests. */
-  handle(h: Handler | undefined): void;
-  close(): Promise<void>;
-}
 
 export function completion(model: string, content: string, usage = { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 }) {
   return {
@@ -40,12 +24,6 @@ export function completion(model: string, content: string, usage = { prompt_toke
 
 export function chunk(model: string, delta: object, finish: string | null = null) {
   return { id: 'chatcmpl-fake123', object: 'chat.completion.chunk', created: 1700000000, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
-}
-
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
 }
 
 /** Answers a request that offers tools with a call to the first tool, as OpenAI does. */
@@ -87,37 +65,12 @@ const defaultHandler: Handler = async (req, res) => {
   sendJson(res, 200, completion(model, `echo: ${last}`));
 };
 
-export async function startFakeOpenAI(): Promise<FakeOpenAI> {
-  const requests: RecordedRequest[] = [];
-  let handler: Handler | undefined;
-  const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    let json: any;
-    try {
-      json = body ? JSON.parse(body) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const rec = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-    requests.push(rec);
-    if (req.headers.authorization === undefined) {
+export function startFakeOpenAI(): Promise<FakeOpenAI> {
+  return startRecordingServer('/v1', async (rec, res, handler) => {
+    if (rec.headers.authorization === undefined) {
       sendJson(res, 401, { error: { message: 'You did not provide an API key.', type: 'invalid_request_error', param: null, code: null } });
       return;
     }
     await (handler ?? defaultHandler)(rec, res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
-    requests,
-    handle: (h) => (handler = h),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
 }

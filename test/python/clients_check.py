@@ -6,10 +6,9 @@ Prints one line per check and a closing "N passed, N failed" line; exits 1 on an
 
 import json
 import os
-import sys
-import traceback
 
 import openai
+from check_harness import check, run_checks, tool
 from langchain_core.messages import AIMessageChunk
 from langchain_openai import ChatOpenAI
 from openai import OpenAI
@@ -19,26 +18,7 @@ STANDARD_KEY = os.environ["STANDARD_KEY"]
 LANGCHAIN_KEY = os.environ["LANGCHAIN_KEY"]
 MODEL = os.environ.get("MODEL", "gpt-4o-mini")
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
-checks = []
-
-
-def check(fn):
-    checks.append(fn)
-    return fn
-
+WEATHER_TOOL = tool("get_weather", "Current weather in a city")
 
 client = OpenAI(base_url=f"{BASE}/v1", api_key=STANDARD_KEY, max_retries=0)
 
@@ -153,15 +133,4 @@ def langchain_rejects_standard_keys():
         raise AssertionError("expected PermissionDeniedError")
 
 
-passed = failed = 0
-for fn in checks:
-    try:
-        fn()
-        passed += 1
-        print(f"ok   {fn.__name__}")
-    except Exception:  # noqa: BLE001 - report every failure, keep going
-        failed += 1
-        print(f"FAIL {fn.__name__}")
-        traceback.print_exc()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+run_checks()

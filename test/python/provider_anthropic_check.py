@@ -7,10 +7,9 @@ Prints one line per check and a closing "N passed, N failed" line; exits 1 on an
 
 import json
 import os
-import sys
-import traceback
 
 import openai
+from check_harness import check, run_checks, tool, user
 from openai import OpenAI
 
 BASE = os.environ["GATEWAY_URL"]
@@ -18,22 +17,6 @@ KEY = os.environ["STANDARD_KEY"]
 MODEL = "claude-test-1"
 
 client = OpenAI(base_url=f"{BASE}/v1", api_key=KEY, max_retries=0)
-
-
-def tool(name, description):
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-
 
 WEATHER = tool("get_weather", "Current weather in a city")
 TIME = tool("get_time", "Local time in a city")
@@ -46,17 +29,6 @@ SCHEMA = {
     "additionalProperties": False,
 }
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-
-checks = []
-
-
-def check(fn):
-    checks.append(fn)
-    return fn
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
 
 
 def expect_usage(u):
@@ -257,15 +229,4 @@ def stream_error_is_raised():
         raise AssertionError("expected APIError from the stream")
 
 
-passed = failed = 0
-for fn in checks:
-    try:
-        fn()
-        passed += 1
-        print(f"ok   {fn.__name__}")
-    except Exception:  # noqa: BLE001 - report every failure, keep going
-        failed += 1
-        print(f"FAIL {fn.__name__}")
-        traceback.print_exc()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+run_checks()

@@ -9,10 +9,9 @@ import base64
 import json
 import os
 import struct
-import sys
-import traceback
 
 import openai
+from check_harness import check, run_checks, tool, user
 from openai import OpenAI
 
 BASE = os.environ["GATEWAY_URL"]
@@ -24,35 +23,10 @@ EMBED_MODEL = os.environ.get("EMBED_MODEL", "embed-v4.0")
 PROMPT, COMPLETION = 14, 5
 
 
-def tool(name, description):
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-
-
 WEATHER = tool("get_weather", "Current weather in a city")
 TIME = tool("get_time", "Local time in a city")
 
 client = OpenAI(base_url=f"{BASE}/v1", api_key=KEY, max_retries=0)
-checks = []
-
-
-def check(fn):
-    checks.append(fn)
-    return fn
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
 
 
 def collect_tool_calls(stream):
@@ -299,15 +273,4 @@ def n_greater_than_one_is_refused():
         raise AssertionError("expected BadRequestError")
 
 
-passed = failed = 0
-for fn in checks:
-    try:
-        fn()
-        passed += 1
-        print(f"ok   {fn.__name__}")
-    except Exception:  # noqa: BLE001 - report every failure, keep going
-        failed += 1
-        print(f"FAIL {fn.__name__}")
-        traceback.print_exc()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+run_checks()

@@ -7,10 +7,9 @@ closing "N passed, N failed" line; exits 1 on any failure.
 
 import json
 import os
-import sys
-import traceback
 
 import openai
+from check_harness import check, run_checks
 from openai import OpenAI
 
 BASE = os.environ["GATEWAY_URL"]
@@ -41,13 +40,6 @@ TIME = {
         "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]},
     },
 }
-
-checks = []
-
-
-def check(fn):
-    checks.append(fn)
-    return fn
 
 
 def assert_usage(u):
@@ -264,15 +256,4 @@ def unsupported_endpoint():
         raise AssertionError("expected BadRequestError")
 
 
-passed = failed = 0
-for fn in checks:
-    try:
-        fn()
-        passed += 1
-        print(f"ok   {fn.__name__}")
-    except Exception:  # noqa: BLE001 - report every failure, keep going
-        failed += 1
-        print(f"FAIL {fn.__name__}")
-        traceback.print_exc()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+run_checks()
