@@ -2,23 +2,12 @@ import { SseParser, type SseEvent } from '../../../src/core/sse';
 import { GatewayError } from '../../../src/errors';
 import type { Endpoint, JsonObject } from '../../../src/plugins/types';
 import { translator } from '../../../src/providers/anthropic';
-import { translatorFor } from '../../../src/providers/registry';
+import { toRuntime, translatorFor } from '../../../src/providers/registry';
 import type { ProviderRuntime, TranslationInput } from '../../../src/providers/types';
 import { startFakeAnthropic, type FakeAnthropic } from '../../helpers/fake-anthropic';
 
-const provider: ProviderRuntime = {
-  name: 'anthropic',
-  type: 'anthropic',
-  baseUrl: new URL('https://api.anthropic.com/v1'),
-  basePath: '/v1',
-  apiKey: 'sk-ant-test',
-  headers: {},
-  models: ['claude-*'],
-  cluster: 'provider_anthropic',
-  requiresKey: false,
-  available: true,
-  timeoutSeconds: 0,
-};
+// Built as the gateway builds it from configuration.
+const provider: ProviderRuntime = toRuntime({ name: 'anthropic', type: 'anthropic', base_url: 'https://api.anthropic.com/v1', api_key: 'sk-ant-test', models: ['claude-*'], headers: {}, timeout_seconds: 0 });
 
 function input(body: Record<string, unknown>, opts: { endpoint?: Endpoint; provider?: Partial<ProviderRuntime> } = {}): TranslationInput {
   return {

@@ -1,23 +1,12 @@
 import { SseEvent, SseParser } from '../../../src/core/sse';
 import { GatewayError } from '../../../src/errors';
 import type { Endpoint, JsonObject, JsonValue } from '../../../src/plugins/types';
-import { translatorFor } from '../../../src/providers/registry';
+import { toRuntime, translatorFor } from '../../../src/providers/registry';
 import type { ProviderRuntime, TranslationInput } from '../../../src/providers/types';
 import { translator } from '../../../src/providers/cohere';
 
-const provider: ProviderRuntime = {
-  name: 'cohere',
-  type: 'cohere',
-  baseUrl: new URL('https://api.cohere.com/v2'),
-  basePath: '/v2',
-  apiKey: 'sk-native-test',
-  headers: {},
-  models: ['command-*'],
-  cluster: 'provider_cohere',
-  requiresKey: false,
-  available: true,
-  timeoutSeconds: 0,
-};
+// Built as the gateway builds it from configuration.
+const provider: ProviderRuntime = toRuntime({ name: 'cohere', type: 'cohere', base_url: 'https://api.cohere.com/v2', api_key: 'sk-native-test', models: ['command-*'], headers: {}, timeout_seconds: 0 });
 
 function input(body: Record<string, unknown>, endpoint: Endpoint = 'chat.completions'): TranslationInput {
   return {

@@ -1,23 +1,13 @@
 import { SseParser } from '../../../src/core/sse';
 import { GatewayError } from '../../../src/errors';
 import type { Endpoint, JsonObject, JsonValue } from '../../../src/plugins/types';
+import { toRuntime } from '../../../src/providers/registry';
 import type { ProviderRuntime, TranslationInput } from '../../../src/providers/types';
 import { aliases, translator } from '../../../src/providers/google';
 import { toGeminiSchema } from '../../../src/providers/google/schema';
 
-const provider: ProviderRuntime = {
-  name: 'gemini',
-  type: 'google',
-  baseUrl: new URL('https://generativelanguage.googleapis.com/v1beta'),
-  basePath: '/v1beta',
-  apiKey: 'sk-native',
-  headers: {},
-  models: ['gemini-*'],
-  cluster: 'provider_gemini',
-  requiresKey: false,
-  available: true,
-  timeoutSeconds: 0,
-};
+// Built as the gateway builds it from configuration.
+const provider: ProviderRuntime = toRuntime({ name: 'gemini', type: 'google', base_url: 'https://generativelanguage.googleapis.com/v1beta', api_key: 'sk-native', models: ['gemini-*'], headers: {}, timeout_seconds: 0 });
 
 function input(body: Record<string, unknown>, endpoint: Endpoint = 'chat.completions'): TranslationInput {
   return {
