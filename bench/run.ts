@@ -251,14 +251,13 @@ async function startEnvoyAlone(bin: string, upstreamPort: number): Promise<{ pro
 async function startGateway(upstream: FakeUpstream): Promise<{ proc: Managed; url: string; envoyAdmin: string }> {
   const [httpPort, envoyAdmin, grpcPort, adminPort] = await freePorts(4);
   const config = {
-    server: { listen_address: LOOPBACK, http_port: httpPort },
+    server: { listen_address: LOOPBACK, http_port: httpPort, shutdown_grace_seconds: 1 },
     envoy: {
       admin_address: LOOPBACK,
       admin_port: envoyAdmin,
       bootstrap_path: path.join(tmpDir!, 'envoy.yaml'),
       log_level: 'error',
       concurrency: 2,
-      drain_seconds: 1,
     },
     processor: { listen_address: LOOPBACK, advertise_address: LOOPBACK, grpc_port: grpcPort, admin_port: adminPort },
     logging: { level: GATEWAY_LOG_LEVEL },

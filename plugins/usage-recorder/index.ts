@@ -38,6 +38,7 @@ export default definePlugin({
         const u = ctx.usage;
         const langchain = ctx.request.prefix === '/v1/langchain' || p?.tier === 'langchain';
         host.usage.record({
+          id: ctx.id,
           requestId: ctx.requestId,
           time: ctx.receivedAt,
           keyId: p?.id ?? null,
@@ -59,6 +60,7 @@ export default definePlugin({
           ttftMs: ctx.timeToFirstByteMs === undefined ? null : Math.round(ctx.timeToFirstByteMs * 100) / 100,
           status: ctx.finalStatus ?? 0,
           streamed: ctx.response?.streamed ?? false,
+          outcome: ctx.outcome ?? null,
         });
       },
     };

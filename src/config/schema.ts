@@ -22,6 +22,8 @@ const server = {
     max_request_body_bytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
     request_timeout_seconds: { type: 'number', minimum: 0, default: 600 },
     stream_idle_timeout_seconds: { type: 'number', minimum: 1, default: 300 },
+    /** On SIGTERM/SIGINT: how long requests in flight get to finish before they are cut. */
+    shutdown_grace_seconds: { type: 'number', minimum: 0, default: 30 },
   },
 } as const;
 
@@ -40,7 +42,6 @@ const envoy = {
       default: 'warning',
     },
     concurrency: { type: 'integer', minimum: 1, default: 2 },
-    drain_seconds: { type: 'number', minimum: 0, default: 5 },
   },
 } as const;
 

@@ -12,6 +12,11 @@ export interface ServerConfig {
   request_timeout_seconds: number;
   /** Time a stream may stay silent before Envoy resets it. */
   stream_idle_timeout_seconds: number;
+  /**
+   * On SIGTERM/SIGINT, how long requests in flight get to finish: Envoy stops taking new
+   * connections at once, and what is still running when this runs out is cut (`interrupted`).
+   */
+  shutdown_grace_seconds: number;
 }
 
 export interface EnvoyConfig {
@@ -25,8 +30,6 @@ export interface EnvoyConfig {
   bootstrap_path: string;
   log_level: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
   concurrency: number;
-  /** Seconds Envoy gets to drain connections on shutdown. */
-  drain_seconds: number;
 }
 
 export interface ProcessorConfig {

@@ -2,6 +2,13 @@ import type { ProviderTarget } from '../plugins/types';
 import type { ProviderRuntime, ProviderTranslator, TranslationInput } from '../providers/types';
 import type { ExchangeContext } from './context';
 
+/**
+ * Dynamic metadata key (gateway namespace) carrying the exchange id from the listener's ext_proc
+ * stream to each attempt's: Envoy forwards it to the provider cluster's filter, and a client has
+ * no way to set it (unlike a request header).
+ */
+export const EXCHANGE_METADATA = 'exchange';
+
 /** Where a request may go: its primary target first, then its fallbacks, and the cluster Envoy routes it to. */
 export interface RoutePlan {
   cluster: string;
@@ -29,7 +36,7 @@ export interface PendingRequest {
 }
 
 /**
- * Requests between routing and completion, by request id. Envoy calls the processor twice per
+ * Requests between routing and completion, by the gateway's exchange id. Envoy calls the processor twice per
  * request: the downstream ext_proc (auth, plugins, routing, response) and, once per attempt,
  * the upstream ext_proc of the chosen provider cluster (translation and credential for that
  * provider). This map is how the second finds what the first decided.

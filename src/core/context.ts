@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/logger';
 import type {
   Endpoint,
+  ExchangeOutcome,
   GatewayRequest,
   GatewayResponse,
   JsonObject,
@@ -62,11 +63,13 @@ export class ExchangeContext implements RequestContext {
   costUsd: number | undefined;
   finalStatus: number | undefined;
   durationMs: number | undefined;
+  outcome: ExchangeOutcome | undefined;
   /** Credential a plugin chose for the upstream attempt, overriding the provider's own. */
   providerCredential: string | undefined;
   readonly receivedAt = Date.now();
 
   constructor(
+    readonly id: string,
     readonly requestId: string,
     readonly startTime: number,
     readonly request: RequestState,

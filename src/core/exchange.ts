@@ -5,16 +5,17 @@ import { errorBody, GatewayError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { PluginHost } from '../plugins/host';
-import type { JsonObject, JsonValue, PriceBook, ProviderTarget, RequestContext, ShortCircuit } from '../plugins/types';
+import type { ExchangeOutcome, JsonObject, JsonValue, PriceBook, ProviderTarget, RequestContext, ShortCircuit } from '../plugins/types';
 import type { ProviderRegistry } from '../providers/registry';
 import { translatorFor } from '../providers/registry';
 import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
-import type { InFlight, RoutePlan } from './attempts';
+import { EXCHANGE_METADATA, type InFlight, type RoutePlan } from './attempts';
 import { ExchangeContext, RequestState, ResponseState } from './context';
 import { hasDotSegment, MODEL_ENDPOINTS, parsePath } from './endpoints';
 import { Headers } from './headers';
 import { SseEvent, SseParser } from './sse';
 import { TOKENS_METADATA } from '../ratelimit/descriptors';
+import { correlationId } from '../util/correlation';
 
 /** Let the message through, with optional edits. */
 export interface Continue {
@@ -58,10 +59,13 @@ export interface ExchangeDeps {
 /** Client credentials and hop-by-hop values that must never reach a provider. */
 const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
 const CONTINUE: Continue = { kind: 'continue' };
+/** Far above any provider's model ids; bounds what is copied into headers and logs. */
+const MAX_MODEL_LENGTH = 256;
+const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 /** Throws on malformed UTF-8 instead of substituting U+FFFD. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'failed';
+export type { ExchangeOutcome };
 
 /**
  * The life of one HTTP request through the gateway, independent of the ext_proc wire protocol:
@@ -94,9 +98,12 @@ export class Exchange {
     const q = rawPath.indexOf('?');
     const path = q < 0 ? rawPath : rawPath.slice(0, q);
     const parsed = parsePath(path);
-    const requestId = headers.get('x-request-id') ?? randomUUID();
+    // Ours, never the client's: x-request-id is kept by Envoy when a client sends one, so two
+    // clients could share it. In-flight state and usage records are keyed on this id.
+    const id = randomUUID();
+    const requestId = correlationId(headers.get('x-request-id')) ?? id;
     const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix);
-    this.ctx = new ExchangeContext(requestId, startTime, request, this.deps.log.child({ request_id: requestId }));
+    this.ctx = new ExchangeContext(id, requestId, startTime, request, this.deps.log.child({ exchange_id: id, request_id: requestId }));
 
     // Internal routing headers are the processor's to set; a client-supplied one is dropped.
     // Envoy's x-envoy-* request headers (retry, timeout and routing overrides) are honoured from
@@ -152,6 +159,11 @@ export class Exchange {
       if (typeof model !== 'string') {
         return this.fail(new GatewayError(400, 'invalid_type', "Invalid type for 'model': expected a string.", { param: 'model' }));
       }
+      // The model is echoed in response headers and logs: no control characters (tab included).
+      if (model.length > MAX_MODEL_LENGTH || CONTROL_CHARS.test(model)) {
+        const why = model.length > MAX_MODEL_LENGTH ? `longer than ${MAX_MODEL_LENGTH} characters` : 'contains control characters';
+        return this.fail(new GatewayError(400, 'invalid_value', `Invalid value for 'model': it ${why}.`, { param: 'model' }));
+      }
     }
 
     const short = await this.deps.plugins.run('onRequest', this.ctx);
@@ -177,8 +189,10 @@ export class Exchange {
     }
 
     const plan = this.deps.planRoute(this.ctx, target);
-    this.deps.inflight.register(this.ctx.requestId, { ctx: this.ctx, plan, attempts: 0, tried: [] });
+    this.deps.inflight.register(this.ctx.id, { ctx: this.ctx, plan, attempts: 0, tried: [] });
     this.registered = true;
+    // The attempt streams find this exchange by it: metadata no client can set (src/envoy/clusters.ts).
+    this.ctx.setDynamicMetadata(EXCHANGE_METADATA, this.ctx.id);
 
     const edits = new Map<string, string | null>();
     for (const h of CLIENT_ONLY_HEADERS) if (request.headers.has(h)) edits.set(h, null);
@@ -202,7 +216,7 @@ export class Exchange {
 
   async responseHeaders(headers: Headers, _endOfStream: boolean): Promise<Directive> {
     // The attempt that produced this response decides how it is translated back.
-    const attempt = this.registered ? this.deps.inflight.get(this.ctx.requestId)?.current : undefined;
+    const attempt = this.registered ? this.deps.inflight.get(this.ctx.id)?.current : undefined;
     if (attempt) {
       this.translator = attempt.translator;
       this.input = attempt.input;
@@ -358,11 +372,12 @@ export class Exchange {
   finish(outcome: ExchangeOutcome): void {
     if (this.finished || !this.ctx) return;
     this.finished = true;
-    if (this.registered) this.deps.inflight.delete(this.ctx.requestId);
+    if (this.registered) this.deps.inflight.delete(this.ctx.id);
     const ctx = this.ctx;
     const end = performance.now();
     const status = outcome === 'cancelled' && this.status === 0 ? 499 : this.status;
     ctx.finalStatus = status;
+    ctx.outcome = outcome;
     ctx.durationMs = round(end - ctx.startTime);
     const { metrics } = this.deps;
     const provider = ctx.target?.provider ?? 'none';

@@ -37,6 +37,13 @@ export class Headers implements HeaderView {
   }
 }
 
+/** C0 controls but HTAB, and DEL: Envoy refuses a header mutation carrying one (a 5xx for the client). */
+const HEADER_VALUE_INVALID = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+export function isValidHeaderValue(value: string): boolean {
+  return !HEADER_VALUE_INVALID.test(value);
+}
+
 /**
  * Pending edits to one direction's headers. Later edits of the same name win, so a plugin
  * removing a header after another set it behaves as a person would expect.
@@ -45,6 +52,8 @@ export class HeaderEdits {
   private readonly edits = new Map<string, string | null>();
 
   set(name: string, value: string): void {
+    // Thrown at the plugin that set it (its on_error policy applies), not found by Envoy later.
+    if (!isValidHeaderValue(value)) throw new TypeError(`The value for header ${name.toLowerCase()} contains control characters.`);
     this.edits.set(name.toLowerCase(), value);
   }
 

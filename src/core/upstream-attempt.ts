@@ -5,7 +5,6 @@ import type { ProviderRegistry } from '../providers/registry';
 import { translatorFor } from '../providers/registry';
 import { nextTargetFor, type InFlight } from './attempts';
 import type { Continue, Directive, Respond } from './exchange';
-import type { Headers } from './headers';
 
 export interface AttemptDeps {
   plugins: PluginHost;
@@ -30,14 +29,14 @@ const json = (status: number, body: unknown, details: string): Respond => ({
 export class UpstreamAttempt {
   constructor(private readonly deps: AttemptDeps) {}
 
-  async requestHeaders(headers: Headers, providerName: string): Promise<Directive> {
-    const requestId = headers.get('x-request-id');
-    const pending = requestId ? this.deps.inflight.get(requestId) : undefined;
+  /** `exchangeId` comes from Envoy's stream metadata, never from the request's headers. */
+  async requestHeaders(providerName: string, exchangeId: string | undefined): Promise<Directive> {
+    const pending = exchangeId ? this.deps.inflight.get(exchangeId) : undefined;
     const provider = this.deps.providers.get(providerName);
     const translator = provider && translatorFor(provider.type);
     const target = pending && nextTargetFor(pending, providerName);
     if (!pending || !provider || !translator || !target) {
-      this.deps.log.warn({ request_id: requestId, provider: providerName }, 'upstream attempt without a routed request');
+      this.deps.log.warn({ exchange_id: exchangeId, provider: providerName }, 'upstream attempt without a routed request');
       return json(503, new GatewayError(503, 'attempt_unroutable', 'The gateway lost track of this request; please retry.').toBody(), 'gateway_attempt_unroutable');
     }
     const { ctx } = pending;

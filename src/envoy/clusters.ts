@@ -72,6 +72,9 @@ function upstreamFilters(provider: string | undefined, proc: UpstreamProcessor):
           initial_metadata: [{ key: UPSTREAM_PROVIDER_METADATA, value: provider ?? '*' }],
         },
         request_attributes: provider ? [] : ['xds.upstream_host_metadata'],
+        // The listener's ext_proc stream publishes the exchange id there; the attempt's stream
+        // is joined to it by that, never by a header a client could send.
+        metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
         failure_mode_allow: false,
         message_timeout: `${proc.messageTimeoutMs / 1000}s`,
         processing_mode: {

@@ -44,9 +44,12 @@ export interface EnvoyOptions {
   concurrency: number;
   adminAddress: string;
   adminPort: number;
-  drainSeconds: number;
   log: Logger;
 }
+
+/** How often, and how many times in a row, Envoy must report no request in flight to count as drained. */
+const DRAIN_POLL_MS = 50;
+const QUIET_POLLS = 3;
 
 /** Runs Envoy as a child process: start, readiness, graceful drain, and exit reporting. */
 export class EnvoySupervisor extends EventEmitter {
@@ -58,13 +61,11 @@ export class EnvoySupervisor extends EventEmitter {
   }
 
   start(): void {
-    const { bin, bootstrapPath, logLevel, concurrency, drainSeconds } = this.opts;
+    const { bin, bootstrapPath, logLevel, concurrency } = this.opts;
     const args = [
       '-c', bootstrapPath,
       '--log-level', logLevel,
       '--concurrency', String(concurrency),
-      '--drain-time-s', String(Math.max(1, Math.ceil(drainSeconds))),
-      '--parent-shutdown-time-s', String(Math.max(2, Math.ceil(drainSeconds) + 1)),
       '--disable-hot-restart',
       '--log-format', '{"time":"%Y-%m-%dT%T.%eZ","level":"%l","service":"envoy","logger":"%n","msg":"%j"}',
     ];
@@ -103,29 +104,65 @@ export class EnvoySupervisor extends EventEmitter {
     throw new Error(`envoy not ready after ${timeoutMs} ms`);
   }
 
-  /** Stops accepting new connections, lets active requests finish, then stops Envoy. */
+  /**
+   * Stops taking new traffic and waits, up to `graceMs`, until no request is in flight and every
+   * response has left Envoy. Resolves true when Envoy drained, false when the grace period ran
+   * out first. Envoy keeps running: `stop()` ends it.
+   */
+  async drain(graceMs: number): Promise<boolean> {
+    if (!this.child) return true;
+    const deadline = Date.now() + graceMs;
+    // Failing health makes load balancers (and Envoy's /ready) stop sending here, and makes
+    // every connection close after its current response instead of taking another request.
+    // Then the listeners stop at once: new connections are refused, open ones carry on.
+    try {
+      await this.post('/healthcheck/fail');
+      await this.post('/drain_listeners');
+    } catch (err) {
+      this.opts.log.warn({ err: { message: (err as Error).message } }, 'envoy admin interface failed while draining');
+    }
+    this.opts.log.info({ grace_ms: graceMs }, 'envoy draining: listeners closed, waiting for requests in flight');
+    // Several quiet polls in a row: a keep-alive connection may carry one more request right
+    // after a response that left before the drain began.
+    let quiet = 0;
+    while (this.child && Date.now() < deadline) {
+      quiet = (await this.pending()) === 0 ? quiet + 1 : 0;
+      if (quiet >= QUIET_POLLS) return true;
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+    return !this.child;
+  }
+
+  /** Stops Envoy (SIGTERM, then SIGKILL after 5 s); whatever is still in flight is cut. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.stopping = true;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      await fetch(this.adminUrl('/drain_listeners?graceful'), { method: 'POST', signal: AbortSignal.timeout(1000) });
-      const deadline = Date.now() + this.opts.drainSeconds * 1000;
-      while (Date.now() < deadline && (await this.activeRequests()) > 0) await new Promise((r) => setTimeout(r, 100));
-    } catch {
-      // admin unreachable: fall through to the signal
-    }
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(killer);
   }
 
-  private async activeRequests(): Promise<number> {
-    const res = await fetch(this.adminUrl('/stats?filter=^http\\.gateway\\.downstream_rq_active$'), { signal: AbortSignal.timeout(500) });
-    const m = /downstream_rq_active:\s*(\d+)/.exec(await res.text());
-    return m ? Number(m[1]) : 0;
+  private async post(p: string): Promise<void> {
+    const res = await fetch(this.adminUrl(p), { method: 'POST', signal: AbortSignal.timeout(1000) });
+    await res.text();
+    if (!res.ok) throw new Error(`envoy admin ${p} answered ${res.status}`);
+  }
+
+  /**
+   * Requests in flight plus response bytes Envoy still holds for slow readers (an HTTP/1 stream
+   * is done once its response is buffered, not sent); -1 when the admin interface does not answer.
+   */
+  private async pending(): Promise<number> {
+    try {
+      // Both listeners (plain and mTLS) share the connection manager's stat prefix `gateway`.
+      const res = await fetch(this.adminUrl('/stats?filter=^http\\.gateway\\.downstream_(rq_active|cx_tx_bytes_buffered)$'), { signal: AbortSignal.timeout(500) });
+      return [...(await res.text()).matchAll(/:\s*(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    } catch {
+      return -1;
+    }
   }
 
   /** `envoy --mode validate`: returns Envoy's complaint, or undefined when the file is valid. */

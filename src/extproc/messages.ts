@@ -29,6 +29,8 @@ export interface ProcessingRequest {
   request_trailers?: unknown;
   response_trailers?: unknown;
   attributes?: Record<string, unknown>;
+  /** Dynamic metadata of the namespaces the filter's `metadata_options.forwarding_namespaces` lists. */
+  metadata_context?: { filter_metadata?: Record<string, Struct> };
 }
 
 export interface HeaderValueOption {

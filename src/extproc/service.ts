@@ -4,16 +4,27 @@ import type { UpstreamAttempt } from '../core/upstream-attempt';
 import { UPSTREAM_PROVIDER_METADATA } from '../envoy/clusters';
 import type { ProcessingRequest, ProcessingResponse } from './messages';
 import { serviceDefinition } from './protos';
-import { ExtProcSession, UpstreamSession } from './session';
+import { ExtProcSession, UpstreamSession, type StreamEnd } from './session';
 
 export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
 
+export interface ExtProcService {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+  /** Requests (listener streams) in flight. */
+  readonly active: number;
+  /**
+   * Shutdown is cutting what is in flight: every open request ends as interrupted, now, and so
+   * does any stream that ends from here on. Resolves when their records are handed over.
+   */
+  interrupt(): Promise<void>;
+}
+
 /** envoy.service.ext_proc.v3.ExternalProcessor: one session per HTTP request. */
-export function extProcService(
-  deps: ExchangeDeps,
-  attempts: UpstreamAttempt,
-): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): ExtProcService {
   const definition = serviceDefinition(EXT_PROC_PROTO, 'envoy.service.ext_proc.v3.ExternalProcessor');
+  const open = new Set<ExtProcSession>();
+  let interrupting = false;
   const process = (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
     let reset = false;
     let closing = false;
@@ -25,14 +36,18 @@ export function extProcService(
     // The provider clusters' ext_proc filters name their provider in the stream metadata.
     const provider = call.metadata.get(UPSTREAM_PROVIDER_METADATA)[0];
     const session = provider ? new UpstreamSession(attempts, String(provider), sink, deps.log) : new ExtProcSession(deps, sink);
-    const close = (outcome: 'cancelled' | 'failed' | 'ended') => {
+    if (session instanceof ExtProcSession) open.add(session);
+    const close = (end: Exclude<StreamEnd, 'interrupted'>) => {
       if (closing) return;
       closing = true;
-      deps.metrics.extprocStreams.inc({ outcome });
-      return session.close(outcome === 'failed' ? 'failed' : 'cancelled');
+      deps.metrics.extprocStreams.inc({ outcome: end });
+      if (!(session instanceof ExtProcSession)) return session.close();
+      open.delete(session);
+      return session.close(interrupting ? 'interrupted' : end);
     };
     call.on('data', (msg: ProcessingRequest) => session.receive(msg));
-    // Envoy resets the stream when the HTTP request ends: CANCELLED is the normal goodbye.
+    // Envoy half-closes the stream when the HTTP request is done (ext_proc_graceful_grpc_close);
+    // CANCELLED means Envoy reset it, or Envoy and its connection went away.
     call.on('cancelled', () => {
       reset = true;
       void close('cancelled');
@@ -54,5 +69,17 @@ export function extProcService(
       });
     });
   };
-  return { definition, implementation: { Process: process } };
+  return {
+    definition,
+    implementation: { Process: process },
+    get active() {
+      return open.size;
+    },
+    async interrupt() {
+      interrupting = true;
+      const cut = [...open];
+      open.clear();
+      await Promise.all(cut.map((s) => s.close('interrupted')));
+    },
+  };
 }

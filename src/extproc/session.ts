@@ -1,6 +1,7 @@
 import { Exchange, type Directive, type ExchangeDeps, type ExchangeOutcome } from '../core/exchange';
 import type { UpstreamAttempt } from '../core/upstream-attempt';
 import type { Logger } from '../observability/logger';
+import { EXCHANGE_METADATA } from '../core/attempts';
 import { Headers } from '../core/headers';
 import { errorBody } from '../errors';
 import type { CommonResponse, HeaderMap, HeaderMutation, ProcessingMode, ProcessingRequest, ProcessingResponse, Struct } from './messages';
@@ -70,6 +71,24 @@ function toStruct(values: Record<string, string | number>): Struct {
   return { fields: { [METADATA_NAMESPACE]: { structValue: { fields } } } };
 }
 
+/**
+ * How an ext_proc stream ended: Envoy closed it ('ended', a half-close), reset it ('cancelled'),
+ * it failed, or the gateway cut it while shutting down ('interrupted').
+ */
+export type StreamEnd = 'ended' | 'cancelled' | 'failed' | 'interrupted';
+
+/**
+ * What the client got. A final reply is not a delivered response yet: Envoy still has to send
+ * it. It counts once Envoy ends the stream normally (a half-close when the request is done, with
+ * ext_proc_graceful_grpc_close); a reset instead means Envoy, or the connection to it, went away
+ * first. A shutdown that cuts the request makes it 'interrupted' whatever the stream did.
+ */
+export function outcomeOf(end: StreamEnd, answered: ExchangeOutcome | undefined): ExchangeOutcome {
+  if (end === 'interrupted') return 'interrupted';
+  if (answered) return end === 'ended' ? answered : 'interrupted';
+  return end === 'failed' ? 'failed' : 'cancelled';
+}
+
 /** Writes what `send` needs; implemented by the gRPC stream (and by tests). */
 export interface ReplySink {
   send(msg: ProcessingResponse): void;
@@ -84,6 +103,8 @@ export class ExtProcSession {
   private readonly exchange: Exchange;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Set by the final reply; the exchange finishes with it only once Envoy ends the stream. */
+  private answered: 'completed' | 'responded' | undefined;
 
   constructor(
     private readonly deps: ExchangeDeps,
@@ -101,11 +122,11 @@ export class ExtProcSession {
     return this.queue;
   }
 
-  /** The stream ended before a final reply (client went away, Envoy reset it). */
-  close(outcome: ExchangeOutcome): Promise<void> {
+  /** The stream ended: the exchange finishes with what the client got (see outcomeOf). */
+  close(end: StreamEnd): Promise<void> {
     this.queue = this.queue.then(() => {
       this.closed = true;
-      this.exchange.finish(outcome);
+      this.exchange.finish(outcomeOf(end, this.answered));
     });
     return this.queue;
   }
@@ -152,7 +173,7 @@ export class ExtProcSession {
           return;
         case 'response_trailers':
           this.write({ response_trailers: {} });
-          this.exchange.finish('completed');
+          this.answered = 'completed';
           return;
         default:
           return;
@@ -168,8 +189,8 @@ export class ExtProcSession {
       };
     }
     this.write(encode(phase!, this.exchange.withMetadata(directive), true));
-    if (directive.kind === 'respond') this.exchange.finish('responded');
-    else if (done) this.exchange.finish('completed');
+    if (directive.kind === 'respond') this.answered = 'responded';
+    else if (done) this.answered = 'completed';
   }
 
   private write(msg: ProcessingResponse): void {
@@ -194,6 +215,12 @@ export function providerFromAttributes(attributes: Record<string, unknown> | und
   const fields = (attributes?.['envoy.filters.http.ext_proc'] as { fields?: Record<string, { stringValue?: string }> } | undefined)?.fields;
   const text = fields?.['xds.upstream_host_metadata']?.stringValue;
   return text ? HOST_PROVIDER.exec(text)?.[1] : undefined;
+}
+
+/** The exchange id the listener's stream published as dynamic metadata (forwarded by Envoy). */
+function exchangeIdOf(msg: ProcessingRequest): string | undefined {
+  const value = msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]?.fields?.[EXCHANGE_METADATA];
+  return typeof value?.stringValue === 'string' ? value.stringValue : undefined;
 }
 
 const internalError = (message: string): Directive => ({
@@ -237,7 +264,7 @@ export class UpstreamSession {
     try {
       if (msg.request === 'request_headers') {
         const provider = this.provider === '*' ? providerFromAttributes(msg.attributes) : this.provider;
-        reply = encode('request_headers', await this.attempt.requestHeaders(toHeaders(msg.request_headers?.headers), provider ?? ''));
+        reply = encode('request_headers', await this.attempt.requestHeaders(provider ?? '', exchangeIdOf(msg)));
       } else if (msg.request === 'request_body') {
         reply = { request_body: { response: {} } };
       } else if (msg.request === 'request_trailers') {

@@ -107,8 +107,21 @@ export interface UpstreamAttempt {
   readonly target: ProviderTarget;
 }
 
+/**
+ * How an exchange ended for the client: `completed` (the whole response was delivered),
+ * `responded` (the gateway answered itself), `cancelled` (the client went away first),
+ * `interrupted` (cut short by a shutdown), `failed` (the processor stream broke).
+ */
+export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'interrupted' | 'failed';
+
 /** Per-request state shared by all hooks. */
 export interface RequestContext {
+  /** The id the gateway minted for this request: unique, and the key for any per-request state. */
+  readonly id: string;
+  /**
+   * The request's x-request-id (the client's if it sent one, else Envoy's), for correlating
+   * logs: a client may repeat it, so never key state on it.
+   */
   readonly requestId: string;
   /** `performance.now()` when the request reached the processor. */
   readonly startTime: number;
@@ -131,6 +144,8 @@ export interface RequestContext {
   readonly finalStatus: number | undefined;
   /** Milliseconds from arrival to completion; set before onComplete. */
   readonly durationMs: number | undefined;
+  /** How the exchange ended; set before onComplete. */
+  readonly outcome: ExchangeOutcome | undefined;
   /** Free-form values plugins share with each other for this request. */
   readonly metadata: Map<string, unknown>;
   readonly log: PluginLogger;

@@ -28,7 +28,10 @@ export class BatchWriter<T> {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private backoffMs = 0;
+  /** close() has begun: it writes what is queued, including items that arrive meanwhile. */
   private closed = false;
+  /** close() has returned: nothing would write a new item. */
+  private done = false;
 
   constructor(
     /** What is written, for log lines ("usage", "audit"). */
@@ -40,6 +43,12 @@ export class BatchWriter<T> {
   ) {}
 
   enqueue(item: T): void {
+    if (this.done) {
+      // Never silently: a record after shutdown means something outlived the processor.
+      this.events.dropped(1);
+      this.log.error(`${this.what} record arrived after the writer closed; not written`);
+      return;
+    }
     if (this.queue.length >= this.opts.maxQueue) {
       this.events.dropped(1);
       return;
@@ -115,6 +124,7 @@ export class BatchWriter<T> {
       if (this.queue.length > 0) await new Promise((r) => setTimeout(r, Math.min(this.backoffMs || 50, Math.max(0, end - Date.now()))));
     }
     await this.writing;
+    this.done = true;
     const left = this.queue.length;
     if (left > 0) {
       this.events.dropped(left);

@@ -10,7 +10,7 @@
  * (`${t.json}`, …), and a migration that cannot be written that way lists its per-dialect
  * statements under `sqlite` / `postgres`, run after the shared ones.
  */
-import type { SecuritySettings } from '../plugins/types';
+import type { ExchangeOutcome, SecuritySettings } from '../plugins/types';
 import type { AuditQuery, AuditRecord, ProviderRecord, StoredSettings, UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -159,6 +159,19 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON audit_records FOR EACH STATEMENT EXECUTE FUNCTION audit_records_append_only()',
     ],
   },
+  {
+    version: 4,
+    name: 'usage_records keyed on the gateway exchange id',
+    // The old key was Envoy's x-request-id, which a client may set: records keep it as a
+    // correlation field, and the key becomes the id the gateway mints for every request.
+    up: () => [
+      'ALTER TABLE usage_records RENAME COLUMN request_id TO id',
+      'ALTER TABLE usage_records ADD COLUMN request_id TEXT',
+      'ALTER TABLE usage_records ADD COLUMN outcome TEXT',
+      'UPDATE usage_records SET request_id = id',
+      'CREATE INDEX usage_records_request_idx ON usage_records (request_id)',
+    ],
+  },
 ];
 
 /** The statements of one migration for one dialect, in order. */
@@ -212,6 +225,17 @@ export const KEY_COLUMNS = [
   'created_at',
   'updated_at',
 ] as const;
+
+/**
+ * The conflict clause of a key import (KeyStore.importKey): an import updates a stored key but never
+ * its id, creation time or revocation, and never a revoked key or one created through the API. One
+ * statement, so a replica importing at start cannot undo a revocation made meanwhile elsewhere.
+ */
+export const KEY_IMPORT_CONFLICT = `ON CONFLICT (id) DO UPDATE SET ${KEY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at' && c !== 'revoked_at')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ')}
+  WHERE virtual_keys.revoked_at IS NULL AND virtual_keys.source <> 'api'
+  RETURNING id`;
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 
@@ -329,6 +353,7 @@ export function keyFromRow(row: Record<string, unknown>): VirtualKeyRecord {
 
 /** usage_records columns, in the order usageValues() returns values. */
 export const USAGE_COLUMNS = [
+  'id',
   'request_id',
   'time',
   'key_id',
@@ -350,12 +375,14 @@ export const USAGE_COLUMNS = [
   'ttft_ms',
   'status',
   'streamed',
+  'outcome',
 ] as const;
 
 /** A usage record's column values, in USAGE_COLUMNS order; `streamed` as the dialect stores it. */
 export function usageValues(r: UsageRecord, dialect: Dialect): unknown[] {
   return [
-    r.requestId,
+    r.id,
+    r.requestId ?? null,
     r.time,
     r.keyId ?? null,
     r.user ?? null,
@@ -376,12 +403,14 @@ export function usageValues(r: UsageRecord, dialect: Dialect): unknown[] {
     r.ttftMs ?? null,
     r.status,
     dialect === 'sqlite' ? (r.streamed ? 1 : 0) : Boolean(r.streamed),
+    r.outcome ?? null,
   ];
 }
 
 export function usageFromRow(row: Record<string, unknown>): UsageRecord {
   return {
-    requestId: String(row.request_id),
+    id: String(row.id),
+    requestId: str(row.request_id),
     time: num(row.time),
     keyId: str(row.key_id),
     user: str(row.user_id),
@@ -402,6 +431,7 @@ export function usageFromRow(row: Record<string, unknown>): UsageRecord {
     ttftMs: numOrNull(row.ttft_ms),
     status: num(row.status),
     streamed: row.streamed === true || row.streamed === 1 || row.streamed === 't',
+    outcome: str(row.outcome) as ExchangeOutcome | null,
   };
 }
 

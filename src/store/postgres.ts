@@ -10,6 +10,7 @@ import {
   AUDIT_COLUMNS,
   COLUMN_TYPES,
   KEY_COLUMNS,
+  KEY_IMPORT_CONFLICT,
   PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   USAGE_COLUMNS,
@@ -39,6 +40,7 @@ import {
   type AuditQuery,
   type AuditRecord,
   type AuditStore,
+  type ImportedKeySource,
   type KeyStore,
   type ProviderRecord,
   type ProviderStore,
@@ -84,10 +86,7 @@ const placeholders = (count: number, first: number): string =>
   Array.from({ length: count }, (_, i) => `$${first + i}`).join(', ');
 
 const KEY_INSERT = `INSERT INTO virtual_keys (${KEY_COLUMNS.join(', ')}) VALUES (${placeholders(KEY_COLUMNS.length, 1)})`;
-const KEY_UPSERT = `${KEY_INSERT}
-  ON CONFLICT (id) DO UPDATE SET ${KEY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at')
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ')}`;
+const KEY_IMPORT = `${KEY_INSERT} ${KEY_IMPORT_CONFLICT}`;
 
 const PROVIDER_UPSERT = `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) VALUES (${placeholders(PROVIDER_COLUMNS.length, 1)})
   ON CONFLICT (name) DO UPDATE SET ${PROVIDER_COLUMNS.filter((c) => c !== 'name' && c !== 'created_at')
@@ -182,8 +181,8 @@ export class PostgresStore implements Store {
   }
 
   /** One stored usage record (diagnostics and tests; not part of the Store interface). */
-  async getUsage(requestId: string): Promise<UsageRecord | undefined> {
-    const { rows } = await this.q('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
+  async getUsage(id: string): Promise<UsageRecord | undefined> {
+    const { rows } = await this.q('SELECT * FROM usage_records WHERE id = $1', [id]);
     return rows[0] ? usageFromRow(rows[0]) : undefined;
   }
 
@@ -206,9 +205,9 @@ class PgKeyStore implements KeyStore {
     }
   }
 
-  async upsert(rec: VirtualKeyRecord): Promise<void> {
+  async importKey(rec: VirtualKeyRecord): Promise<boolean> {
     try {
-      await this.s.q(KEY_UPSERT, keyValues(rec));
+      return (await this.s.q(KEY_IMPORT, keyValues(rec))).rowCount > 0;
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreConflictError(`virtual key ${rec.id}: hash belongs to another key`);
       throw err;
@@ -258,6 +257,15 @@ class PgKeyStore implements KeyStore {
     );
     return rows[0]?.found === true;
   }
+
+  async revokeUnlisted(source: ImportedKeySource, keep: readonly string[], now: number): Promise<string[]> {
+    const { rows } = await this.s.q(
+      `UPDATE virtual_keys SET revoked_at = $1, updated_at = $1
+       WHERE source = $2 AND revoked_at IS NULL AND NOT (id = ANY($3::text[])) RETURNING id`,
+      [now, source, [...keep]],
+    );
+    return rows.map((r) => String(r.id)).sort();
+  }
 }
 
 class PgUsageStore implements UsageStore {
@@ -271,7 +279,7 @@ class PgUsageStore implements UsageStore {
       const width = USAGE_COLUMNS.length;
       const rows = chunk.map((_, i) => `(${placeholders(width, i * width + 1)})`);
       const sql = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}
-        ON CONFLICT (request_id) DO NOTHING`;
+        ON CONFLICT (id) DO NOTHING`;
       return run(
         sql,
         chunk.flatMap((r) => usageValues(r, 'postgres')),

@@ -11,6 +11,7 @@ import type { SecuritySettings } from '../plugins/types';
 import {
   AUDIT_COLUMNS,
   KEY_COLUMNS,
+  KEY_IMPORT_CONFLICT,
   PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   COLUMN_TYPES,
@@ -41,6 +42,7 @@ import {
   type AuditQuery,
   type AuditRecord,
   type AuditStore,
+  type ImportedKeySource,
   type KeyStore,
   type ProviderRecord,
   type ProviderStore,
@@ -69,12 +71,9 @@ export interface SqliteStoreOptions {
 const DAY_SQL = "strftime('%Y-%m-%d', time / 1000, 'unixepoch')";
 
 const KEY_INSERT = `INSERT INTO virtual_keys (${KEY_COLUMNS.join(', ')}) VALUES (${KEY_COLUMNS.map(() => '?').join(', ')})`;
-const KEY_UPSERT = `${KEY_INSERT}
-  ON CONFLICT (id) DO UPDATE SET ${KEY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at')
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ')}`;
+const KEY_IMPORT = `${KEY_INSERT} ${KEY_IMPORT_CONFLICT}`;
 const USAGE_INSERT = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (request_id) DO NOTHING`;
+  ON CONFLICT (id) DO NOTHING`;
 
 const PROVIDER_UPSERT = `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) VALUES (${PROVIDER_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (name) DO UPDATE SET ${PROVIDER_COLUMNS.filter((c) => c !== 'name' && c !== 'created_at')
@@ -158,8 +157,8 @@ export class SqliteStore implements Store {
   }
 
   /** One stored usage record (diagnostics and tests; not part of the Store interface). */
-  async getUsage(requestId: string): Promise<UsageRecord | undefined> {
-    const row = this.stmt('SELECT * FROM usage_records WHERE request_id = ?').get(requestId) as Row | undefined;
+  async getUsage(id: string): Promise<UsageRecord | undefined> {
+    const row = this.stmt('SELECT * FROM usage_records WHERE id = ?').get(id) as Row | undefined;
     return row ? usageFromRow(row) : undefined;
   }
 
@@ -182,9 +181,9 @@ class SqliteKeyStore implements KeyStore {
     }
   }
 
-  async upsert(rec: VirtualKeyRecord): Promise<void> {
+  async importKey(rec: VirtualKeyRecord): Promise<boolean> {
     try {
-      this.s.stmt(KEY_UPSERT).run(...keyValues(rec));
+      return this.s.stmt(KEY_IMPORT).get(...keyValues(rec)) !== undefined;
     } catch (err) {
       if (isConstraintError(err)) throw new StoreConflictError(`virtual key ${rec.id}: hash belongs to another key`);
       throw err;
@@ -227,6 +226,17 @@ class SqliteKeyStore implements KeyStore {
       this.s.stmt('UPDATE virtual_keys SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, now, id);
       return this.s.stmt('SELECT 1 FROM virtual_keys WHERE id = ?').get(id) !== undefined;
     });
+  }
+
+  async revokeUnlisted(source: ImportedKeySource, keep: readonly string[], now: number): Promise<string[]> {
+    // The ids travel as one JSON parameter: a keys.json may list more keys than SQLite allows parameters.
+    const rows = this.s
+      .stmt(
+        `UPDATE virtual_keys SET revoked_at = ?, updated_at = ?
+         WHERE source = ? AND revoked_at IS NULL AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id`,
+      )
+      .all(now, now, source, JSON.stringify(keep)) as Row[];
+    return rows.map((r) => String(r.id)).sort();
   }
 }
 

@@ -4,12 +4,17 @@
  * Both run the same migrations and pass the same test suite (test/store/store-suite.ts).
  */
 
-import type { SecuritySettings } from '../plugins/types';
+import type { ExchangeOutcome, SecuritySettings } from '../plugins/types';
 
 export type KeyTier = 'standard' | 'langchain';
 
+/** `api`: created through the keys API; `file`: keys.json; `config`: the gateway configuration. */
+export type KeySource = 'api' | 'file' | 'config';
+/** The sources an import at start manages; API-created keys are never touched by one. */
+export type ImportedKeySource = Exclude<KeySource, 'api'>;
+
 export interface VirtualKeyRecord {
-  /** Public identifier (`key_…` for API-created keys, the keys.json name for imported ones). */
+  /** Public identifier: `key_…` for API-created keys, derived from the digest (or the configured id) for imported ones. */
   id: string;
   /** SHA-256 hex digest of the secret key; the secret itself is never stored. */
   hash: string;
@@ -39,7 +44,7 @@ export interface VirtualKeyRecord {
   revokedAt: number | null;
   metadata: Record<string, unknown>;
   /** Where the key came from: `api`, `file` (keys.json) or `config`. */
-  source: 'api' | 'file' | 'config';
+  source: KeySource;
   createdAt: number;
   updatedAt: number;
 }
@@ -66,8 +71,10 @@ export type VirtualKeyPatch = Partial<
 >;
 
 export interface UsageRecord {
-  /** Envoy's x-request-id; unique, so a record written twice is stored once. */
-  requestId: string;
+  /** The id the gateway minted for this request; unique, so a record written twice is stored once. */
+  id: string;
+  /** The x-request-id the request carried (the client's or Envoy's): for correlation only, not unique. */
+  requestId: string | null;
   /** Epoch milliseconds when the request arrived. */
   time: number;
   keyId: string | null;
@@ -91,6 +98,8 @@ export interface UsageRecord {
   ttftMs: number | null;
   status: number;
   streamed: boolean;
+  /** How the exchange ended; null on records written before outcomes were stored. */
+  outcome: ExchangeOutcome | null;
 }
 
 export type UsageGroupBy = 'key' | 'user' | 'team' | 'model' | 'provider' | 'endpoint' | 'day';
@@ -133,8 +142,13 @@ export interface UsageSummary {
 export interface KeyStore {
   /** Fails with StoreConflictError if the id or hash already exists. */
   insert(rec: VirtualKeyRecord): Promise<void>;
-  /** Insert or replace by id; used to import keys.json on every start. */
-  upsert(rec: VirtualKeyRecord): Promise<void>;
+  /**
+   * Imports a key from keys.json or the configuration at start: inserts it, or updates the stored
+   * key with the same id (createdAt kept). Never clears revokedAt: a revoked key, and a key created
+   * through the API, are left exactly as they are (returns false then). StoreConflictError when
+   * another id holds the hash.
+   */
+  importKey(rec: VirtualKeyRecord): Promise<boolean>;
   getById(id: string): Promise<VirtualKeyRecord | undefined>;
   getByHash(hash: string): Promise<VirtualKeyRecord | undefined>;
   /** Newest first; revoked keys included (they show revokedAt). */
@@ -143,10 +157,12 @@ export interface KeyStore {
   update(id: string, patch: VirtualKeyPatch, now: number): Promise<VirtualKeyRecord | undefined>;
   /** Sets revokedAt (once); returns false when the id does not exist. */
   revoke(id: string, now: number): Promise<boolean>;
+  /** Revokes the active keys of `source` whose id is not in `keep`; returns their ids. */
+  revokeUnlisted(source: ImportedKeySource, keep: readonly string[], now: number): Promise<string[]>;
 }
 
 export interface UsageStore {
-  /** Idempotent on requestId; returns how many records were new. */
+  /** Idempotent on id; returns how many records were new. */
   insertBatch(records: UsageRecord[]): Promise<number>;
   query(q: UsageQuery): Promise<UsageRow[]>;
   summary(filter?: { keyId?: string; team?: string }): Promise<UsageSummary>;

@@ -64,8 +64,9 @@ export async function allocatePorts(): Promise<GatewayPorts> {
 
 export function gatewayConfig(ports: GatewayPorts, dir: string, extra: Record<string, any> = {}): Record<string, any> {
   const base: Record<string, any> = {
-    server: { http_port: ports.http, listen_address: '127.0.0.1' },
-    envoy: { admin_port: ports.envoyAdmin, bootstrap_path: path.join(dir, 'envoy.yaml'), log_level: 'error', concurrency: 1, drain_seconds: 1 },
+    // A short grace: a test that stops the gateway with requests still open waits no longer.
+    server: { http_port: ports.http, listen_address: '127.0.0.1', shutdown_grace_seconds: 1 },
+    envoy: { admin_port: ports.envoyAdmin, bootstrap_path: path.join(dir, 'envoy.yaml'), log_level: 'error', concurrency: 1 },
     processor: { grpc_port: ports.grpc, admin_port: ports.admin },
     logging: { level: 'info' },
     demo: { echo: { enabled: true, port: ports.echo, chunk_delay_ms: 0 } },

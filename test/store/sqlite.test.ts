@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store';
-import { MIGRATIONS } from '../../src/store/migrations';
+import { COLUMN_TYPES, MIGRATIONS, migrationStatements, SCHEMA_MIGRATIONS_DDL } from '../../src/store/migrations';
 import { SqliteStore } from '../../src/store/sqlite';
 import { audit, describeStore, key, usage } from './store-suite';
 
@@ -31,7 +31,7 @@ describe('openStore (SQLite)', () => {
     const file = path.join(dataDir, 'gateway.db');
     expect(fs.existsSync(file)).toBe(true);
     await store.keys.insert(key());
-    expect(await store.usage.insertBatch([usage({ requestId: 'x1', streamed: true })])).toBe(1);
+    expect(await store.usage.insertBatch([usage({ id: 'x1', streamed: true })])).toBe(1);
     await store.close();
 
     const raw = new Database(file, { readonly: true });
@@ -46,10 +46,32 @@ describe('openStore (SQLite)', () => {
     try {
       expect(await reopened.keys.getById('key_1')).toEqual(key());
       expect(await reopened.usage.count()).toBe(1);
-      expect(await (reopened as SqliteStore).getUsage('x1')).toEqual(usage({ requestId: 'x1', streamed: true }));
+      expect(await (reopened as SqliteStore).getUsage('x1')).toEqual(usage({ id: 'x1', streamed: true }));
       expect(await (reopened as SqliteStore).appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await reopened.close();
+    }
+  });
+
+  test('a version-3 database upgrades: its usage rows keep their key as id and as request_id', async () => {
+    const raw = new Database(path.join(dir, 'gateway.db'));
+    raw.exec(SCHEMA_MIGRATIONS_DDL(COLUMN_TYPES.sqlite));
+    for (const m of MIGRATIONS.filter((x) => x.version <= 3)) {
+      for (const sql of migrationStatements(m, 'sqlite')) raw.exec(sql);
+      raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    raw.exec(`INSERT INTO usage_records (request_id, time, endpoint, api, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens,
+      total_tokens, cost_usd, duration_ms, status, streamed) VALUES ('old-1', 5, 'standard', 'chat.completions', 1, 2, 0, 0, 3, 0.5, 10, 200, 0)`);
+    raw.close();
+
+    const store = await openStore({ dataDir: dir });
+    try {
+      expect(await (store as SqliteStore).getUsage('old-1')).toMatchObject({ id: 'old-1', requestId: 'old-1', totalTokens: 3, outcome: null });
+      // Two requests that share an x-request-id are two records now.
+      expect(await store.usage.insertBatch([usage({ id: 'new-1', requestId: 'dup' }), usage({ id: 'new-2', requestId: 'dup' })])).toBe(2);
+      expect(await store.usage.count()).toBe(3);
+    } finally {
+      await store.close();
     }
   });
 

@@ -27,7 +27,7 @@ export interface StoreTestDatabase {
 /** What both implementations offer besides the Store interface, for checks the interface can't make. */
 interface Inspectable {
   appliedMigrations(): Promise<number[]>;
-  getUsage(requestId: string): Promise<UsageRecord | undefined>;
+  getUsage(id: string): Promise<UsageRecord | undefined>;
 }
 
 function inspect(store: Store): Inspectable {
@@ -113,8 +113,10 @@ export function provider(over: Partial<ProviderRecord> = {}): ProviderRecord {
   };
 }
 
-export function usage(over: Partial<UsageRecord> & { requestId: string }): UsageRecord {
+export function usage(over: Partial<UsageRecord> & { id: string }): UsageRecord {
   return {
+    requestId: `req-${over.id}`,
+    outcome: 'completed',
     time: D0,
     keyId: 'k1',
     user: 'alice',
@@ -145,35 +147,35 @@ export function usage(over: Partial<UsageRecord> & { requestId: string }): Usage
  */
 const R = {
   r1: usage({
-    requestId: 'r1', time: D0 + HOUR, keyId: 'k1', user: 'alice', team: 'red', provider: 'openai',
+    id: 'r1', time: D0 + HOUR, keyId: 'k1', user: 'alice', team: 'red', provider: 'openai',
     modelRequested: 'gpt-4o', modelServed: 'gpt-4o-2024', endpoint: 'standard',
     promptTokens: 10, completionTokens: 5, cachedTokens: 2, reasoningTokens: 0, totalTokens: 15,
     costUsd: 0.5, durationMs: 100, ttftMs: 40, streamed: true,
   }),
   // The last millisecond of day 0.
   r2: usage({
-    requestId: 'r2', time: D0 + DAY - 1, keyId: 'k1', user: 'bob', team: 'red', provider: 'anthropic',
+    id: 'r2', time: D0 + DAY - 1, keyId: 'k1', user: 'bob', team: 'red', provider: 'anthropic',
     modelRequested: 'claude', modelServed: 'claude-3', endpoint: 'langchain', api: 'chat.completions',
     promptTokens: 20, completionTokens: 10, cachedTokens: 0, reasoningTokens: 3, totalTokens: 30,
     costUsd: 1.25, durationMs: 200,
   }),
   // Exactly midnight of day 1.
   r3: usage({
-    requestId: 'r3', time: D0 + DAY, keyId: 'k2', user: 'alice', team: 'blue', provider: 'openai',
+    id: 'r3', time: D0 + DAY, keyId: 'k2', user: 'alice', team: 'blue', provider: 'openai',
     modelRequested: 'gpt-4o', modelServed: null, endpoint: 'standard',
     promptTokens: 1, completionTokens: 1, cachedTokens: 0, reasoningTokens: 0, totalTokens: 2,
     costUsd: 0.25, durationMs: 300,
   }),
   // Everything optional missing: no key, user, team, provider; model only as requested.
   r4: usage({
-    requestId: 'r4', time: D0 + DAY + 12 * HOUR, keyId: null, user: null, team: null, tier: null, provider: null,
+    id: 'r4', time: D0 + DAY + 12 * HOUR, keyId: null, user: null, team: null, tier: null, provider: null,
     modelRequested: 'claude', modelServed: null, endpoint: 'standard', api: 'embeddings',
     promptTokens: 100, completionTokens: 50, cachedTokens: 10, reasoningTokens: 5, totalTokens: 150,
     costUsd: 2, durationMs: 400, ttftMs: null, status: 502,
   }),
   // Exactly midnight of day 2.
   r5: usage({
-    requestId: 'r5', time: D0 + 2 * DAY, keyId: 'k2', user: 'carol', team: 'blue', provider: 'openai',
+    id: 'r5', time: D0 + 2 * DAY, keyId: 'k2', user: 'carol', team: 'blue', provider: 'openai',
     modelRequested: 'gpt-4o-mini', modelServed: 'gpt-4o-mini', endpoint: 'langchain',
     promptTokens: 7, completionTokens: 3, cachedTokens: 1, reasoningTokens: 1, totalTokens: 10,
     costUsd: 0.125, durationMs: 501, ttftMs: 12.5, streamed: true,
@@ -333,27 +335,84 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         expect(await store.keys.list()).toEqual([key()]);
       });
 
-      test('upsert inserts, then replaces by id keeping createdAt', async () => {
-        await store.keys.upsert(key());
-        expect(await store.keys.getById('key_1')).toEqual(key());
+      test('importKey inserts, then updates by id keeping createdAt', async () => {
+        const original = key({ source: 'file' });
+        expect(await store.keys.importKey(original)).toBe(true);
+        expect(await store.keys.getById('key_1')).toEqual(original);
 
+        // A rotated secret, changed settings, and a move from keys.json to the configuration.
         const replacement = key({
-          hash: 'rotated-hash', name: 'renamed', team: null, roles: ['embedding'], allowedModels: null,
-          metadata: { v: 2 }, source: 'file', createdAt: D0 + 5 * DAY, updatedAt: D0 + 5 * DAY,
+          hash: 'rotated-hash', name: 'renamed', team: null, roles: ['embedding'], allowedModels: null, quotaLimit: 7,
+          metadata: { v: 2 }, source: 'config', createdAt: D0 + 5 * DAY, updatedAt: D0 + 5 * DAY,
         });
-        await store.keys.upsert(replacement);
+        expect(await store.keys.importKey(replacement)).toBe(true);
         expect(await store.keys.getById('key_1')).toEqual({ ...replacement, createdAt: D0 });
         expect(await store.keys.getByHash('hash-of-key_1')).toBeUndefined();
         expect(await store.keys.getByHash('rotated-hash')).toMatchObject({ id: 'key_1' });
         expect(await store.keys.list()).toHaveLength(1);
       });
 
-      test("upsert refuses another key's hash", async () => {
-        await store.keys.insert(key());
-        await store.keys.insert(key({ id: 'key_2', hash: 'h2' }));
-        await expect(store.keys.upsert(key({ id: 'key_2', hash: 'hash-of-key_1' }))).rejects.toBeInstanceOf(StoreConflictError);
-        await expect(store.keys.upsert(key({ id: 'key_3', hash: 'h2' }))).rejects.toBeInstanceOf(StoreConflictError);
+      test('importKey never undoes a revocation, from this store or another replica', async () => {
+        const replica = await open(db);
+        await store.keys.importKey(key({ source: 'file' }));
+        await store.keys.revoke('key_1', D0 + DAY);
+        const revoked = await store.keys.getById('key_1');
+        for (const s of [store, replica]) {
+          expect(await s.keys.importKey(key({ source: 'file', name: 'changed', quotaLimit: 1, updatedAt: D0 + 2 * DAY }))).toBe(false);
+          expect(await s.keys.getById('key_1')).toEqual(revoked);
+        }
+        expect(revoked).toMatchObject({ revokedAt: D0 + DAY, name: 'CI key' });
+      });
+
+      test('a revocation racing imports on two replicas always wins', async () => {
+        const replica = await open(db);
+        await store.keys.importKey(key({ source: 'config' }));
+        const imports = Array.from({ length: 20 }, (_, i) => (i % 2 ? store : replica).keys.importKey(key({ source: 'config', updatedAt: D0 + i })));
+        await Promise.all([...imports.slice(0, 10), store.keys.revoke('key_1', D0 + DAY), ...imports.slice(10)]);
+        expect((await replica.keys.getById('key_1'))?.revokedAt).toBe(D0 + DAY);
+        expect(await replica.keys.importKey(key({ source: 'config' }))).toBe(false);
+        expect((await store.keys.getById('key_1'))?.revokedAt).toBe(D0 + DAY);
+      });
+
+      test('importKey leaves a key created through the API alone', async () => {
+        await store.keys.insert(key({ source: 'api' }));
+        expect(await store.keys.importKey(key({ source: 'config', name: 'hijacked', roles: ['admin'], hash: 'other' }))).toBe(false);
+        expect(await store.keys.getById('key_1')).toEqual(key({ source: 'api' }));
+      });
+
+      test("importKey refuses another key's hash", async () => {
+        await store.keys.insert(key({ source: 'file' }));
+        await store.keys.insert(key({ id: 'key_2', hash: 'h2', source: 'file' }));
+        await expect(store.keys.importKey(key({ id: 'key_2', hash: 'hash-of-key_1', source: 'file' }))).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(store.keys.importKey(key({ id: 'key_3', hash: 'h2', source: 'file' }))).rejects.toBeInstanceOf(StoreConflictError);
         expect((await store.keys.getById('key_2'))?.hash).toBe('h2');
+        expect(await store.keys.getById('key_3')).toBeUndefined();
+      });
+
+      test('revokeUnlisted revokes the active keys of one source that the list leaves out', async () => {
+        for (const [id, source] of [['f1', 'file'], ['f2', 'file'], ['f3', 'file'], ['f4', 'file'], ['c1', 'config'], ['a1', 'api']] as const) {
+          await store.keys.insert(key({ id, hash: `h-${id}`, source }));
+        }
+        await store.keys.revoke('f4', D0 + 1);
+
+        expect(await store.keys.revokeUnlisted('file', ['f1', 'not-stored'], D0 + DAY)).toEqual(['f2', 'f3']);
+        expect(await store.keys.getById('f2')).toMatchObject({ revokedAt: D0 + DAY, updatedAt: D0 + DAY });
+        expect((await store.keys.getById('f4'))?.revokedAt).toBe(D0 + 1);
+        for (const id of ['f1', 'c1', 'a1']) expect((await store.keys.getById(id))?.revokedAt).toBeNull();
+        expect(await store.keys.revokeUnlisted('file', ['f1'], D0 + 2 * DAY)).toEqual([]);
+        expect((await store.keys.getById('f2'))?.revokedAt).toBe(D0 + DAY);
+
+        // An empty list revokes every key of the source, and never an API-created one.
+        expect(await store.keys.revokeUnlisted('config', [], D0 + DAY)).toEqual(['c1']);
+        expect((await store.keys.getById('a1'))?.revokedAt).toBeNull();
+      });
+
+      test('revokeUnlisted takes a list longer than any statement parameter limit', async () => {
+        await store.keys.insert(key({ id: 'keep', hash: 'h-keep', source: 'file' }));
+        await store.keys.insert(key({ id: 'drop', hash: 'h-drop', source: 'file' }));
+        const many = Array.from({ length: 70_000 }, (_, i) => `vk_${i}`);
+        expect(await store.keys.revokeUnlisted('file', [...many, 'keep'], D0 + DAY)).toEqual(['drop']);
+        expect((await store.keys.getById('keep'))?.revokedAt).toBeNull();
       });
 
       test('list is newest first, ties by id, revoked included, filtered by team', async () => {
@@ -579,14 +638,14 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
     });
 
     describe('usage', () => {
-      test('insertBatch is idempotent on requestId', async () => {
+      test('insertBatch is idempotent on the record id', async () => {
         expect(await store.usage.count()).toBe(0);
         expect(await store.usage.insertBatch([])).toBe(0);
         expect(await store.usage.insertBatch(ALL)).toBe(5);
         expect(await store.usage.insertBatch(ALL)).toBe(0);
         expect(await store.usage.count()).toBe(5);
         // Partly new, and a duplicate inside one batch.
-        const r6 = usage({ requestId: 'r6', time: D0 + 3 * DAY });
+        const r6 = usage({ id: 'r6', time: D0 + 3 * DAY });
         expect(await store.usage.insertBatch([R.r1, r6, r6])).toBe(1);
         expect(await store.usage.count()).toBe(6);
         // The first write wins: a retry with different numbers does not overwrite.
@@ -594,9 +653,17 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         expect((await inspect(store).getUsage('r1'))?.totalTokens).toBe(15);
       });
 
+      test('records that share a client request id are separate records (the key is the gateway id)', async () => {
+        const shared = [usage({ id: 'x1', requestId: 'same', keyId: 'k1' }), usage({ id: 'x2', requestId: 'same', keyId: 'k2' })];
+        expect(await store.usage.insertBatch(shared)).toBe(2);
+        expect((await inspect(store).getUsage('x2'))?.keyId).toBe('k2');
+        expect(await store.usage.insertBatch([usage({ id: 'x3', requestId: null, outcome: 'interrupted' })])).toBe(1);
+        expect(await inspect(store).getUsage('x3')).toMatchObject({ requestId: null, outcome: 'interrupted' });
+      });
+
       test('records round-trip: nulls, booleans, fractions', async () => {
         await store.usage.insertBatch(ALL);
-        for (const r of ALL) expect(await inspect(store).getUsage(r.requestId)).toEqual(r);
+        for (const r of ALL) expect(await inspect(store).getUsage(r.id)).toEqual(r);
         expect((await inspect(store).getUsage('r1'))?.streamed).toBe(true);
         expect((await inspect(store).getUsage('r2'))?.streamed).toBe(false);
         expect(await inspect(store).getUsage('missing')).toBeUndefined();
@@ -605,7 +672,7 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
       test('a 2,000-record batch, then 2,500 of which 2,000 are repeats', async () => {
         const many = Array.from({ length: 2500 }, (_, i) =>
           usage({
-            requestId: `bulk-${String(i).padStart(5, '0')}`, time: D0 + i * 60_000, keyId: i % 2 ? 'odd' : 'even',
+            id: `bulk-${String(i).padStart(5, '0')}`, time: D0 + i * 60_000, keyId: i % 2 ? 'odd' : 'even',
             promptTokens: i, completionTokens: 1, totalTokens: i + 1, costUsd: 0.5, durationMs: 10,
           }),
         );
@@ -707,9 +774,9 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
 
       test('summary rounds the average to two decimals', async () => {
         await store.usage.insertBatch([
-          usage({ requestId: 'a', durationMs: 1 }),
-          usage({ requestId: 'b', durationMs: 1 }),
-          usage({ requestId: 'c', durationMs: 2 }),
+          usage({ id: 'a', durationMs: 1 }),
+          usage({ id: 'b', durationMs: 1 }),
+          usage({ id: 'c', durationMs: 2 }),
         ]);
         expect((await store.usage.summary()).averageResponseMs).toBe(1.33);
       });

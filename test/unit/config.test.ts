@@ -37,6 +37,13 @@ describe('gateway.yaml validation', () => {
     expect(problemsOf(raw).join('\n')).toContain(expected);
   });
 
+  test('the renamed envoy.drain_seconds still loads, as server.shutdown_grace_seconds unless that is set', () => {
+    expect(parseConfig({ envoy: { drain_seconds: 7 } }, '/tmp').server.shutdown_grace_seconds).toBe(7);
+    expect(parseConfig({ envoy: { drain_seconds: 7 }, server: { shutdown_grace_seconds: 12 } }, '/tmp').server.shutdown_grace_seconds).toBe(12);
+    expect(parseConfig({}, '/tmp').server.shutdown_grace_seconds).toBe(30);
+    expect(parseConfig({ envoy: { drain_seconds: 7 } }, '/tmp').envoy).not.toHaveProperty('drain_seconds');
+  });
+
   test('duplicate provider names are refused', () => {
     const p = { type: 'openai-compatible', base_url: 'http://a' };
     expect(problemsOf({ providers: [{ name: 'a', ...p }, { name: 'a', ...p }] }).join()).toContain('duplicate provider "a"');

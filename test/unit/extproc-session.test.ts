@@ -46,7 +46,13 @@ async function feed(msgs: (ProcessingRequest | typeof UPSTREAM)[], hooks?: Plugi
     if (m === UPSTREAM) {
       await s.settled();
       const u = new UpstreamSession(attempt, 'up', { send: (r) => out.push(r) }, log);
-      u.receive({ request: 'request_headers', request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions', 'x-request-id': 'abc' }), end_of_stream: false } });
+      // Envoy forwards the exchange id the listener's stream published, as the attempt's metadata.
+      const exchange = out.map((r) => r.dynamic_metadata?.fields['llm-gateway']?.structValue?.fields.exchange).find(Boolean);
+      u.receive({
+        request: 'request_headers',
+        request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions', 'x-request-id': 'abc' }), end_of_stream: false },
+        metadata_context: exchange ? { filter_metadata: { 'llm-gateway': { fields: { exchange } } } } : undefined,
+      });
       await u.close();
     } else s.receive(m);
   }
@@ -259,7 +265,11 @@ describe('ext_proc session', () => {
 });
 
 describe('dynamic metadata for Envoy (rate limits)', () => {
-  const metadataOf = (r: ProcessingResponse | undefined) => (r?.dynamic_metadata?.fields['llm-gateway']?.structValue?.fields ?? undefined);
+  /** The gateway namespace's values, less the exchange id (tested on its own below). */
+  const metadataOf = (r: ProcessingResponse | undefined) => {
+    const { exchange: _, ...rest } = r?.dynamic_metadata?.fields['llm-gateway']?.structValue?.fields ?? {};
+    return Object.keys(rest).length ? rest : undefined;
+  };
   const publish: PluginHooks = {
     onRequest(ctx) {
       ctx.setDynamicMetadata('rl_key', 'key_1');
@@ -307,7 +317,30 @@ describe('dynamic metadata for Envoy (rate limits)', () => {
       { request: 'response_headers', response_headers: { headers: hdrs({ ':status': '500', 'content-type': 'application/json' }) } },
       { request: 'response_body', response_body: { body: Buffer.from('{"error":{"message":"x"}}'), end_of_stream: true } },
     ]);
-    expect(out.every((r) => r.dynamic_metadata === undefined)).toBe(true);
+    expect(out.every((r) => metadataOf(r) === undefined)).toBe(true);
+  });
+
+  test('the routing reply publishes a fresh exchange id, never the x-request-id; attempts find the request only by it', async () => {
+    const ids = [];
+    for (let i = 0; i < 2; i++) {
+      const out = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM]);
+      const id = out[1]!.dynamic_metadata?.fields['llm-gateway']?.structValue?.fields.exchange?.stringValue;
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(setHeaders(out[2]!.request_headers!.response)[':path']).toBe('/base/v1/chat/completions');
+      ids.push(id);
+    }
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  test('an attempt without the exchange metadata is refused, whatever x-request-id it carries', async () => {
+    const log = pino({ level: 'silent' });
+    const plugins = new PluginHost([], log);
+    const attempt = new UpstreamAttempt({ plugins, providers, inflight: new InFlight(), log });
+    const out: ProcessingResponse[] = [];
+    const u = new UpstreamSession(attempt, 'up', { send: (r) => out.push(r) }, log);
+    u.receive({ request: 'request_headers', request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/v1/chat/completions', 'x-request-id': 'abc' }) } });
+    await u.close();
+    expect(out[0]!.immediate_response?.status.code).toBe(503);
   });
 });
 

@@ -7,9 +7,9 @@ const log = pino({ level: 'silent' });
 
 function rec(i: number): UsageRecord {
   return {
-    requestId: `r${i}`, time: i, keyId: null, user: null, team: null, tier: null, endpoint: 'standard', api: 'chat.completions',
+    id: `r${i}`, requestId: null, time: i, keyId: null, user: null, team: null, tier: null, endpoint: 'standard', api: 'chat.completions',
     provider: 'p', modelRequested: 'm', modelServed: 'm', promptTokens: 1, completionTokens: 1, cachedTokens: 0, reasoningTokens: 0,
-    totalTokens: 2, costUsd: 0, durationMs: 1, ttftMs: null, status: 200, streamed: false,
+    totalTokens: 2, costUsd: 0, durationMs: 1, ttftMs: null, status: 200, streamed: false, outcome: 'completed',
   };
 }
 
@@ -24,7 +24,7 @@ function fakeStore(opts: { failTimes?: number; delayMs?: number } = {}) {
         throw new Error('database down');
       }
       let n = 0;
-      for (const r of records) if (!written.includes(r.requestId)) (written.push(r.requestId), n++);
+      for (const r of records) if (!written.includes(r.id)) (written.push(r.id), n++);
       return n;
     },
   } as unknown as UsageStore;

@@ -4,6 +4,7 @@ import type { ChatMessage, ContentPart, ToolDefinition } from '../openai-types';
 import type { TranslationInput, UpstreamRequest } from '../types';
 import { isObj, signatureOf, type GeminiContent, type GeminiPart, type Obj } from './common';
 import { toGeminiSchema } from './schema';
+import { ownValue } from '../../util/own';
 
 /** OpenAI chat completions / embeddings request → Gemini generateContent / batchEmbedContents. */
 
@@ -14,11 +15,22 @@ const unsupported = (message: string, param: string) => new GatewayError(400, 'u
 /** `models/gemini-2.0-flash` for `gemini-2.0-flash`; `tunedModels/x` and `models/x` stay as they are. */
 export const modelResource = (model: string): string => (model.includes('/') ? model : `models/${model}`);
 
+/**
+ * The model resource as URL path segments. The model name comes from the client (through a
+ * pattern like `gemini-*`): encoded, and no empty, `.` or `..` segment that would reach another
+ * path with the provider's credential.
+ */
+export function modelPath(model: string): string {
+  const segments = modelResource(model).split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) throw invalid(`The model \`${model}\` is not a valid Gemini model name.`, 'model');
+  return segments.map(encodeURIComponent).join('/');
+}
+
 export function buildRequest(input: TranslationInput): UpstreamRequest {
   const { endpoint, body, target, provider, apiKey } = input;
   const headers: Record<string, string> = { ...provider.headers };
   if (apiKey) headers['x-goog-api-key'] = apiKey;
-  const base = `${provider.basePath}/${modelResource(target.model)}`;
+  const base = `${provider.basePath}/${modelPath(target.model)}`;
   if (endpoint === 'chat.completions') {
     const stream = input.stream || body?.stream === true;
     return {
@@ -178,7 +190,7 @@ export function mimeFromUrl(url: string): string {
     // not a URL: look at the string itself
   }
   const ext = /\.([a-z0-9]+)$/i.exec(pathname)?.[1]?.toLowerCase();
-  return (ext && MIME_BY_EXT[ext]) || 'image/jpeg';
+  return (ext && ownValue(MIME_BY_EXT, ext)) || 'image/jpeg';
 }
 
 /** A `data:` URL becomes inline data; any other URL a file reference. */
@@ -310,9 +322,8 @@ function generationConfig(body: Obj): Obj {
   if (typeof body.seed === 'number') gen.seed = body.seed;
   if (typeof body.presence_penalty === 'number') gen.presencePenalty = body.presence_penalty;
   if (typeof body.frequency_penalty === 'number') gen.frequencyPenalty = body.frequency_penalty;
-  if (typeof body.reasoning_effort === 'string' && body.reasoning_effort in THINKING_BUDGET) {
-    gen.thinkingConfig = { thinkingBudget: THINKING_BUDGET[body.reasoning_effort] };
-  }
+  const budget = typeof body.reasoning_effort === 'string' ? ownValue(THINKING_BUDGET, body.reasoning_effort) : undefined;
+  if (budget !== undefined) gen.thinkingConfig = { thinkingBudget: budget };
   const rf = body.response_format;
   if (isObj(rf)) {
     if (rf.type === 'json_object') gen.responseMimeType = 'application/json';

@@ -68,7 +68,7 @@ async function harness(initial = settings(RULES)): Promise<Harness> {
 function request(h: Harness, body: JsonObject): ExchangeContext {
   const req = new RequestState('POST', '/v1/chat/completions', '', new Headers(), 'chat.completions', '/v1');
   req.body = body;
-  const ctx = new ExchangeContext('req-1', 0, req, logger(h.logs));
+  const ctx = new ExchangeContext('ex-1', 'req-1', 0, req, logger(h.logs));
   ctx.principal = { id: 'key-1', kind: 'api_key', team: 'qa' };
   return ctx;
 }

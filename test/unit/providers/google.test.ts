@@ -39,12 +39,25 @@ describe('request: path and headers', () => {
     ['streamed chat', chat({ stream: true }), 'chat.completions', '/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse'],
     ['tuned model keeps its resource name', chat({ model: 'tunedModels/my-tune' }), 'chat.completions', '/v1beta/tunedModels/my-tune:generateContent'],
     ['embeddings', { model: 'gemini-embedding-001', input: 'x' }, 'embeddings', '/v1beta/models/gemini-embedding-001:batchEmbedContents'],
+    ['a client-chosen model is encoded into its path segment', chat({ model: 'gemini-x?alt=json#frag' }), 'chat.completions', '/v1beta/models/gemini-x%3Falt%3Djson%23frag:generateContent'],
   ] as const)('%s', (_name, body, endpoint, path) => {
     const out = req(body as Record<string, unknown>, endpoint);
     expect(out.path).toBe(path);
     expect(out.headers['x-goog-api-key']).toBe('sk-native');
     expect(out.headers.authorization).toBeUndefined();
   });
+});
+
+test.each(['gemini-x/../../files', 'models/../cachedContents', 'tunedModels//x', 'gemini-x/.'])('model %s cannot reach another path: 400 naming model', (model) => {
+  const err = (() => {
+    try {
+      req(chat({ model }));
+    } catch (e) {
+      return e;
+    }
+  })();
+  expect(err).toBeInstanceOf(GatewayError);
+  expect(err).toMatchObject({ status: 400, param: 'model' });
 });
 
 describe('request: messages', () => {
