@@ -21,7 +21,13 @@ export interface AdminCaller {
   requestId: string;
 }
 
-export type Authenticate = (req: AdminRequest, opts: { requireAdmin: boolean }) => Promise<AdminCaller | AdminResponse>;
+export interface AuthRequirements {
+  requireAdmin: boolean;
+  /** Only an admin without a team: changes that apply to every team (providers, security settings). */
+  requireUnscoped?: boolean;
+}
+
+export type Authenticate = (req: AdminRequest, opts: AuthRequirements) => Promise<AdminCaller | AdminResponse>;
 
 export interface AdminAuthOptions {
   /** Accept JWT bearer tokens too (admin_auth.jwt). */
@@ -30,9 +36,9 @@ export interface AdminAuthOptions {
   audit?: { record(e: AuditEvent): void };
 }
 
-const deny = (status: number, code: string, message: string, headers?: Record<string, string>): AdminResponse => ({
+const deny = (status: number, code: string, message: string, headers?: Record<string, string>, param: string | null = null): AdminResponse => ({
   status,
-  body: errorBody(status, code, message),
+  body: errorBody(status, code, message, param),
   ...(headers ? { headers } : {}),
 });
 
@@ -55,14 +61,40 @@ export const actorOf = (c: AdminCaller): NonNullable<AuditEvent['actor']> => ({
   team: c.team ?? undefined,
 });
 
+/** The team an admin's powers are held to (a team admin), or null: an admin of every team. */
+export const adminTeam = (caller: AdminCaller): string | null => (caller.isAdmin && caller.team ? caller.team : null);
+
+/**
+ * Refuses an authenticated admin something beyond its team: 403 `insufficient_permissions`,
+ * audited as `admin.permission_denied` with the reason. The message and record name only the
+ * caller's own team, never the team of what it asked for.
+ */
+export function refuseBeyondTeam(
+  audit: AdminAuthOptions['audit'],
+  req: AdminRequest,
+  caller: AdminCaller,
+  denial: { reason: string; message: string; param?: string },
+): AdminResponse {
+  audit?.record({
+    action: 'admin.permission_denied',
+    outcome: 'denied',
+    target: `${req.method} ${req.path}`,
+    actor: actorOf(caller),
+    requestId: caller.requestId,
+    details: { credential: caller.kind, reason: denial.reason, status: 403 },
+  });
+  return deny(403, 'insufficient_permissions', denial.message, undefined, denial.param ?? null);
+}
+
 /**
  * Authenticates callers of the admin API: the same keys as the LLM endpoints, or (with
  * `admin_auth.jwt`) a JWT bearer token whose roles claim grants `admin`. Returns the caller, or
  * the error response to send. Every refusal (no credentials, bad ones, or no admin role where
- * it is required) is audited as `admin.login_failed`, without any part of the credential.
+ * it is required) is audited as `admin.login_failed`, without any part of the credential; a team
+ * admin where `requireUnscoped` asks for an admin of every team is `admin.permission_denied`.
  */
 export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics, opts: AdminAuthOptions = {}): Authenticate {
-  return async (req, { requireAdmin }) => {
+  return async (req, { requireAdmin, requireUnscoped }) => {
     const requestId = requestIdOf(req);
     const refuse = (response: AdminResponse, credential: string, reason: string, actor?: AuditEvent['actor']): AdminResponse => {
       opts.audit?.record({
@@ -120,6 +152,13 @@ export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics, op
       metrics.authOperations.inc({ operation: 'admin_auth', result: 'forbidden' });
       const what = caller.kind === 'jwt' ? 'a token with the admin role' : 'a key with the admin role';
       return refuse(deny(403, 'insufficient_permissions', `This endpoint needs ${what}.`), caller.kind, 'missing_admin_role', actorOf(caller));
+    }
+    if (requireUnscoped && adminTeam(caller) !== null) {
+      metrics.authOperations.inc({ operation: 'admin_auth', result: 'team_scoped' });
+      return refuseBeyondTeam(opts.audit, req, caller, {
+        reason: 'needs_unscoped_admin',
+        message: `This change applies to every team; it needs an admin credential without a team, not one of team '${caller.team}'.`,
+      });
     }
     metrics.authOperations.inc({ operation: 'admin_auth', result: 'success' });
     return caller;

@@ -1,10 +1,12 @@
 import { errorBody } from '../errors';
-import { KeySpecError, type KeyService } from '../keys/service';
+import { KeyManagedError, KeySpecError, type KeyService } from '../keys/service';
 import type { KeySpec } from '../keys/schema';
 import type { GatewayMetrics } from '../observability/metrics';
+import type { SecuritySettings } from '../plugins/types';
 import { StoreConflictError } from '../store/types';
 import { adminAction, type AuditSink } from './audit-helpers';
 import type { AdminCaller, Authenticate } from './auth';
+import { keysConfinement, ISOLATION_OFF } from './isolation';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
 
 const notFound = (id: string): AdminResponse => ({ status: 404, body: errorBody(404, 'key_not_found', `No key with id '${id}'.`) });
@@ -12,14 +14,25 @@ const notFound = (id: string): AdminResponse => ({ status: 404, body: errorBody(
 function specError(err: unknown): AdminResponse {
   if (err instanceof KeySpecError) return { status: 400, body: errorBody(400, 'invalid_key_settings', err.message, err.param) };
   if (err instanceof StoreConflictError) return { status: 409, body: errorBody(409, 'key_conflict', 'A key with the same id already exists.') };
+  // Keys from keys.json or the configuration follow their source; the API may only revoke them.
+  if (err instanceof KeyManagedError) return { status: 409, body: errorBody(409, 'key_conflict', err.message, 'id') };
   throw err;
 }
 
 /** The keys API (admin role): create (secret shown once), list, get, update, revoke. */
-export function registerKeyRoutes(router: AdminRouter, keys: KeyService, metrics: GatewayMetrics, authenticate: Authenticate, audit?: AuditSink): void {
+export function registerKeyRoutes(
+  router: AdminRouter,
+  keys: KeyService,
+  metrics: GatewayMetrics,
+  authenticate: Authenticate,
+  audit?: AuditSink,
+  settings: { current(): SecuritySettings } = ISOLATION_OFF,
+): void {
+  // A team admin is held to its team's keys before anything else (isolation.ts).
+  const confined = keysConfinement(keys, settings, audit);
   const admin = (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => async (req: AdminRequest) => {
     const caller = await authenticate(req, { requireAdmin: true });
-    return 'status' in caller ? caller : handler(req, caller);
+    return 'status' in caller ? caller : confined(handler)(req, caller);
   };
   // Changes are audited with the names of the fields sent, never their values (provider keys).
   const changing = (action: string, target: (req: AdminRequest, res: AdminResponse) => string | undefined) =>

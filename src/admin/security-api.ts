@@ -26,12 +26,16 @@ function changedSettings(before: SecuritySettings, after: SecuritySettings): str
  * plugin's validator, e.g. the content filter's rule sets), stored for every replica and applied
  * here before the answer, so the next request sees it. A refused PUT changes nothing.
  *
+ * Reading takes any admin; changing takes an admin without a team (a team admin is refused,
+ * audited as `admin.permission_denied`), as the settings apply to every team.
+ *
  * Each PUT leaves one `security_config.changed` record. One that turns audit logging off is
  * still recorded (it is judged by the settings before and after the change, whichever audits).
  */
 export function registerSecurityRoutes(router: AdminRouter, settings: SettingsService, audit: AuditService, authenticate: Authenticate): void {
   const admin = (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => async (req: AdminRequest) => {
-    const caller = await authenticate(req, { requireAdmin: true });
+    // Whatever data isolation says: a team admin must never switch isolation off to escape its team.
+    const caller = await authenticate(req, { requireAdmin: true, requireUnscoped: req.method !== 'GET' && req.method !== 'HEAD' });
     return 'status' in caller ? caller : handler(req, caller);
   };
 

@@ -2,7 +2,7 @@ import { errorBody } from '../errors';
 import type { SecuritySettings } from '../plugins/types';
 import type { UsageGroupBy, UsageStore } from '../store/types';
 import type { AdminCaller, Authenticate } from './auth';
-import { usageScope, type Scope } from './isolation';
+import { ISOLATION_OFF, usageScope, type Scope } from './isolation';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
 
 const GROUPS: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'];
@@ -45,8 +45,6 @@ function usageFilter(scope: Scope, req: AdminRequest): { keyId?: string; team?: 
   if (scope.kind === 'team') return { keyId: asked.keyId, team: scope.team };
   return scope.kind === 'key' ? { keyId: scope.keyId } : {};
 }
-
-const ISOLATION_OFF = { current: () => ({ data_isolation_enabled: false }) as SecuritySettings };
 
 /**
  * GET /v1/usage and GET /v1/metrics/summary: what each caller sees follows usageScope()

@@ -1,4 +1,5 @@
 import Ajv, { type ErrorObject } from 'ajv';
+import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../util/own';
 
 /**
  * One shape for a key's settings, whether it comes from keys.json, the gateway config or the
@@ -73,7 +74,10 @@ function describe(e: ErrorObject): SpecProblem {
 /** Validates a key spec; returns the first problem, naming the field, or undefined. */
 export function checkKeySpec(spec: unknown): SpecProblem | undefined {
   if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return { param: '(body)', message: 'The key settings must be a JSON object.' };
-  return validateSpec(spec) ? undefined : describe(validateSpec.errors![0]);
+  if (!validateSpec(spec)) return describe(validateSpec.errors![0]);
+  // The schema leaves `metadata` open; plugins read it key by key.
+  const [inherited] = inheritedNameKeys(spec, '', 1);
+  return inherited === undefined ? undefined : { param: inherited, message: `'${inherited}' is ${INHERITED_NAME_PROBLEM}.` };
 }
 
 export function parseExpiry(v: string | number | null | undefined): number | null {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { StoreConflictError, type KeyStore, type KeyTier, type VirtualKeyPatch, type VirtualKeyRecord } from '../store/types';
+import path from 'node:path';
+import { StoreConflictError, type ImportedKeySource, type KeyStore, type KeyTier, type VirtualKeyPatch, type VirtualKeyRecord } from '../store/types';
 import { withTimeout } from '../util/async';
 import { checkKeySpec, parseExpiry, type KeySpec } from './schema';
 import { digestsEqual, displayPrefix, generateSecret, hashSecret, tierOfSecret, TIER_PREFIX, type SecretBox } from './secrets';
@@ -61,6 +62,16 @@ export interface KeyServiceOptions {
   onStoreError?: (err: Error) => void;
 }
 
+/** A change refused because the key is maintained in keys.json or the configuration, not through the API. */
+export class KeyManagedError extends Error {
+  constructor(
+    readonly id: string,
+    origin: string,
+  ) {
+    super(`Key '${id}' comes from ${origin} and cannot be changed through the API; change it there (applied at the next start), or revoke it.`);
+  }
+}
+
 export class KeyStoreUnavailableError extends Error {
   constructor() {
     super('The key store is unavailable.');
@@ -79,6 +90,8 @@ export class KeyService {
   private readonly lookupTimeoutMs: number;
   private readonly now: () => number;
   private readonly onStoreError: (err: Error) => void;
+  /** The keys file last imported, named when the API refuses to change one of its keys. */
+  private keysFile: string | undefined;
 
   constructor(
     private readonly store: KeyStore,
@@ -139,22 +152,32 @@ export class KeyService {
   }
 
   /**
-   * Imports keys whose secret is chosen by the operator (keys.json names, config admin keys).
-   * The id is derived from the digest so logs and the API never show the secret.
+   * Imports a key whose secret the operator chose (keys.json, keys.entries, keys.admin,
+   * GATEWAY_ADMIN_KEY). Without an explicit id the id is derived from the digest, so logs and the
+   * API never show the secret, and a new secret is a new key; a secret already stored from the
+   * file or the configuration keeps its record (it may have moved between them). A revoked key
+   * stays revoked, and an API-created key is never changed. Returns the key as stored.
    */
-  async importKey(secretOrDigest: { secret?: string; sha256?: string }, spec: KeySpec, source: 'file' | 'config', id?: string): Promise<VirtualKeyRecord> {
+  async importKey(secretOrDigest: { secret?: string; sha256?: string }, spec: KeySpec, source: ImportedKeySource, id?: string): Promise<VirtualKeyRecord> {
     const problem = checkKeySpec(spec);
     if (problem) throw new KeySpecError(problem.message, problem.param);
     const hash = secretOrDigest.sha256 ?? hashSecret(secretOrDigest.secret!);
-    const keyId = id ?? `${source === 'file' ? 'vk' : 'cfg'}_${hash.slice(0, 16)}`;
-    const rec = this.recordFrom(keyId, secretOrDigest.secret, spec, source, hash);
-    await this.store.upsert(rec);
+    const keyId = id ?? (await this.importedIdOf(hash)) ?? `${source === 'file' ? 'vk' : 'cfg'}_${hash.slice(0, 16)}`;
+    await this.store.importKey(this.recordFrom(keyId, secretOrDigest.secret, spec, source, hash));
     this.cache.delete(hash);
-    return rec;
+    return (await this.store.getById(keyId))!;
   }
 
-  /** Loads `{"virtual_keys": {"<secret>": {...}}}` (the original gateway's keys.json). */
-  async importFile(file: string): Promise<number> {
+  private async importedIdOf(hash: string): Promise<string | undefined> {
+    const rec = await this.store.getByHash(hash);
+    return rec && rec.source !== 'api' ? rec.id : undefined;
+  }
+
+  /**
+   * Loads `{"virtual_keys": {"<secret>": {...}}}` (the original gateway's keys.json) and returns
+   * its keys as stored. The file is remembered so the API can name it when it refuses a change.
+   */
+  async importFile(file: string): Promise<VirtualKeyRecord[]> {
     let doc: unknown;
     try {
       doc = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -163,17 +186,28 @@ export class KeyService {
     }
     const entries = (doc as { virtual_keys?: Record<string, KeySpec> })?.virtual_keys;
     if (!entries || typeof entries !== 'object') throw new KeySpecError(`${file}: expected {"virtual_keys": {...}}`, 'virtual_keys');
-    let n = 0;
+    this.keysFile = file;
+    const imported: VirtualKeyRecord[] = [];
     for (const [secret, spec] of Object.entries(entries)) {
       try {
-        await this.importKey({ secret }, spec, 'file');
+        imported.push(await this.importKey({ secret }, spec, 'file'));
       } catch (err) {
         // Name the entry by position, never by its (secret) name.
-        throw new KeySpecError(`${file}: virtual_keys entry ${n + 1}: ${(err as Error).message}`, (err as KeySpecError).param ?? 'virtual_keys');
+        throw new KeySpecError(`${file}: virtual_keys entry ${imported.length + 1}: ${(err as Error).message}`, (err as KeySpecError).param ?? 'virtual_keys');
       }
-      n++;
     }
-    return n;
+    return imported;
+  }
+
+  /**
+   * Revokes the keys of one source that its last import did not list (removed from keys.json or
+   * from the configuration); returns their ids.
+   */
+  async revokeUnlisted(source: ImportedKeySource, keep: readonly string[]): Promise<string[]> {
+    const revoked = await this.store.revokeUnlisted(source, keep, this.now());
+    // Lookups cached before the import (none in a normal start) must not outlive the revocation.
+    if (revoked.length) this.cache.clear();
+    return revoked;
   }
 
   private recordFrom(id: string, secret: string | undefined, spec: KeySpec, source: VirtualKeyRecord['source'], hash?: string): VirtualKeyRecord {
@@ -220,7 +254,11 @@ export class KeyService {
     return this.store.getById(id);
   }
 
+  /** Changes an API-created key; a key from keys.json or the configuration follows its source (KeyManagedError). */
   async update(id: string, spec: KeySpec): Promise<PublicKey | undefined> {
+    const current = await this.store.getById(id);
+    if (!current) return undefined;
+    if (current.source !== 'api') throw new KeyManagedError(id, this.origin(current.source));
     const problem = checkKeySpec(spec);
     if (problem) throw new KeySpecError(problem.message, problem.param);
     const patch: VirtualKeyPatch = {};
@@ -241,6 +279,12 @@ export class KeyService {
     const rec = await this.store.update(id, patch, this.now());
     if (rec) this.cache.delete(rec.hash);
     return rec && this.toPublic(rec);
+  }
+
+  /** Where an imported key is maintained, for people: the keys file's name or the configuration. */
+  private origin(source: ImportedKeySource): string {
+    if (source === 'config') return 'the configuration';
+    return this.keysFile ? `the keys file ${path.basename(this.keysFile)}` : 'the keys file';
   }
 
   async revoke(id: string): Promise<PublicKey | undefined> {

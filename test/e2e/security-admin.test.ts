@@ -15,6 +15,7 @@ const ADMIN = 'sk-admin-security-0123456789';
 const A1 = 'sk-team-a-one-0123456789';
 const A2 = 'sk-team-a-two-0123456789';
 const B1 = 'sk-team-b-one-0123456789';
+const TEAM_ADMIN = 'sk-team-a-admin-0123456789';
 const JWT_SECRET = 'hs256-secret-for-the-e2e-test-0123456789';
 const PROVIDER_SECRET = 'sk-literal-provider-secret-e2e';
 const AUDIENCE = 'llm-gateway-admin';
@@ -36,6 +37,7 @@ beforeAll(async () => {
           [A1]: { user: 'a1', team: 'team-a' },
           [A2]: { user: 'a2', team: 'team-a' },
           [B1]: { user: 'b1', team: 'team-b' },
+          [TEAM_ADMIN]: { user: 'lead-a', team: 'team-a', roles: ['admin', 'completion'] },
         },
       },
       admin_auth: { jwt: { hs256_secret: 'env:ADMIN_JWT_SECRET', jwks_file: path.join(dir, 'jwks.json'), audience: AUDIENCE } },
@@ -234,8 +236,189 @@ describe('JWT admin authentication', () => {
   });
 });
 
+describe('team-scoped admins', () => {
+  // A team admin: a key of team-a with the admin role, or a JWT whose team claim is team-a.
+  const teamAdmins: Array<[string, () => Promise<string>, Record<string, unknown>]> = [
+    ['a team admin key', async () => TEAM_ADMIN, { identity: 'lead-a', team: 'team-a' }],
+    ['a JWT with a team claim', () => hsToken({ sub: 'lead@team-a', roles: ['admin'], team: 'team-a', exp: now() + 600 }), { key_id: null, identity: 'lead@team-a', team: 'team-a' }],
+  ];
+  const providerSpec = (name: string) => ({ name, type: 'openai-compatible', base_url: `http://127.0.0.1:${gw.ports.echo}/v1`, api_key: PROVIDER_SECRET, model_names: [`${name}-model`] });
+
+  const setIsolation = async (on: boolean) => {
+    const res = await call('PUT', '/v1/security/config', { token: ADMIN, body: { data_isolation_enabled: on } });
+    expect(res.status).toBe(200);
+  };
+  beforeAll(async () => {
+    // Usage of both teams, so confined reads have something to leave out.
+    for (const key of [A1, B1]) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'usage please' }] }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    await waitFor(async () => {
+      const teams = (await call('GET', '/v1/usage?group_by=team', { token: ADMIN })).body.data.map((r: any) => r.group);
+      return teams.includes('team-a') && teams.includes('team-b');
+    }, 5000);
+    await setIsolation(true);
+  });
+  afterAll(() => setIsolation(false));
+
+  /** A key of team-b made by the operators: what a team-a admin must not touch. */
+  async function teamBKey(): Promise<{ id: string; secret: string }> {
+    const res = await call('POST', '/v1/keys', { token: ADMIN, body: { user: 'b-victim', name: 'untouched', team: 'team-b' } });
+    expect(res.status).toBe(201);
+    return { id: res.body.id, secret: res.body.key };
+  }
+
+  /** A 403 insufficient_permissions in OpenAI's shape, recorded once as admin.permission_denied by this caller. */
+  async function expectDenied(res: Answer, reason: string, actor: Record<string, unknown>): Promise<void> {
+    expect(res.status).toBe(403);
+    expect(Object.keys(res.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(res.body.error).toMatchObject({ type: 'permission_error', code: 'insufficient_permissions' });
+    const records = await auditOf(res.requestId);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ action: 'admin.permission_denied', outcome: 'denied', details: { reason, status: 403 }, actor });
+  }
+
+  describe.each(teamAdmins)('%s', (_name, credential, actor) => {
+    let token: string;
+    beforeAll(async () => {
+      token = await credential();
+    });
+
+    test('lists and reads only its own team\'s keys, whatever team it asks for', async () => {
+      const victim = await teamBKey();
+      for (const query of ['', '?team=team-b']) {
+        const list = await call('GET', `/v1/keys${query}`, { token });
+        expect(list.status).toBe(200);
+        expect(list.body.data.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(list.body.data.map((k: any) => k.team))).toEqual(new Set(['team-a']));
+      }
+      const get = await call('GET', `/v1/keys/${victim.id}`, { token });
+      await expectDenied(get, 'other_team_key', actor);
+      expect(JSON.stringify(get.body)).not.toContain('b-victim');
+      expect((await call('GET', '/v1/keys/root', { token })).status).toBe(403);
+      // The operators still see every team's keys.
+      const all = await call('GET', '/v1/keys', { token: ADMIN });
+      expect(all.body.data.map((k: any) => k.id)).toEqual(expect.arrayContaining(['root', victim.id]));
+    });
+
+    test('creates keys in its own team only: no team means its team, another team is 403', async () => {
+      const plain = await call('POST', '/v1/keys', { token, body: { user: 'a-new' } });
+      expect(plain.status).toBe(201);
+      expect(plain.body.team).toBe('team-a');
+      // Not even an admin key can come out without its team.
+      const admin = await call('POST', '/v1/keys', { token, body: { user: 'a-admin', roles: ['admin'] } });
+      expect(admin.body).toMatchObject({ team: 'team-a', roles: ['admin'] });
+      expect((await call('POST', '/v1/keys', { token, body: { user: 'a-named', team: 'team-a' } })).status).toBe(201);
+
+      const other = await call('POST', '/v1/keys', { token, body: { user: 'sneaky', team: 'team-b', roles: ['admin'] } });
+      await expectDenied(other, 'other_team', actor);
+      expect(other.body.error.param).toBe('team');
+      const all = await call('GET', '/v1/keys', { token: ADMIN });
+      expect(all.body.data.filter((k: any) => k.user === 'sneaky')).toEqual([]);
+    });
+
+    test('cannot change, move or revoke another team\'s key, which keeps working; its own team\'s it can', async () => {
+      const victim = await teamBKey();
+      await expectDenied(await call('PATCH', `/v1/keys/${victim.id}`, { token, body: { name: 'hijacked' } }), 'other_team_key', actor);
+      await expectDenied(await call('PUT', `/v1/keys/${victim.id}`, { token, body: { team: 'team-a' } }), 'other_team_key', actor);
+      await expectDenied(await call('DELETE', `/v1/keys/${victim.id}`, { token }), 'other_team_key', actor);
+      // Keys of no team (the operators' own) are not its team's either.
+      await expectDenied(await call('DELETE', '/v1/keys/root', { token }), 'other_team_key', actor);
+      expect((await call('GET', `/v1/keys/${victim.id}`, { token: ADMIN })).body).toMatchObject({ name: 'untouched', team: 'team-b', status: 'active' });
+      const chat = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${victim.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'still here' }] }),
+      });
+      expect(chat.status).toBe(200);
+      await chat.text();
+
+      const own = await call('POST', '/v1/keys', { token, body: { user: 'a-own' } });
+      await expectDenied(await call('PATCH', `/v1/keys/${own.body.id}`, { token, body: { team: 'team-b' } }), 'other_team', actor);
+      expect((await call('PATCH', `/v1/keys/${own.body.id}`, { token, body: { name: 'renamed' } })).body).toMatchObject({ name: 'renamed', team: 'team-a' });
+      expect((await call('DELETE', `/v1/keys/${own.body.id}`, { token })).body).toMatchObject({ revoked: true });
+    });
+
+    test('cannot change security settings (isolation stays on) or providers, though it may read them', async () => {
+      const before = (await call('GET', '/v1/security/config', { token: ADMIN })).body;
+      for (const body of [{ data_isolation_enabled: false }, { audit_logging_enabled: false }, { content_filtering_enabled: false }]) {
+        await expectDenied(await call('PUT', '/v1/security/config', { token, body }), 'needs_unscoped_admin', actor);
+      }
+      expect(before.data_isolation_enabled).toBe(true);
+      expect((await call('GET', '/v1/security/config', { token: ADMIN })).body).toEqual(before);
+      expect((await call('GET', '/v1/security/config', { token })).status).toBe(200);
+
+      const added = `scoped-${n}`;
+      await expectDenied(await call('POST', '/v1/providers', { token, body: providerSpec(added) }), 'needs_unscoped_admin', actor);
+      expect((await call('GET', `/v1/providers/${added}`, { token: ADMIN })).status).toBe(404);
+      // A provider the operators added: neither changed nor removed by a team admin.
+      const shared = `shared-${n}`;
+      expect((await call('POST', '/v1/providers', { token: ADMIN, body: providerSpec(shared) })).status).toBe(201);
+      await expectDenied(await call('PUT', `/v1/providers/${shared}`, { token, body: { ...providerSpec(shared), model_names: ['hijacked'] } }), 'needs_unscoped_admin', actor);
+      await expectDenied(await call('DELETE', `/v1/providers/${shared}`, { token }), 'needs_unscoped_admin', actor);
+      const kept = await call('GET', `/v1/providers/${shared}`, { token });
+      expect(kept.status).toBe(200);
+      expect(kept.body.models).toEqual([`${shared}-model`]);
+      expect((await call('DELETE', `/v1/providers/${shared}`, { token: ADMIN })).status).toBe(200);
+    });
+
+    test('usage and audit reads are confined to its team', async () => {
+      const usage = await call('GET', '/v1/usage?group_by=team&team=team-b', { token });
+      expect(usage.status).toBe(200);
+      expect(usage.body.scope).toBe('team');
+      expect(usage.body.data.map((r: any) => r.group)).toEqual(['team-a']);
+      const audit = await call('GET', '/v1/audit?team=team-b&limit=1000', { token });
+      expect(audit.body.scope).toBe('team');
+      expect(audit.body.data.length).toBeGreaterThan(0);
+      expect(audit.body.data.every((r: any) => r.actor.team === 'team-a')).toBe(true);
+      // Its own refusals are among what it can read back.
+      expect(audit.body.data.some((r: any) => r.action === 'admin.permission_denied')).toBe(true);
+    });
+  });
+
+  test('an admin without a team (a key, or a JWT without a team claim) still does all of it', async () => {
+    const jwt = await hsToken({ sub: 'ops@example.com', roles: ['admin'], exp: now() + 600 });
+    for (const token of [ADMIN, jwt]) {
+      const list = await call('GET', '/v1/keys?team=team-b', { token });
+      expect(list.body.data.length).toBeGreaterThan(0);
+      expect(list.body.data.every((k: any) => k.team === 'team-b')).toBe(true);
+      const created = await call('POST', '/v1/keys', { token, body: { user: 'ops-made', team: 'team-b' } });
+      expect(created.status).toBe(201);
+      expect((await call('PATCH', `/v1/keys/${created.body.id}`, { token, body: { team: 'team-a' } })).status).toBe(200);
+      expect((await call('DELETE', `/v1/keys/${created.body.id}`, { token })).status).toBe(200);
+      expect((await call('PUT', '/v1/security/config', { token, body: { content_filtering_enabled: true } })).status).toBe(200);
+      const name = `ops-${n}`;
+      expect((await call('POST', '/v1/providers', { token, body: providerSpec(name) })).status).toBe(201);
+      expect((await call('DELETE', `/v1/providers/${name}`, { token })).status).toBe(200);
+    }
+  });
+
+  test('with isolation off a team admin reads every team, but still changes only its own and never the settings', async () => {
+    await setIsolation(false);
+    try {
+      const victim = await teamBKey();
+      const list = await call('GET', '/v1/keys', { token: TEAM_ADMIN });
+      expect(list.body.data.map((k: any) => k.id)).toContain(victim.id);
+      expect((await call('GET', `/v1/keys/${victim.id}`, { token: TEAM_ADMIN })).status).toBe(200);
+      await expectDenied(await call('DELETE', `/v1/keys/${victim.id}`, { token: TEAM_ADMIN }), 'other_team_key', { identity: 'lead-a' });
+      await expectDenied(await call('POST', '/v1/keys', { token: TEAM_ADMIN, body: { user: 'x', team: 'team-b' } }), 'other_team', { identity: 'lead-a' });
+      expect((await call('POST', '/v1/keys', { token: TEAM_ADMIN, body: { user: 'x' } })).body.team).toBe('team-a');
+      await expectDenied(await call('PUT', '/v1/security/config', { token: TEAM_ADMIN, body: { data_isolation_enabled: true } }), 'needs_unscoped_admin', { identity: 'lead-a' });
+      expect((await call('GET', '/v1/security/config', { token: ADMIN })).body.data_isolation_enabled).toBe(false);
+    } finally {
+      await setIsolation(true);
+    }
+  });
+});
+
 test('no secret or token reached the logs', () => {
   const out = gw.output();
-  for (const secret of [ADMIN, A1, A2, B1, JWT_SECRET, PROVIDER_SECRET]) expect(out).not.toContain(secret);
+  for (const secret of [ADMIN, A1, A2, B1, TEAM_ADMIN, JWT_SECRET, PROVIDER_SECRET]) expect(out).not.toContain(secret);
   expect(out).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
 });

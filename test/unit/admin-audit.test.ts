@@ -24,6 +24,7 @@ import { SqliteStore } from '../../src/store/sqlite';
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const ADMIN = 'sk-admin-unit-0123456789';
 const TEAM_KEY = 'sk-team-red-0123456789';
+const RED_ADMIN = 'sk-red-admin-0123456789';
 const JWT_SECRET = 'jwt-secret-for-unit-tests-32-bytes-long';
 const PROVIDER_SECRET = 'sk-real-provider-secret-abcdef';
 
@@ -55,6 +56,7 @@ beforeEach(async () => {
   const keys = new KeyService(store.keys, new SecretBox(randomBytes(32)));
   await keys.importKey({ secret: ADMIN }, { name: 'root-admin', roles: ['admin'] }, 'config', 'root');
   await keys.importKey({ secret: TEAM_KEY }, { user: 'rita', team: 'red' }, 'config', 'red-key');
+  await keys.importKey({ secret: RED_ADMIN }, { user: 'rex', team: 'red', roles: ['admin'] }, 'config', 'red-admin');
   settings = new SettingsService({ content_filtering_enabled: true, audit_logging_enabled: true, data_isolation_enabled: false, content_filters: [] });
   await settings.attach(store.settings, log, 60_000);
   const metrics = new GatewayMetrics({ defaultMetrics: false });
@@ -62,7 +64,7 @@ beforeEach(async () => {
   const verifier = await JwtVerifier.create({ hs256_secret: JWT_SECRET, roles_claim: 'roles', team_claim: 'team', leeway_seconds: 0 }, '/');
   const authenticate = adminAuthenticator(keys, metrics, { jwt: verifier, audit });
   router = new AdminRouter();
-  registerKeyRoutes(router, keys, metrics, authenticate, audit);
+  registerKeyRoutes(router, keys, metrics, authenticate, audit, settings);
   registerUsageRoutes(router, store.usage, authenticate, settings);
   registerSecurityRoutes(router, settings, audit, authenticate);
   registerAuditRoutes(router, audit, settings, authenticate);
@@ -194,5 +196,65 @@ describe('GET /v1/audit', () => {
     expect(red.body.data.map((r: any) => r.actor.team)).toEqual(['red']);
     const admin = await call('GET', '/v1/audit', { token: ADMIN });
     expect(admin.body.scope).toBe('all');
+  });
+});
+
+describe('a team admin', () => {
+  beforeEach(async () => {
+    await call('PUT', '/v1/security/config', { token: ADMIN, body: { data_isolation_enabled: true } });
+  });
+
+  test('is refused another team\'s key with one admin.permission_denied record, and no key.* record', async () => {
+    const blue = await call('POST', '/v1/keys', { token: ADMIN, body: { user: 'bob', team: 'blue' } });
+    for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'x' }], ['PUT', { name: 'x' }], ['DELETE', undefined]] as const) {
+      const res = await call(method, `/v1/keys/${blue.body.id}`, { token: RED_ADMIN, body });
+      expect(res.status).toBe(403);
+      expect(res.body.error).toMatchObject({ code: 'insufficient_permissions', param: null });
+      // The other key's team is named neither to the caller nor in the record it may read.
+      expect(JSON.stringify(res.body)).not.toContain('blue');
+      const recs = await recordsOf(res.requestId);
+      expect(recs).toEqual([
+        expect.objectContaining({ action: 'admin.permission_denied', outcome: 'denied', target: `${method} /v1/keys/${blue.body.id}`, actorKeyId: 'red-admin', actorTeam: 'red' }),
+      ]);
+      expect(recs[0]!.details).toEqual({ credential: 'api_key', reason: 'other_team_key', status: 403 });
+    }
+    expect((await call('GET', `/v1/keys/${blue.body.id}`, { token: ADMIN })).body).toMatchObject({ name: null, status: 'active' });
+  });
+
+  test('unknown ids and malformed bodies get the answers they would get anyway', async () => {
+    expect((await call('DELETE', '/v1/keys/key_missing', { token: RED_ADMIN })).status).toBe(404);
+    expect((await call('PATCH', '/v1/keys/key_missing', { token: RED_ADMIN, body: { name: 'x' } })).status).toBe(404);
+    const array = await call('POST', '/v1/keys', { token: RED_ADMIN, body: [{ team: 'red' }] });
+    expect(array.status).toBe(400);
+    expect(array.body.error.code).toBe('invalid_key_settings');
+    // No body at all is a key of its team.
+    expect((await call('POST', '/v1/keys', { token: RED_ADMIN })).body).toMatchObject({ team: 'red' });
+    // A team of the wrong type is still another team.
+    expect((await call('POST', '/v1/keys', { token: RED_ADMIN, body: { team: null } })).status).toBe(403);
+  });
+
+  test('cannot change the security settings, whatever data isolation says; a JWT team claim counts as a team', async () => {
+    const token = await jwt({ roles: ['admin'], team: 'red' });
+    for (const isolation of [true, false]) {
+      await call('PUT', '/v1/security/config', { token: ADMIN, body: { data_isolation_enabled: isolation } });
+      for (const who of [RED_ADMIN, token]) {
+        const res = await call('PUT', '/v1/security/config', { token: who, body: { data_isolation_enabled: !isolation } });
+        expect(res.status).toBe(403);
+        expect(res.body.error.code).toBe('insufficient_permissions');
+        expect(settings.current().data_isolation_enabled).toBe(isolation);
+        expect(await recordsOf(res.requestId)).toEqual([expect.objectContaining({ action: 'admin.permission_denied', outcome: 'denied', actorTeam: 'red' })]);
+      }
+    }
+    // An admin JWT without a team is an operator.
+    const ops = await call('PUT', '/v1/security/config', { token: await jwt({ roles: ['admin'] }), body: { data_isolation_enabled: true } });
+    expect(ops.status).toBe(200);
+  });
+
+  test('lists its team\'s keys with isolation on, every team\'s with it off', async () => {
+    await call('POST', '/v1/keys', { token: ADMIN, body: { user: 'bob', team: 'blue' } });
+    const teams = async () => new Set((await call('GET', '/v1/keys', { token: RED_ADMIN, query: { team: 'blue' } })).body.data.map((k: any) => k.team));
+    expect(await teams()).toEqual(new Set(['red']));
+    await call('PUT', '/v1/security/config', { token: ADMIN, body: { data_isolation_enabled: false } });
+    expect(await teams()).toEqual(new Set(['blue']));
   });
 });

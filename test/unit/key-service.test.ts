@@ -11,7 +11,12 @@ function memoryStore() {
   let lookups = 0;
   const store: KeyStore = {
     async insert(r) { byId.set(r.id, { ...r }); },
-    async upsert(r) { byId.set(r.id, { ...r }); },
+    async importKey(r) {
+      const had = byId.get(r.id);
+      if (had && (had.revokedAt !== null || had.source === 'api')) return false;
+      byId.set(r.id, { ...r, createdAt: had?.createdAt ?? r.createdAt });
+      return true;
+    },
     async getById(id) { const r = byId.get(id); return r && structuredClone(r); },
     async getByHash(h) {
       lookups++;
@@ -22,6 +27,11 @@ function memoryStore() {
     async list() { return [...byId.values()]; },
     async update(id, patch, now) { const r = byId.get(id); if (!r) return undefined; Object.assign(r, patch, { updatedAt: now }); return structuredClone(r); },
     async revoke(id, now) { const r = byId.get(id); if (!r) return false; r.revokedAt ??= now; return true; },
+    async revokeUnlisted(source, keep, now) {
+      const gone = [...byId.values()].filter((r) => r.source === source && r.revokedAt === null && !keep.includes(r.id));
+      for (const r of gone) r.revokedAt = now;
+      return gone.map((r) => r.id);
+    },
   };
   return { store, setDown: (d: boolean) => (down = d), lookups: () => lookups };
 }
