@@ -3,6 +3,7 @@ import path from 'node:path';
 import { envoyAdminProbe } from './admin/health';
 import { adminJwtVerifier } from './admin/jwt';
 import { ConfigError, loadConfig } from './config/load';
+import { checkPortsFree, listeningPorts, PortUnavailableError } from './config/ports';
 import type { GatewayConfig } from './config/types';
 import { gatewayBootstrap, writeBootstrap } from './envoy/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
@@ -57,6 +58,22 @@ function bootstrapFile(config: GatewayConfig, out?: string): string {
   return out ? path.resolve(out) : path.resolve(config.base_dir, config.envoy.bootstrap_path);
 }
 
+/**
+ * Envoy first: it stops taking connections and finishes the requests in flight while the
+ * processor still serves them; what the grace period cannot save is recorded as interrupted
+ * before Envoy cuts it. With Envoy elsewhere (--no-envoy), the processor serves until its traffic
+ * stops or the grace period runs out.
+ */
+async function stopGateway(processor: Processor, supervisor: EnvoySupervisor | undefined, graceMs: number, log: Logger): Promise<void> {
+  if (!supervisor?.running) return processor.close(graceMs);
+  if (!(await supervisor.drain(graceMs))) log.warn({ grace_ms: graceMs }, 'grace period over: cutting the requests still in flight');
+  // Whatever is still open is cut when Envoy stops: recorded as interrupted first, so a reply
+  // Envoy never got to send cannot count as completed.
+  await processor.interrupt();
+  await supervisor.stop();
+  await processor.close();
+}
+
 async function start(config: GatewayConfig, log: Logger): Promise<void> {
   const manageEnvoy = config.envoy.manage;
   let supervisor: EnvoySupervisor | undefined;
@@ -66,6 +83,8 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
     envoyBin = found.bin;
     log.info({ bin: found.bin, version: found.version }, 'envoy found');
   }
+  // A port in use is one line naming its setting, before anything starts.
+  await checkPortsFree(listeningPorts(config).filter((p) => manageEnvoy || p.owner === 'processor'));
   const providers = providerRuntimes(config, log);
   const processor: Processor = await startProcessor(config, log, {
     providers,
@@ -77,13 +96,13 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
   const shutdown = async (code: number, reason: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    log.info({ reason }, 'shutting down');
-    const hardStop = setTimeout(() => process.exit(code || 1), (config.envoy.drain_seconds + 15) * 1000);
+    const graceMs = config.server.shutdown_grace_seconds * 1000;
+    log.info({ reason, grace_seconds: config.server.shutdown_grace_seconds }, 'shutting down');
+    // The grace period, then Envoy's exit and the processor's close and usage flush (bounded each).
+    const hardStop = setTimeout(() => process.exit(code || 1), graceMs + 30_000);
     hardStop.unref();
     try {
-      // Envoy first: it drains client connections while the processor still answers them.
-      await supervisor?.stop();
-      await processor.close();
+      await stopGateway(processor, supervisor, graceMs, log);
     } catch (err) {
       log.error({ err: { message: (err as Error).message } }, 'error during shutdown');
       code = code || 1;
@@ -115,7 +134,6 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
     concurrency: config.envoy.concurrency,
     adminAddress: config.envoy.admin_address,
     adminPort: config.envoy.admin_port,
-    drainSeconds: config.envoy.drain_seconds,
     log,
   });
   supervisor.on('exit', (info: { code: number | null; signal: string | null; expected?: boolean; error?: string }) => {
@@ -174,7 +192,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError || err instanceof EnvoyMissingError) {
+  if (err instanceof ConfigError || err instanceof EnvoyMissingError || err instanceof PortUnavailableError) {
     process.stderr.write(`llm-gateway: ${err.message}\n`);
     process.exit(2);
   }

@@ -38,6 +38,7 @@ import { openStore } from './store';
 import type { Store } from './store/types';
 import { Pricing } from './usage/pricing';
 import { UsageWriter } from './usage/writer';
+import { withTimeout } from './util/async';
 
 export interface Processor {
   readonly grpcPort: number;
@@ -48,7 +49,29 @@ export interface Processor {
   readonly router: AdminRouter;
   readonly store: Store;
   readonly keys: KeyService;
+  /** Ends every request in flight as `interrupted`: shutdown is about to cut them. */
+  interrupt(): Promise<void>;
+  /**
+   * Stops serving. Requests in flight get up to `graceMs` to finish first (with --no-envoy,
+   * Envoy runs elsewhere and may still be sending them); the rest are interrupted. Resolves once
+   * every usage record is written.
+   */
   close(graceMs?: number): Promise<void>;
+}
+
+const IDLE_POLL_MS = 100;
+/** Polls in a row with nothing in flight that count as idle: Envoy may still be between requests. */
+const IDLE_POLLS = 5;
+
+/** Resolves true once nothing has been in flight for a few polls, false if `graceMs` runs out first. */
+async function whenIdle(active: () => number, graceMs: number): Promise<boolean> {
+  const deadline = Date.now() + graceMs;
+  for (let quiet = 0; ; ) {
+    quiet = active() === 0 ? quiet + 1 : 0;
+    if (quiet >= IDLE_POLLS) return true;
+    if (Date.now() >= deadline) return active() === 0;
+    await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
+  }
 }
 
 export function providerRuntimes(config: GatewayConfig, log: Logger): ProviderRuntime[] {
@@ -208,8 +231,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     startedAt,
     providers: () => registry.all().map((p) => ({ name: p.name, type: p.type, cluster: p.cluster, available: p.available })),
   });
-  const authenticate = adminAuthenticator(keys, metrics, { jwt, audit });
-  registerKeyRoutes(router, keys, metrics, authenticate, audit);
+  // Admin bodies are read only once the caller is authenticated (router.ts).
+  const authenticate = router.withBodyAfterAuth(adminAuthenticator(keys, metrics, { jwt, audit }));
+  registerKeyRoutes(router, keys, metrics, authenticate, audit, settings);
   registerUsageRoutes(router, store.usage, authenticate, settings);
   registerProviderRoutes(router, registry, manager, authenticate, audit);
   registerSecurityRoutes(router, settings, audit, authenticate);
@@ -224,6 +248,11 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   const echoPort = echo ? (echo.address() as { port: number }).port : undefined;
   log.info({ grpc_port: grpcPort, admin_port: adminPort, echo_port: echoPort, plugins: plugins.plugins.map((p) => p.name) }, 'processor started');
 
+  const interrupt = () =>
+    // A session first finishes the message it is on (plugin calls are bounded); never wait forever.
+    withTimeout(extproc.interrupt(), 10_000, () => new Error('requests in flight did not end in 10 s')).catch((err: Error) =>
+      log.error({ err: { message: err.message } }, 'interrupting requests in flight failed'),
+    );
   let closing: Promise<void> | undefined;
   return {
     grpcPort,
@@ -234,13 +263,18 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     router,
     store,
     keys,
-    close(graceMs = 5000) {
+    interrupt,
+    close(graceMs = 0) {
       closing ??= (async () => {
+        // ext_proc streams and rate limit calls are served until then.
+        if (!(await whenIdle(() => extproc.active, graceMs))) log.warn({ in_flight: extproc.active }, 'cutting the requests still in flight');
+        await interrupt();
         await new Promise<void>((resolve) => {
+          // Interrupted streams are no longer answered: no point waiting long for them.
           const force = setTimeout(() => {
             grpcServer.forceShutdown();
             resolve();
-          }, graceMs);
+          }, 1000);
           grpcServer.tryShutdown(() => {
             clearTimeout(force);
             resolve();

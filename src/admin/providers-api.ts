@@ -1,9 +1,17 @@
 import { errorBody } from '../errors';
 import { ProviderSpecError, publicProvider, type ProviderManager } from '../providers/manager';
 import type { ProviderRegistry } from '../providers/registry';
+import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../util/own';
 import { adminAction, type AuditSink } from './audit-helpers';
 import type { AdminCaller, Authenticate } from './auth';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
+
+/** The spec's `headers` map takes any name: names every JavaScript object has are refused first. */
+function putChecked(manager: ProviderManager, body: unknown, name?: string): ReturnType<ProviderManager['put']> {
+  const [inherited] = inheritedNameKeys(body, '', 1);
+  if (inherited !== undefined) throw new ProviderSpecError(`'${inherited}' is ${INHERITED_NAME_PROBLEM}.`, inherited);
+  return manager.put(body, name);
+}
 
 /** GET/POST /v1/providers, GET/PUT/DELETE /v1/providers/{name} (admin role). Keys are never echoed. */
 export function registerProviderRoutes(
@@ -14,7 +22,8 @@ export function registerProviderRoutes(
   audit?: AuditSink,
 ): void {
   const admin = (handler: (req: AdminRequest, caller: AdminCaller) => Promise<AdminResponse>) => async (req: AdminRequest) => {
-    const caller = await authenticate(req, { requireAdmin: true });
+    // Providers serve every team: changing them needs an admin without a team.
+    const caller = await authenticate(req, { requireAdmin: true, requireUnscoped: req.method !== 'GET' && req.method !== 'HEAD' });
     return 'status' in caller ? caller : handler(req, caller);
   };
   // One audit record per change: added (201) or changed (200); a refused POST counts as an add.
@@ -48,7 +57,7 @@ export function registerProviderRoutes(
     '/v1/providers',
     admin(adminAction(audit, putAction('provider.added'), named, async (req) => {
       try {
-        const r = await manager.put(req.body);
+        const r = await putChecked(manager, req.body);
         return { status: r.created ? 201 : 200, body: { ...r.provider, applied: r.applied } };
       } catch (err) {
         return failed(err);
@@ -60,7 +69,7 @@ export function registerProviderRoutes(
     '/v1/providers/:name',
     admin(adminAction(audit, putAction('provider.changed'), named, async (req) => {
       try {
-        const r = await manager.put(req.body, req.params.name);
+        const r = await putChecked(manager, req.body, req.params.name);
         return { status: r.created ? 201 : 200, body: { ...r.provider, applied: r.applied } };
       } catch (err) {
         return failed(err);

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { errorBody } from '../errors';
+import { isResponse, type Authenticate } from './auth';
 
 export interface AdminRequest {
   method: string;
@@ -21,14 +22,24 @@ export interface AdminResponse {
 
 export type AdminHandler = (req: AdminRequest) => AdminResponse | Promise<AdminResponse>;
 
+/** Reads a request's body once: the parsed JSON, or the response refusing it (413, 400). */
+export type BodyReader = () => Promise<{ body: unknown } | AdminResponse>;
+
 interface Route {
   segments: string[];
   byMethod: Map<string, AdminHandler>;
 }
 
-/** A small method + path router; `:name` segments capture one path segment. */
+/**
+ * A small method + path router; `:name` segments capture one path segment.
+ *
+ * A body that comes with a reader (the admin server's) is read only once the handler has
+ * authenticated its caller through withBodyAfterAuth(): anonymous and refused callers are
+ * answered without it being read, and a handler that authenticates no one never sees a body.
+ */
 export class AdminRouter {
   private readonly routes: Route[] = [];
+  private readonly unreadBodies = new WeakMap<AdminRequest, BodyReader>();
 
   add(method: string, path: string, handler: AdminHandler): this {
     const segments = path.split('/').filter(Boolean);
@@ -59,7 +70,23 @@ export class AdminRouter {
     return undefined;
   }
 
-  async dispatch(req: Omit<AdminRequest, 'params'>): Promise<AdminResponse> {
+  /** The admin authenticator, reading the request's body once the caller is accepted. */
+  withBodyAfterAuth(authenticate: Authenticate): Authenticate {
+    return async (req, requirements) => {
+      const caller = await authenticate(req, requirements);
+      if (isResponse(caller)) return caller;
+      const read = this.unreadBodies.get(req);
+      if (!read) return caller;
+      this.unreadBodies.delete(req);
+      const got = await read();
+      if ('status' in got) return got;
+      req.body = got.body;
+      return caller;
+    };
+  }
+
+  /** Routes a request; with `readBody`, its body is left unread until authentication (above). */
+  async dispatch(req: Omit<AdminRequest, 'params'>, readBody?: BodyReader): Promise<AdminResponse> {
     const found = this.match(req.path);
     if (!found) return { status: 404, body: errorBody(404, 'unknown_url', `Unknown request URL: ${req.method} ${req.path}.`) };
     const { byMethod } = found.route;
@@ -71,6 +98,8 @@ export class AdminRouter {
         headers: { allow: [...byMethod.keys()].join(', ') },
       };
     }
-    return handler({ ...req, params: found.params });
+    const request: AdminRequest = { ...req, params: found.params };
+    if (readBody) this.unreadBodies.set(request, readBody);
+    return handler(request);
   }
 }

@@ -6,6 +6,9 @@ import { embeddedDefaults } from './defaults';
 import { gatewayConfigSchema } from './schema';
 import { mtlsProblems, withIdentityOptions } from '../identity/config';
 import { rateLimitProblems } from '../ratelimit/config';
+import { baseUrlProblem } from '../providers/base-url';
+import { listeningPorts } from './ports';
+import { INHERITED_NAMES, inheritedNameProblems } from '../util/own';
 import type { GatewayConfig } from './types';
 
 export class ConfigError extends Error {
@@ -59,6 +62,16 @@ function expandEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
   return value;
 }
 
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The keys of `keys.entries` are secrets: in problems, an entry is named by its position. */
+function secretsHidden(doc: Record<string, unknown>): Record<string, unknown> {
+  const keys = doc.keys;
+  if (!isMap(keys) || !isMap(keys.entries)) return doc;
+  const named = Object.entries(keys.entries).map(([secret, spec], i) => [INHERITED_NAMES.has(secret) ? secret : `(entry ${i + 1})`, spec]);
+  return { ...doc, keys: { ...keys, entries: Object.fromEntries(named) } };
+}
+
 export interface LoadOptions {
   /** Explicit path; when absent, ./gateway.yaml is used if present, else the embedded defaults. */
   path?: string;
@@ -72,6 +85,11 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
     throw new ConfigError('configuration must be a YAML mapping at the top level');
   }
   const doc = expandEnv(structuredClone(raw), env) as Record<string, unknown>;
+  moveDeprecated(doc);
+  // Anywhere in the file, and before the schema: its open maps (headers, prices, plugin
+  // options, key metadata) would take any key.
+  const inherited = inheritedNameProblems(secretsHidden(doc));
+  if (inherited.length) throw new ConfigError('invalid gateway configuration', inherited);
   if (!validateConfig(doc)) {
     throw new ConfigError('invalid gateway configuration', (validateConfig.errors ?? []).map(describeSchemaError));
   }
@@ -82,6 +100,19 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   return config;
 }
 
+/**
+ * Settings renamed since they shipped still load: `envoy.drain_seconds` (how long Envoy drained
+ * at shutdown) became `server.shutdown_grace_seconds`, which the new key wins over.
+ */
+function moveDeprecated(doc: Record<string, unknown>): void {
+  const envoy = doc.envoy;
+  if (!isMap(envoy) || !Object.hasOwn(envoy, 'drain_seconds')) return;
+  const { drain_seconds: seconds, ...rest } = envoy;
+  doc.envoy = rest;
+  const server = isMap(doc.server) ? doc.server : {};
+  if (!Object.hasOwn(server, 'shutdown_grace_seconds')) doc.server = { ...server, shutdown_grace_seconds: seconds };
+}
+
 function checkSemantics(config: GatewayConfig): void {
   const problems: string[] = [];
   const seen = new Set<string>();
@@ -89,22 +120,17 @@ function checkSemantics(config: GatewayConfig): void {
     if (seen.has(p.name)) problems.push(`providers[${i}].name: duplicate provider "${p.name}"`);
     seen.add(p.name);
     if (p.api_key && p.api_key_env) problems.push(`providers[${i}]: set api_key or api_key_env, not both`);
+    const urlProblem = baseUrlProblem(p.base_url);
+    if (urlProblem) problems.push(`providers[${i}].base_url: ${urlProblem}`);
   });
   const ports = new Map<number, string>();
-  const claim = (port: number, key: string) => {
-    if (port === 0) return;
+  for (const { key, port } of listeningPorts(config)) {
     const other = ports.get(port);
     if (other) problems.push(`${key}: port ${port} is already used by ${other}`);
     ports.set(port, key);
-  };
-  if (config.server.http_enabled) claim(config.server.http_port, 'server.http_port');
-  if (config.mtls.enabled) claim(config.mtls.port, 'mtls.port');
+  }
   problems.push(...mtlsProblems(config.mtls, config.base_dir));
   problems.push(...rateLimitProblems(config.rate_limits));
-  claim(config.envoy.admin_port, 'envoy.admin_port');
-  claim(config.processor.grpc_port, 'processor.grpc_port');
-  claim(config.processor.admin_port, 'processor.admin_port');
-  if (config.demo.echo.enabled) claim(config.demo.echo.port, 'demo.echo.port');
   if (problems.length) throw new ConfigError('invalid gateway configuration', problems);
 }
 

@@ -6,6 +6,7 @@ import type { ProviderRuntime } from '../providers/types';
 import { mappingsFrom, ProviderRegistry } from '../providers/registry';
 import { defaultRetryPolicy, FallbackPlanner } from '../routing/fallbacks';
 import { chainCluster, localCluster, providerCluster, socketAddress } from './clusters';
+import { ADMIN_KEEP_ALIVE_MS, MAX_ADMIN_BODY_BYTES } from '../admin/server';
 import { localReplyConfig } from './local-reply';
 import { MTLS_HCM_OVERRIDES, mtlsListener } from './mtls';
 import { adminRouteRateLimitOverrides, extProcMetadataOptions, globalRateLimitFilters, localRateLimitFilters, rateLimitPerRoute } from './ratelimit';
@@ -30,6 +31,41 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
 ];
 
 const seconds = (s: number) => `${s}s`;
+
+const BUFFER_FILTER = 'envoy.filters.http.buffer';
+const ADMIN_BUFFER = { max_request_bytes: MAX_ADMIN_BODY_BYTES };
+
+/**
+ * Admin routes only: Envoy takes the whole body (up to the admin limit, else 413) before the
+ * admin server sees the request, so a large or slow body never ties up a pooled connection to it.
+ */
+function bufferFilter(): object {
+  return { name: BUFFER_FILTER, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer', ...ADMIN_BUFFER }, disabled: true };
+}
+
+const adminBodyLimit = {
+  [BUFFER_FILTER]: {
+    '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
+    config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute', buffer: ADMIN_BUFFER },
+  },
+};
+
+/**
+ * The admin server's cluster: idle connections are dropped well before Node closes them
+ * (ADMIN_KEEP_ALIVE_MS), so no request is ever sent on a connection that is being closed.
+ */
+function adminCluster(config: GatewayConfig): Record<string, unknown> {
+  return {
+    ...localCluster(ADMIN_CLUSTER, config.processor.advertise_address, config.processor.admin_port, false),
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        common_http_protocol_options: { idle_timeout: seconds(ADMIN_KEEP_ALIVE_MS / 2000) },
+        explicit_http_config: { http_protocol_options: {} },
+      },
+    },
+  };
+}
 
 function extProcFilter(config: GatewayConfig): object {
   return {
@@ -77,7 +113,7 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
   const adminRoutes = ADMIN_ROUTES.map((match) => ({
     match,
     route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
-    typed_per_filter_config: { ...disabledExtProc, ...adminRouteRateLimitOverrides(config) },
+    typed_per_filter_config: { ...disabledExtProc, ...adminBodyLimit, ...adminRouteRateLimitOverrides(config) },
   }));
   const llmRoute = (retryPolicy: object, headerPrefix?: string) => ({
     match: { prefix: '/', ...(headerPrefix ? { headers: [{ name: ROUTING_HEADER, string_match: { prefix: headerPrefix } }] } : {}) },
@@ -145,6 +181,7 @@ export function httpConnectionManager(config: GatewayConfig, planner?: FallbackP
         ...localRateLimitFilters(config),
         extProcFilter(config),
         ...globalRateLimitFilters(config, PROCESSOR_CLUSTER),
+        bufferFilter(),
         { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
       ],
       ...overrides,
@@ -176,7 +213,7 @@ export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner)
         ...(config.server.http_enabled ? [httpListener(config, planner)] : []),
         ...(config.mtls.enabled ? [mtlsListener(config, httpConnectionManager(config, planner, MTLS_HCM_OVERRIDES))] : []),
       ],
-      clusters: [localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true), localCluster(ADMIN_CLUSTER, p.advertise_address, p.admin_port, false)],
+      clusters: [localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true), adminCluster(config)],
     },
     dynamic_resources: {
       ads_config: {

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CounterHandle, HistogramHandle, MetricsApi } from '../plugins/types';
 
+const PROCESS_PREFIX = 'gateway_process_';
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /**
  * Gateway-wide Prometheus metrics. Labels are bounded: provider and model come from
  * configuration or the provider's answer, never key or user ids.
@@ -108,6 +111,11 @@ export class GatewayMetrics {
   }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'gateway_process_' });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: PROCESS_PREFIX });
+      // prom-client's `*_total` gauges break the naming rules (promtool rejects them): each
+      // total is the sum of the per-type gauge kept beside it (`nodejs_active_handles{type}`).
+      for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(PROCESS_PREFIX + name);
+    }
   }
 }

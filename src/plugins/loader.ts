@@ -5,6 +5,7 @@ import Ajv from 'ajv';
 import { describeSchemaError, ConfigError } from '../config/load';
 import type { PluginConfig } from '../config/types';
 import { BUILTIN_PLUGIN_DIR, COMPILED } from '../paths';
+import { inheritedNameProblems } from '../util/own';
 import type { PluginDefinition } from './types';
 
 
@@ -52,6 +53,9 @@ export async function importPlugin(use: string, baseDir: string): Promise<Plugin
 /** Validates (and fills defaults into) a plugin's options against its own schema. */
 export function validatePluginOptions(def: PluginDefinition, cfg: PluginConfig, index: number): Record<string, unknown> {
   const options = structuredClone(cfg.options ?? {});
+  // Checked even without a schema: a plugin may copy or look up its options key by key.
+  const inherited = inheritedNameProblems(options, `plugins[${index}].options`);
+  if (inherited.length) throw new ConfigError(`plugin "${cfg.name ?? def.name}" has invalid options`, inherited);
   if (!def.configSchema) return options;
   const validate = ajv.compile(def.configSchema);
   if (!validate(options)) {

@@ -2,6 +2,7 @@ import Ajv from 'ajv';
 import type { SecretBox } from '../keys/secrets';
 import type { Logger } from '../observability/logger';
 import type { ProviderRecord, ProviderStore } from '../store/types';
+import { baseUrlProblem } from './base-url';
 import { toRuntime, translatorFor, type ProviderRegistry } from './registry';
 import type { ProviderRuntime } from './types';
 
@@ -176,6 +177,8 @@ export class ProviderManager {
     }
     if (!translatorFor(spec.type)) throw new ProviderSpecError(`Unknown provider type '${spec.type}'.`, 'type');
     if (spec.api_key && spec.api_key_env) throw new ProviderSpecError('Give api_key or api_key_env, not both.', 'api_key');
+    const urlProblem = baseUrlProblem(spec.base_url);
+    if (urlProblem) throw new ProviderSpecError(`'base_url' ${urlProblem}.`, 'base_url');
     const now = Date.now();
     const existing = await this.store.get(spec.name);
     const rec: ProviderRecord = {

@@ -3,6 +3,7 @@ import { resolveSecret } from '../config/load';
 import type { ModelEntry, ProviderInfo, ProviderTarget } from '../plugins/types';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ownValue } from '../util/own';
 import type { ProviderRuntime, ProviderTranslator } from './types';
 
 const translators = new Map<string, ProviderTranslator>();
@@ -108,7 +109,7 @@ export class ProviderRegistry {
   private rebuildRules(): void {
     this.rules = [];
     for (const p of this.byName.values()) {
-      const patterns = p.models.length ? p.models : (DEFAULT_MODEL_PATTERNS[p.type] ?? []);
+      const patterns = p.models.length ? p.models : (ownValue(DEFAULT_MODEL_PATTERNS, p.type) ?? []);
       for (const m of patterns) this.rules.push({ re: globToRegExp(m), provider: p });
     }
   }

@@ -16,7 +16,8 @@ const FIELDS: Readonly<Record<keyof SecuritySettings, 'boolean' | 'array'>> = {
 export function settingsShapeProblem(s: unknown): SettingsProblem | undefined {
   if (!s || typeof s !== 'object' || Array.isArray(s)) return { param: 'settings', message: 'must be a JSON object of settings' };
   for (const key of Object.keys(s)) {
-    if (!(key in FIELDS)) return { param: key, message: `unknown setting; known settings: ${Object.keys(FIELDS).join(', ')}` };
+    // Own names only: `key in FIELDS` would take `__proto__` or `toString` for settings.
+    if (!Object.hasOwn(FIELDS, key)) return { param: key, message: `unknown setting; known settings: ${Object.keys(FIELDS).join(', ')}` };
   }
   for (const [key, type] of Object.entries(FIELDS)) {
     const v = (s as Record<string, unknown>)[key];
@@ -28,7 +29,7 @@ export function settingsShapeProblem(s: unknown): SettingsProblem | undefined {
 
 /** Only the settings this gateway knows: a newer replica may store more. */
 function known(s: Record<string, unknown>): Partial<SecuritySettings> {
-  return Object.fromEntries(Object.entries(s).filter(([k]) => k in FIELDS)) as Partial<SecuritySettings>;
+  return Object.fromEntries(Object.entries(s).filter(([k]) => Object.hasOwn(FIELDS, k))) as Partial<SecuritySettings>;
 }
 
 export type SettingsUpdate = { ok: true; previous: SecuritySettings; value: SecuritySettings; version: number } | { ok: false; problem: SettingsProblem };

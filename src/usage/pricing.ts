@@ -1,4 +1,5 @@
 import type { PriceBook, TokenUsage } from '../plugins/types';
+import { ownValue } from '../util/own';
 
 /** USD per million tokens. */
 export interface ModelPrice {
@@ -16,6 +17,7 @@ export interface PricingConfig {
 }
 
 export class Pricing implements PriceBook {
+  /** A Map, not an object: a model named `constructor` or `__proto__` finds no inherited price. */
   private readonly exact = new Map<string, ModelPrice>();
   private readonly patterns: [string, ModelPrice][];
 
@@ -38,7 +40,8 @@ export class Pricing implements PriceBook {
     const cached = Math.min(usage.cachedTokens ?? 0, usage.promptTokens);
     const base =
       ((usage.promptTokens - cached) * price.input + cached * (price.cached_input ?? price.input) + usage.completionTokens * price.output) / 1e6;
-    const multiplier = (tier ? this.cfg.tier_multipliers[tier] : undefined) ?? 1;
+    // Own entries only: a tier named `constructor` must not multiply by a function (NaN).
+    const multiplier = (tier ? ownValue(this.cfg.tier_multipliers, tier) : undefined) ?? 1;
     // Micro-dollar precision keeps sums exact enough without float noise in reports.
     return Math.round(base * multiplier * 1e8) / 1e8;
   }

@@ -72,7 +72,7 @@ describe('generated Envoy bootstrap', () => {
     expect(llm.route.cluster_header).toBe(ROUTING_HEADER);
     expect(llm.request_headers_to_remove).toContain(ROUTING_HEADER);
     expect(llm.route.retry_policy.retriable_status_codes).toEqual([429, 502, 503]);
-    expect(hcm.http_filters.map((f: any) => f.name)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.ratelimit', 'envoy.filters.http.router']);
+    expect(hcm.http_filters.map((f: any) => f.name)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.ratelimit', 'envoy.filters.http.buffer', 'envoy.filters.http.router']);
     const extproc = hcm.http_filters[0].typed_config;
     // Response processing is switched on per request by the processor (mode_override).
     expect(extproc.processing_mode).toMatchObject({ request_body_mode: 'BUFFERED', response_header_mode: 'SKIP', response_body_mode: 'NONE' });

@@ -47,6 +47,7 @@ test('filters: local limit first, ext_proc publishing metadata, the global limit
     'envoy.filters.http.local_ratelimit',
     'envoy.filters.http.ext_proc',
     'envoy.filters.http.ratelimit',
+    'envoy.filters.http.buffer',
     'envoy.filters.http.router',
   ]);
   const [local, extproc, global] = hcm.http_filters.map((f: any) => f.typed_config);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonObject, JsonValue } from '../../plugins/types';
+import { ownValue } from '../../util/own';
 import type { FinishReason, ToolCall, Usage } from '../openai-types';
 
 /** Gemini API (generativelanguage v1beta) wire shapes, as far as the translator reads them. */
@@ -145,7 +146,8 @@ export function geminiError(body: unknown): GeminiError['error'] | undefined {
 export function openAIError(body: unknown, httpStatus: number): { message: string; type: string; param: null; code: string } {
   const err = geminiError(body);
   const status = err?.status ?? BY_HTTP[httpStatus] ?? (httpStatus >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT');
-  let [type, code] = ERRORS[status] ?? (httpStatus >= 500 ? ['server_error', 'server_error'] : ['invalid_request_error', status.toLowerCase()]);
+  // The status is the provider's word: only the table's own entries (never `constructor`).
+  let [type, code] = ownValue(ERRORS, status) ?? (httpStatus >= 500 ? ['server_error', 'server_error'] : ['invalid_request_error', status.toLowerCase()]);
   // A wrong key is a 400 INVALID_ARGUMENT whose ErrorInfo reason is API_KEY_INVALID.
   if (err?.details?.some((d) => isObj(d) && d.reason === 'API_KEY_INVALID')) [type, code] = ['authentication_error', 'invalid_api_key'];
   const message = err?.message || (typeof body === 'string' && body) || `Upstream provider returned HTTP ${httpStatus}.`;

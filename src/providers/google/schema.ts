@@ -1,3 +1,4 @@
+import { ownValue } from '../../util/own';
 import { isObj, type Obj } from './common';
 
 /**
@@ -49,7 +50,7 @@ export function toGeminiSchema(schema: unknown): Obj | undefined {
 
 function resolveRef(ref: string, defs: Obj): Obj | undefined {
   const m = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref);
-  const def = m ? defs[decodeURIComponent(m[1].replace(/~1/g, '/').replace(/~0/g, '~'))] : undefined;
+  const def = m ? ownValue(defs, decodeURIComponent(m[1].replace(/~1/g, '/').replace(/~0/g, '~'))) : undefined;
   return isObj(def) ? def : undefined;
 }
 
@@ -64,7 +65,8 @@ function clean(input: Obj, defs: Obj, depth: number): Obj {
   }
   if (Array.isArray(s.allOf) && s.allOf.length > 0 && s.allOf.every(isObj)) {
     const { allOf, ...rest } = s;
-    s = Object.assign({}, ...(allOf as Obj[]).map((x) => (typeof x.$ref === 'string' ? (resolveRef(x.$ref, defs) ?? {}) : x)), rest);
+    // Spread, not Object.assign: an own `__proto__` key must stay a key, not become a prototype.
+    s = [...(allOf as Obj[]).map((x) => (typeof x.$ref === 'string' ? (resolveRef(x.$ref, defs) ?? {}) : x)), rest].reduce<Obj>((acc, x) => ({ ...acc, ...x }), {});
   }
 
   const out: Obj = {};
@@ -92,9 +94,8 @@ function clean(input: Obj, defs: Obj, depth: number): Obj {
     switch (key) {
       case 'properties':
         if (isObj(value)) {
-          const props: Obj = {};
-          for (const [name, sub] of Object.entries(value)) if (isObj(sub)) props[name] = clean(sub, defs, depth + 1);
-          out.properties = props;
+          // Built from entries: a property named `__proto__` is a property like any other.
+          out.properties = Object.fromEntries(Object.entries(value).flatMap(([name, sub]) => (isObj(sub) ? [[name, clean(sub, defs, depth + 1)]] : [])));
         }
         break;
       case 'items':
@@ -126,11 +127,11 @@ function clean(input: Obj, defs: Obj, depth: number): Obj {
   if (typeof type === 'string') out.type = type;
   if (out.enum !== undefined && out.type === undefined) out.type = 'string';
   const t = typeof out.type === 'string' ? out.type.toLowerCase() : undefined;
-  if (typeof s.format === 'string' && t && FORMATS[t]?.has(s.format)) out.format = s.format;
+  if (typeof s.format === 'string' && t && ownValue(FORMATS, t)?.has(s.format)) out.format = s.format;
   if (out.enum !== undefined && t === 'string') out.format = 'enum';
   if (out.required !== undefined) {
     const props = isObj(out.properties) ? out.properties : {};
-    const required = Array.isArray(out.required) ? out.required.filter((r) => typeof r === 'string' && r in props) : [];
+    const required = Array.isArray(out.required) ? out.required.filter((r) => typeof r === 'string' && Object.hasOwn(props, r)) : [];
     if (required.length) out.required = required;
     else delete out.required;
   }

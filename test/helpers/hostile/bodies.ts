@@ -253,17 +253,21 @@ const nestArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 export const deepNesting: Generator = (k) => {
   const depths = [65, 200, 5000, 100000];
   const chat = (fragment: string) => `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],${fragment}}`;
-  const placements: [string, (d: number) => HostileCase['request'], number][] = [
+  // Admin bodies over the admin API's 64 KiB limit are refused as too large before any parsing.
+  const adminStatus = (d: number) => (nestObject(d).length > 64 * 1024 ? 413 : 400);
+  const placements: [string, (d: number) => HostileCase['request'], number | ((d: number) => number)][] = [
     ['chat metadata objects', (d) => post('/v1/chat/completions', k.client, chat(`"metadata":${nestObject(d)}`)), 400],
     ['chat vendor field arrays', (d) => post('/v1/chat/completions', k.client, chat(`"vendor_extra":${nestArray(d)}`)), 400],
     ['message content arrays', (d) => post('/v1/chat/completions', k.client, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":${nestArray(d)}}]}`), 400],
     ['tool parameters', (d) => post('/v1/chat/completions', k.client, chat(`"tools":[{"type":"function","function":{"name":"f","parameters":${nestObject(d)}}}]`)), 400],
     ['embeddings input', (d) => post('/v1/embeddings', k.client, `{"model":"text-embedding-3-small","input":${nestArray(d)}}`), 400],
     ['unknown endpoint body', (d) => post('/v1/unknown', k.client, nestObject(d)), 404],
-    ['admin key metadata', (d) => post('/v1/keys', k.admin, `{"user":"x","metadata":${nestObject(d)}}`), 400],
-    ['admin provider body', (d) => ({ method: 'PUT', path: '/v1/providers/deep', headers: json(k.admin), body: `{"type":"openai","base_url":"http://127.0.0.1:1/v1","headers":${nestObject(d)}}` }), 400],
+    ['admin key metadata', (d) => post('/v1/keys', k.admin, `{"user":"x","metadata":${nestObject(d)}}`), adminStatus],
+    ['admin provider body', (d) => ({ method: 'PUT', path: '/v1/providers/deep', headers: json(k.admin), body: `{"type":"openai","base_url":"http://127.0.0.1:1/v1","headers":${nestObject(d)}}` }), adminStatus],
   ];
-  return placements.flatMap(([name, make, status]) => depths.map((d): HostileCase => ({ group: 'deep nesting', name: `${name}, ${d} levels`, request: make(d), status })));
+  return placements.flatMap(([name, make, status]) =>
+    depths.map((d): HostileCase => ({ group: 'deep nesting', name: `${name}, ${d} levels`, request: make(d), status: typeof status === 'number' ? status : status(d) })),
+  );
 };
 
 export const hugeStrings: Generator = (k) => {
