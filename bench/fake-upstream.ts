@@ -6,13 +6,15 @@
  * Run as a child process (`node dist/bench/fake-upstream.js`, forked with an IPC channel) so
  * that it has its own event loop and does not share one with the load generator. It reports
  * `{ type: 'listening', port }` once listening, answers `{ type: 'stats' }` with the number of
- * completions served, and exits when the parent goes away.
+ * completions served, takes `{ type: 'config', eventGapMs }` (answered with `{ type: 'config' }`)
+ * to space SSE events by a timer instead of one event-loop turn, and exits when the parent goes
+ * away.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeUpstreamMessage {
-  type: 'listening' | 'stats';
+  type: 'listening' | 'stats' | 'config';
   port?: number;
   served?: number;
 }
@@ -60,8 +62,9 @@ function sendJson(res: http.ServerResponse, status: number, body: object): void 
   res.end(buf);
 }
 
-export function createFakeUpstream(): { server: http.Server; served: () => number } {
+export function createFakeUpstream(): { server: http.Server; served: () => number; setEventGap: (ms: number) => void } {
   let served = 0;
+  let eventGapMs = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -88,8 +91,10 @@ export function createFakeUpstream(): { server: http.Server; served: () => numbe
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const events = streamEvents(model, parsed.stream_options?.include_usage === true);
-      // One event per event-loop turn, so the chunks tend to leave as separate writes.
+      // One event per event-loop turn, so the chunks tend to leave as separate writes; with a
+      // gap, far enough apart that a proxy which joins them is the one coalescing.
       let i = 0;
+      const gap = eventGapMs;
       const next = () => {
         if (res.destroyed) return;
         if (i === events.length - 1) {
@@ -97,26 +102,31 @@ export function createFakeUpstream(): { server: http.Server; served: () => numbe
           return;
         }
         res.write(events[i++]);
-        setImmediate(next);
+        if (gap > 0) setTimeout(next, gap);
+        else setImmediate(next);
       };
       next();
     });
   });
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 125_000;
-  return { server, served: () => served };
+  return { server, served: () => served, setEventGap: (ms) => (eventGapMs = ms) };
 }
 
 if (require.main === module) {
-  const { server, served } = createFakeUpstream();
+  const { server, served, setEventGap } = createFakeUpstream();
   const send = (msg: FakeUpstreamMessage) => process.send?.(msg);
   server.listen(Number(process.env.FAKE_UPSTREAM_PORT ?? 0), '127.0.0.1', () => {
     const port = (server.address() as AddressInfo).port;
     if (process.send) send({ type: 'listening', port });
     else process.stdout.write(`fake upstream listening on http://127.0.0.1:${port}/v1\n`);
   });
-  process.on('message', (msg: { type?: string }) => {
+  process.on('message', (msg: { type?: string; eventGapMs?: number }) => {
     if (msg?.type === 'stats') send({ type: 'stats', served: served() });
+    if (msg?.type === 'config') {
+      setEventGap(Math.max(0, Number(msg.eventGapMs) || 0));
+      send({ type: 'config' });
+    }
   });
   // The parent went away (even by SIGKILL): do not outlive it.
   process.on('disconnect', () => process.exit(0));

@@ -174,3 +174,41 @@ export function childrenOf(pid: number | undefined): Array<{ pid: number; comm: 
     return [];
   }
 }
+
+/** Every process below `pid` (children, their children, ...), for processors that fork workers. */
+export function descendantsOf(pid: number | undefined): Array<{ pid: number; comm: string }> {
+  const out: Array<{ pid: number; comm: string }> = [];
+  const queue = childrenOf(pid);
+  while (queue.length) {
+    const p = queue.shift()!;
+    out.push(p);
+    queue.push(...childrenOf(p.pid));
+  }
+  return out;
+}
+
+let clockTicks: number | undefined;
+/** USER_HZ, the unit of utime/stime in /proc/<pid>/stat (almost always 100). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const v = Number(r.stdout?.trim());
+    clockTicks = Number.isFinite(v) && v > 0 ? v : 100;
+  }
+  return clockTicks;
+}
+
+/** User + system CPU seconds a process (all its threads) has used; undefined if it is gone. */
+export function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses: fields are counted after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / ticksPerSecond() : undefined;
+  } catch {
+    return undefined;
+  }
+}
