@@ -176,8 +176,11 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   checkSecuritySettings(settings);
   // Shared by every replica from here on: stored settings win over the configured ones.
   await settings.attach(store.settings, log);
+  // envoy.service.ratelimit.v3: Envoy's rate limit filter asks here (src/ratelimit).
+  const limiter = createRateLimiter(config, { log, registry: metrics.registry, env, plugins: plugins.plugins.map((p) => p.name) });
   const inflight = new InFlight();
   const planner = new FallbackPlanner(config.fallbacks, registry);
+  const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log });
   const deps: ExchangeDeps = {
     plugins,
     providers: registry,
@@ -186,13 +189,14 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     routingHeader: ROUTING_HEADER,
     pricing,
     inflight,
+    attempts,
     planRoute: (ctx, target) => planner.plan(ctx, target),
+    rateLimitKinds: (metadata) => limiter.applicableKinds(metadata),
     keyCarriesCredential: (ctx, provider) => {
       const forProvider = ctx.principal?.attributes?.credentialFor;
       return forProvider === '*' || forProvider === provider;
     },
   };
-  const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log });
   const xds = new XdsServer(log);
   const manager = new ProviderManager(
     registry,
@@ -214,8 +218,6 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   grpcServer.addService(extproc.definition, extproc.implementation);
   const ads = xds.service();
   grpcServer.addService(ads.definition, ads.implementation);
-  // envoy.service.ratelimit.v3: Envoy's rate limit filter asks here (src/ratelimit).
-  const limiter = createRateLimiter(config, { log, registry: metrics.registry, env, plugins: plugins.plugins.map((p) => p.name) });
   const rls = rateLimitService(limiter);
   grpcServer.addService(rls.definition, rls.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) =>

@@ -86,9 +86,12 @@ export class ExchangeContext implements RequestContext {
 
   /** Dynamic metadata not yet sent to Envoy. */
   readonly dynamicMetadata = new Map<string, string | number>();
+  /** Every value published for this request, sent or not. */
+  readonly publishedMetadata = new Map<string, string | number>();
 
   setDynamicMetadata(key: string, value: string | number): void {
     this.dynamicMetadata.set(key, value);
+    this.publishedMetadata.set(key, value);
   }
 
   setRequestHeader(name: string, value: string): void {

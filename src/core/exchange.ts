@@ -9,12 +9,13 @@ import type { ExchangeOutcome, JsonObject, JsonValue, PriceBook, ProviderTarget,
 import type { ProviderRegistry } from '../providers/registry';
 import { translatorFor } from '../providers/registry';
 import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
-import { EXCHANGE_METADATA, type InFlight, type RoutePlan } from './attempts';
+import { EXCHANGE_METADATA, type InFlight, type PendingRequest, type RoutePlan } from './attempts';
+import type { UpstreamAttempt } from './upstream-attempt';
 import { ExchangeContext, RequestState, ResponseState } from './context';
 import { hasDotSegment, MODEL_ENDPOINTS, parsePath } from './endpoints';
 import { Headers } from './headers';
 import { SseEvent, SseParser } from './sse';
-import { TOKENS_METADATA } from '../ratelimit/descriptors';
+import { CHECK_METADATA, TOKENS_METADATA, type DescriptorKind } from '../ratelimit/descriptors';
 import { correlationId } from '../util/correlation';
 
 /** Let the message through, with optional edits. */
@@ -50,15 +51,21 @@ export interface ExchangeDeps {
   routingHeader: string;
   pricing?: PriceBook;
   inflight: InFlight;
+  /** Prepares upstream attempts (translation, credential): here for single-target requests. */
+  attempts: UpstreamAttempt;
   /** Primary target plus fallbacks, and the Envoy cluster that tries them in order. */
   planRoute: (ctx: RequestContext, target: ProviderTarget) => RoutePlan;
   /** Whether the caller brings its own credential for this provider (a virtual key mapped to it). */
   keyCarriesCredential?: (ctx: RequestContext, provider: string) => boolean;
+  /** The kinds of rate limit that can apply, from the metadata the request published (none: no RLS call). */
+  rateLimitKinds?: (metadata: ReadonlyMap<string, string | number>) => readonly DescriptorKind[];
 }
 
 /** Client credentials and hop-by-hop values that must never reach a provider. */
 const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
 const CONTINUE: Continue = { kind: 'continue' };
+/** Added by Envoy to responses (the virtual host's include_attempt_count_in_response). */
+const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
 /** Far above any provider's model ids; bounds what is copied into headers and logs. */
 const MAX_MODEL_LENGTH = 256;
 const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
@@ -83,6 +90,7 @@ export class Exchange {
   private streamEnded = false;
   private finished = false;
   private registered = false;
+  private pending: PendingRequest | undefined;
   private status = 0;
 
   constructor(private readonly deps: ExchangeDeps) {}
@@ -188,11 +196,10 @@ export class Exchange {
       );
     }
 
+    for (const kind of this.deps.rateLimitKinds?.(this.ctx.publishedMetadata) ?? []) this.ctx.setDynamicMetadata(CHECK_METADATA[kind], 'yes');
     const plan = this.deps.planRoute(this.ctx, target);
-    this.deps.inflight.register(this.ctx.id, { ctx: this.ctx, plan, attempts: 0, tried: [] });
-    this.registered = true;
-    // The attempt streams find this exchange by it: metadata no client can set (src/envoy/clusters.ts).
-    this.ctx.setDynamicMetadata(EXCHANGE_METADATA, this.ctx.id);
+    const pending: PendingRequest = { ctx: this.ctx, plan, attempts: 0, tried: [] };
+    this.pending = pending;
 
     const edits = new Map<string, string | null>();
     for (const h of CLIENT_ONLY_HEADERS) if (request.headers.has(h)) edits.set(h, null);
@@ -206,6 +213,23 @@ export class Exchange {
       out.body = Buffer.from(JSON.stringify(request.body));
       edits.set('content-length', String(out.body.length));
     }
+    if (plan.targets.length > 1) {
+      // The aggregate cluster's filter asks for each attempt; it finds this exchange by its id,
+      // published as metadata no client can set (src/envoy/clusters.ts).
+      this.deps.inflight.register(this.ctx.id, pending);
+      this.registered = true;
+      this.ctx.setDynamicMetadata(EXCHANGE_METADATA, this.ctx.id);
+      return out;
+    }
+    // One provider only: the attempt is prepared here, with no stream of its own; Envoy's
+    // same-provider retries resend it as it is.
+    const attempt = await this.deps.attempts.prepare(pending, target.provider);
+    if (attempt.kind === 'respond') {
+      this.status = attempt.status;
+      return attempt;
+    }
+    for (const [k, v] of attempt.headers ?? []) edits.set(k, v);
+    if (attempt.body) out.body = attempt.body;
     return out;
   }
 
@@ -216,7 +240,7 @@ export class Exchange {
 
   async responseHeaders(headers: Headers, _endOfStream: boolean): Promise<Directive> {
     // The attempt that produced this response decides how it is translated back.
-    const attempt = this.registered ? this.deps.inflight.get(this.ctx.id)?.current : undefined;
+    const attempt = this.pending?.current;
     if (attempt) {
       this.translator = attempt.translator;
       this.input = attempt.input;
@@ -237,10 +261,14 @@ export class Exchange {
       this.rewriteStream = Boolean(this.streamTranslator) || this.deps.plugins.has('onResponseChunk');
     }
     const edits = this.ctx.responseHeaderEdits.take();
+    // Envoy counts every attempt, the same-provider retries it made on its own included.
+    const envoyAttempts = Number(headers.get(ATTEMPT_COUNT_HEADER) ?? 0);
+    if (headers.has(ATTEMPT_COUNT_HEADER)) edits.set(ATTEMPT_COUNT_HEADER, null);
     if (attempt) {
       edits.set('x-gateway-provider', attempt.target.provider);
       edits.set('x-gateway-served-by', `${attempt.target.provider}/${attempt.target.model}`);
-      if (attempt.number > 1) edits.set('x-gateway-attempts', String(attempt.number));
+      const attempts = Math.max(attempt.number, envoyAttempts);
+      if (attempts > 1) edits.set('x-gateway-attempts', String(attempts));
     }
     const mapped = this.translator?.status?.(status);
     if (mapped !== undefined && mapped !== status) {

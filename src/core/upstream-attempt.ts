@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger';
 import type { PluginHost } from '../plugins/host';
 import type { ProviderRegistry } from '../providers/registry';
 import { translatorFor } from '../providers/registry';
-import { nextTargetFor, type InFlight } from './attempts';
+import { nextTargetFor, type InFlight, type PendingRequest } from './attempts';
 import type { Continue, Directive, Respond } from './exchange';
 
 export interface AttemptDeps {
@@ -22,9 +22,12 @@ const json = (status: number, body: unknown, details: string): Respond => ({
 });
 
 /**
- * One upstream attempt, seen by the ext_proc filter on a provider cluster: translates the
- * request (parsed once, by the downstream exchange) for this provider and sets its path, host
- * and credential. A retry or a fallback to another provider runs this again for that provider.
+ * One upstream attempt: translates the request (parsed once, by the downstream exchange) for
+ * its provider and sets its path, host and credential. A request that may fall back to other
+ * providers goes through an aggregate cluster whose ext_proc filter asks for each attempt
+ * (requestHeaders), so a fallback is a native request with that provider's key; a request with
+ * a single target is prepared by the listener's exchange itself (prepare), and Envoy's
+ * same-provider retries resend what it prepared.
  */
 export class UpstreamAttempt {
   constructor(private readonly deps: AttemptDeps) {}
@@ -32,13 +35,15 @@ export class UpstreamAttempt {
   /** `exchangeId` comes from Envoy's stream metadata, never from the request's headers. */
   async requestHeaders(providerName: string, exchangeId: string | undefined): Promise<Directive> {
     const pending = exchangeId ? this.deps.inflight.get(exchangeId) : undefined;
+    return pending ? this.prepare(pending, providerName) : this.unroutable(exchangeId, providerName);
+  }
+
+  /** The next attempt of a routed request on `providerName`: hooks, translation, header and body edits. */
+  async prepare(pending: PendingRequest, providerName: string): Promise<Directive> {
     const provider = this.deps.providers.get(providerName);
     const translator = provider && translatorFor(provider.type);
-    const target = pending && nextTargetFor(pending, providerName);
-    if (!pending || !provider || !translator || !target) {
-      this.deps.log.warn({ exchange_id: exchangeId, provider: providerName }, 'upstream attempt without a routed request');
-      return json(503, new GatewayError(503, 'attempt_unroutable', 'The gateway lost track of this request; please retry.').toBody(), 'gateway_attempt_unroutable');
-    }
+    const target = nextTargetFor(pending, providerName);
+    if (!provider || !translator || !target) return this.unroutable(pending.ctx.id, providerName);
     const { ctx } = pending;
     pending.attempts++;
     pending.tried.push(target);
@@ -75,13 +80,18 @@ export class UpstreamAttempt {
     for (const name of pending.headersSet ?? []) if (!edits.has(name)) edits.set(name, null);
     pending.headersSet = [...edits.keys()].filter((k) => !k.startsWith(':'));
     const out: Continue = { kind: 'continue', headers: edits };
-    // Envoy never sends the body here: the router already holds the (plugin-edited) OpenAI
-    // body, so only a translated body replaces it, serialised from the copy parsed downstream.
+    // Only a translated or hook-edited body replaces the one Envoy holds (already the
+    // plugin-edited OpenAI body), serialised from the copy parsed downstream.
     const body = upstream.body ?? (ctx.request.bodyChanged ? ctx.request.body : undefined);
     if (body) {
       out.body = Buffer.from(JSON.stringify(body));
       edits.set('content-length', String(out.body.length));
     }
     return out;
+  }
+
+  private unroutable(exchangeId: string | undefined, provider: string): Respond {
+    this.deps.log.warn({ exchange_id: exchangeId, provider }, 'upstream attempt without a routed request');
+    return json(503, new GatewayError(503, 'attempt_unroutable', 'The gateway lost track of this request; please retry.').toBody(), 'gateway_attempt_unroutable');
   }
 }

@@ -82,8 +82,9 @@ function extProcFilter(config: GatewayConfig): object {
       message_timeout: `${config.processor.message_timeout_ms / 1000}s`,
       max_message_timeout: '60s',
       allow_mode_override: true,
-      // Lets the processor set x-envoy-upstream-rq-timeout-ms for providers with their own timeout.
-      mutation_rules: { allow_envoy: true },
+      // Lets the processor set x-envoy-upstream-rq-timeout-ms for providers with their own
+      // timeout, and the provider's :authority when it prepares a single-target attempt itself.
+      mutation_rules: { allow_envoy: true, allow_all_routing: true },
       // Caller dimensions and token usage for the rate limit filter (src/envoy/ratelimit.ts).
       metadata_options: extProcMetadataOptions(),
       // The response is processed only for requests the processor has seen: its reply to the
@@ -111,7 +112,8 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
     },
   };
   const adminRoutes = ADMIN_ROUTES.map((match) => ({
-    match,
+    // A request the processor routed (its path now the provider's) is never an admin request.
+    match: { ...match, headers: [{ name: ROUTING_HEADER, present_match: true, invert_match: true }] },
     route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
     typed_per_filter_config: { ...disabledExtProc, ...adminBodyLimit, ...adminRouteRateLimitOverrides(config) },
   }));
@@ -133,6 +135,8 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
       {
         name: 'gateway',
         domains: ['*'],
+        // x-envoy-attempt-count on responses: the processor reports retries Envoy made on its own.
+        include_attempt_count_in_response: true,
         routes: [
           ...adminRoutes,
           // Requests with fallbacks: an aggregate cluster per rule, retried onto the next provider.
@@ -190,12 +194,14 @@ export function httpConnectionManager(config: GatewayConfig, planner?: FallbackP
 }
 
 /**
- * The clusters that follow the providers: one per provider (with the per-attempt ext_proc
- * filter) and one aggregate per fallback chain. Served over CDS, so they change without restart.
+ * The clusters that follow the providers: one per provider, and one aggregate per fallback
+ * chain with the per-attempt ext_proc filter (a single-target request is prepared by the
+ * listener's filter, so a provider's own cluster needs none). Served over CDS, so they change
+ * without restart.
  */
 export function providerClusters(config: GatewayConfig, providers: ProviderRuntime[], planner?: FallbackPlanner): Record<string, unknown>[] {
   const proc = { cluster: PROCESSOR_CLUSTER, messageTimeoutMs: config.processor.message_timeout_ms };
-  return [...providers.map((provider) => providerCluster(provider, proc)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters, proc))];
+  return [...providers.map((provider) => providerCluster(provider)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters, proc))];
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../config/types';
 import { MATCH_FIELDS } from '../ratelimit/config';
 import { hasTokenRules } from '../ratelimit/config';
-import { DIMENSION_METADATA, PRINCIPAL_METADATA, QUOTA_METADATA, TOKENS_METADATA } from '../ratelimit/descriptors';
+import { CHECK_METADATA, DIMENSION_METADATA, PRINCIPAL_METADATA, QUOTA_METADATA, TOKENS_METADATA } from '../ratelimit/descriptors';
 import { METADATA_NAMESPACE } from './clusters';
 
 /**
@@ -98,12 +98,16 @@ const dimensions = () => MATCH_FIELDS.map((f) => metadataAction(f, DIMENSION_MET
  * and the real usage charged on stream done.
  */
 export function rateLimitPerRoute(config: GatewayConfig): Record<string, object> {
-  const policies: object[] = [{ actions: [kind('requests'), ...dimensions(), metadataAction('quota', QUOTA_METADATA), metadataAction('principal', PRINCIPAL_METADATA)] }];
+  // The `check` entry is required: without the processor's word that a limit applies, no call.
+  const check = (k: 'requests' | 'tokens') => metadataAction('check', CHECK_METADATA[k], true);
+  const policies: object[] = [
+    { actions: [kind('requests'), check('requests'), ...dimensions(), metadataAction('quota', QUOTA_METADATA), metadataAction('principal', PRINCIPAL_METADATA)] },
+  ];
   if (hasTokenRules(config.rate_limits)) {
     policies.push(
-      { actions: [kind('tokens'), ...dimensions()], hits_addend: { number: 0 } },
+      { actions: [kind('tokens'), check('tokens'), ...dimensions()], hits_addend: { number: 0 } },
       {
-        actions: [kind('tokens'), ...dimensions()],
+        actions: [kind('tokens'), check('tokens'), ...dimensions()],
         // Absent (no usage reported, or the request never reached a provider): nothing is charged.
         hits_addend: { format: `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:${TOKENS_METADATA})%` },
         apply_on_stream_done: true,

@@ -31,6 +31,12 @@ export const QUOTA_METADATA = 'rl_quota';
 export const PRINCIPAL_METADATA = 'rl_principal';
 /** Total tokens of the finished response (set by the core when the provider reported usage). */
 export const TOKENS_METADATA = 'tokens';
+/**
+ * Set (to 'yes': descriptor values are strings) when some limit of that kind can apply to the request. Envoy builds no descriptor,
+ * and so makes no RateLimitService call, for a policy whose required metadata is absent: a
+ * request no rule and no quota can touch costs no round trip.
+ */
+export const CHECK_METADATA: Readonly<Record<DescriptorKind, string>> = { requests: 'rl_check_requests', tokens: 'rl_check_tokens' };
 
 /**
  * On allowed requests the service reports the caller's limits under these internal names, and
@@ -64,6 +70,26 @@ export interface ParsedDescriptor {
   kind: DescriptorKind | undefined;
   dims: Partial<Record<MatchField, string>>;
   quota?: { limit: number; windowMs: number; principal: string };
+}
+
+/** The descriptors' values as the processor published them for one request (metadata key → value). */
+export function descriptorEntriesFrom(kind: DescriptorKind, metadata: ReadonlyMap<string, string | number>): DescriptorEntry[] {
+  const entries: DescriptorEntry[] = [{ key: 'kind', value: kind }];
+  const add = (key: string, metadataKey: string) => {
+    const v = metadata.get(metadataKey);
+    if (v !== undefined) entries.push({ key, value: String(v) });
+  };
+  for (const f of MATCH_FIELDS) add(f, DIMENSION_METADATA[f]);
+  if (kind === 'requests') {
+    add('quota', QUOTA_METADATA);
+    add('principal', PRINCIPAL_METADATA);
+  }
+  return entries;
+}
+
+/** The kinds of limit that can apply to a request, judged from the metadata it published. */
+export function applicableKinds(limits: CompiledLimit[], metadata: ReadonlyMap<string, string | number>): DescriptorKind[] {
+  return (['requests', 'tokens'] as const).filter((kind) => matchLimits(limits, parseDescriptor(descriptorEntriesFrom(kind, metadata))).length > 0);
 }
 
 export function parseDescriptor(entries: DescriptorEntry[]): ParsedDescriptor {

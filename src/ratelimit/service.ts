@@ -3,7 +3,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import type { CompiledLimit } from './config';
 import { refuses, type ApplyResult, type CounterBackend, type CounterOp } from './counters';
-import { INTERNAL_HEADER_PREFIX, matchLimits, parseDescriptor, type DescriptorEntry } from './descriptors';
+import { applicableKinds, INTERNAL_HEADER_PREFIX, matchLimits, parseDescriptor, type DescriptorEntry, type DescriptorKind } from './descriptors';
 import { rateLimitServiceDefinition } from './protos';
 
 /** envoy.service.ratelimit.v3.RateLimitRequest as proto-loader decodes it. */
@@ -89,6 +89,11 @@ export class RateLimiter {
 
   get backend(): CounterBackend {
     return this.opts.backend;
+  }
+
+  /** Which kinds of limit can apply to a request that published this metadata (none: Envoy skips the call). */
+  applicableKinds(metadata: ReadonlyMap<string, string | number>): DescriptorKind[] {
+    return applicableKinds(this.opts.limits, metadata);
   }
 
   async shouldRateLimit(req: RateLimitRequest): Promise<RateLimitResponse> {

@@ -137,3 +137,16 @@ test('the local limit caps each instance; admin routes are exempt', async () => 
     await local.stop();
   }
 });
+
+test('a request no rule can apply to makes no rate limit call at all; one a rule matches does', async () => {
+  const calls = async () => {
+    const stats = await (await fetch(`http://127.0.0.1:${gw.ports.envoyAdmin}/stats?filter=ratelimit\\.(ok|over_limit|error)$`)).text();
+    return [...stats.matchAll(/: (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  };
+  const before = await calls();
+  // No rule names gpt-3.5-turbo, and the hourly quota is off in these tests.
+  for (let i = 0; i < 3; i++) expect((await ask('gpt-3.5-turbo')).status).toBe(200);
+  expect(await calls()).toBe(before);
+  await ask('gpt-4o-mini');
+  expect(await calls()).toBe(before + 1);
+});

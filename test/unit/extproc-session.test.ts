@@ -31,6 +31,10 @@ async function feed(msgs: (ProcessingRequest | typeof UPSTREAM)[], hooks?: Plugi
   const log = pino({ level: 'silent' });
   const plugins = new PluginHost((hooks ?? [router]).map((h, i) => ({ name: `p${i}`, hooks: h, timeoutMs: 100, onError: 'fail_closed' as const })), log);
   const inflight = new InFlight();
+  const attempt = new UpstreamAttempt({ plugins, providers, inflight, log });
+  // With an attempt stream in the script, the request has a fallback (an aggregate cluster whose
+  // filter asks per attempt); without, a single target prepared by the listener's stream.
+  const fallback = msgs.includes(UPSTREAM);
   const deps = {
     plugins,
     providers,
@@ -38,10 +42,11 @@ async function feed(msgs: (ProcessingRequest | typeof UPSTREAM)[], hooks?: Plugi
     log,
     routingHeader: 'x-gateway-cluster',
     inflight,
-    planRoute: (_ctx: unknown, t: any) => ({ cluster: providers.get(t.provider)!.cluster, targets: [t] }),
+    attempts: attempt,
+    planRoute: (_ctx: unknown, t: any) =>
+      fallback ? { cluster: 'chain_0_up', targets: [t, { ...t, model: 'gpt-fallback' }] } : { cluster: providers.get(t.provider)!.cluster, targets: [t] },
   };
   const s = new ExtProcSession(deps, { send: (m) => out.push(m) });
-  const attempt = new UpstreamAttempt({ plugins, providers, inflight, log });
   for (const m of msgs) {
     if (m === UPSTREAM) {
       await s.settled();
@@ -87,14 +92,35 @@ describe('ext_proc session', () => {
   test('request body: routing header, client credentials removed, cleared route cache; body untouched when unchanged', async () => {
     const [, r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] })]);
     const common = r.request_body!.response!;
-    expect(setHeaders(common)).toEqual({ 'x-gateway-cluster': 'provider_up' });
+    // A single target: the attempt is prepared in this reply (path, host, the provider's credential).
+    expect(setHeaders(common)).toEqual({
+      'x-gateway-cluster': 'provider_up',
+      authorization: 'Bearer sk-up-secret',
+      'x-extra': '1',
+      ':path': '/base/v1/chat/completions',
+      ':authority': '127.0.0.1:9',
+    });
     for (const o of common.header_mutation!.set_headers!) {
       expect(Buffer.isBuffer(o.header.raw_value)).toBe(true);
       expect((o.header as any).value).toBeUndefined();
     }
-    expect(common.header_mutation!.remove_headers).toEqual(['authorization']);
+    expect(common.header_mutation!.remove_headers).toBeUndefined();
     expect(common.clear_route_cache).toBe(true);
     expect(common.body_mutation).toBeUndefined();
+  });
+
+  test('a single-target request needs no attempt stream: no exchange metadata, translation in the routing reply', async () => {
+    const [, r] = await feed([reqHeaders, reqBody({ model: 'up/gpt-x', messages: [] })]);
+    expect(r.dynamic_metadata?.fields['llm-gateway']?.structValue?.fields.exchange).toBeUndefined();
+    const common = r.request_body!.response!;
+    expect(JSON.parse(common.body_mutation!.body.toString())).toEqual({ model: 'gpt-x', messages: [] });
+    expect(setHeaders(common)['content-length']).toBe(String(common.body_mutation!.body.length));
+  });
+
+  test('a request with fallbacks gets no credential downstream: each attempt stream sets its own', async () => {
+    const [, r] = await feed([reqHeaders, reqBody({ model: 'gpt-4o', messages: [] }), UPSTREAM]);
+    expect(setHeaders(r.request_body!.response)).toEqual({ 'x-gateway-cluster': 'chain_0_up' });
+    expect(r.request_body!.response!.header_mutation!.remove_headers).toEqual(['authorization']);
   });
 
   test('the upstream attempt sets path, host and the provider credential, without asking for the body', async () => {

@@ -74,7 +74,12 @@ test('every LLM route (default and fallback chains) checks requests and tokens b
     expect(policies).toHaveLength(3);
     const [requests, check, charge] = policies;
     expect(requests.actions[0]).toEqual({ generic_key: { descriptor_key: 'kind', descriptor_value: 'requests' } });
-    expect(requests.actions.map((a: any) => a.metadata?.descriptor_key).filter(Boolean)).toEqual(['key', 'user', 'team', 'identity', 'model', 'quota', 'principal']);
+    expect(requests.actions.map((a: any) => a.metadata?.descriptor_key).filter(Boolean)).toEqual(['check', 'key', 'user', 'team', 'identity', 'model', 'quota', 'principal']);
+    // Only `check` is required: Envoy calls the service only when the processor says a limit applies.
+    for (const p of policies) {
+      const required = p.actions.filter((a: any) => a.metadata && !a.metadata.skip_if_absent).map((a: any) => a.metadata.metadata_key.path[0].key);
+      expect(required).toEqual([p === requests ? 'rl_check_requests' : 'rl_check_tokens']);
+    }
     expect(check.hits_addend).toEqual({ number: 0 });
     expect(check.apply_on_stream_done).toBeUndefined();
     expect(charge.hits_addend).toEqual({ format: '%DYNAMIC_METADATA(llm-gateway:tokens)%' });

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { InFlight } from '../../src/core/attempts';
+import { UpstreamAttempt } from '../../src/core/upstream-attempt';
 import { ExtProcSession, outcomeOf, type StreamEnd } from '../../src/extproc/session';
 import type { ProcessingRequest } from '../../src/extproc/messages';
 import { GatewayMetrics } from '../../src/observability/metrics';
@@ -36,13 +37,15 @@ async function run(messages: ProcessingRequest[], end: StreamEnd) {
     onComplete: (ctx: RequestContext) => void (seen = ctx.outcome),
   };
   const plugins = new PluginHost([{ name: 'p', hooks, timeoutMs: 100, onError: 'fail_closed' as const }], log);
+  const inflight = new InFlight();
   const deps = {
     plugins,
     providers,
     metrics: new GatewayMetrics({ defaultMetrics: false }),
     log,
     routingHeader: 'x-gateway-cluster',
-    inflight: new InFlight(),
+    inflight,
+    attempts: new UpstreamAttempt({ plugins, providers, inflight, log }),
     planRoute: (_ctx: unknown, t: any) => ({ cluster: providers.get(t.provider)!.cluster, targets: [t] }),
   };
   const session = new ExtProcSession(deps, { send: () => undefined });
