@@ -1,5 +1,9 @@
 /** The subset of envoy.service.ext_proc.v3 messages the processor reads and writes. */
 
+/**
+ * Requests decoded by codec.ts carry a header's text in `value` (Envoy's raw_value bytes as
+ * UTF-8) and never set raw_value; replies set raw_value, never value (both at once is a 500).
+ */
 export interface HeaderValue {
   key: string;
   value?: string;
@@ -81,7 +85,17 @@ export interface ProcessingMode {
   response_trailer_mode?: HeaderSendMode;
 }
 
-/** google.protobuf.Struct as proto-loader encodes it (camelCase field names). */
+/** google.protobuf.Value as proto-loader shapes it (camelCase field names); one of these is set. */
+export interface StructValue {
+  stringValue?: string;
+  numberValue?: number;
+  structValue?: Struct;
+  boolValue?: boolean;
+  nullValue?: 'NULL_VALUE';
+  listValue?: { values: StructValue[] };
+}
+
+/** google.protobuf.Struct as proto-loader shapes it (camelCase field names). */
 export interface Struct {
-  fields: Record<string, { stringValue?: string; numberValue?: number; structValue?: Struct }>;
+  fields: Record<string, StructValue>;
 }

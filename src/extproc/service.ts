@@ -2,11 +2,12 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ExchangeDeps } from '../core/exchange';
 import type { UpstreamAttempt } from '../core/upstream-attempt';
 import { UPSTREAM_PROVIDER_METADATA } from '../envoy/clusters';
+import { EXT_PROC_PROTO, withExtProcCodec } from './codec';
 import type { ProcessingRequest, ProcessingResponse } from './messages';
 import { serviceDefinition } from './protos';
 import { ExtProcSession, UpstreamSession, type StreamEnd } from './session';
 
-export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
+export { EXT_PROC_PROTO };
 
 export interface ExtProcService {
   definition: grpc.ServiceDefinition;
@@ -22,7 +23,8 @@ export interface ExtProcService {
 
 /** envoy.service.ext_proc.v3.ExternalProcessor: one session per HTTP request. */
 export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): ExtProcService {
-  const definition = serviceDefinition(EXT_PROC_PROTO, 'envoy.service.ext_proc.v3.ExternalProcessor');
+  // Messages are decoded and encoded by codec.ts, not proto-loader (the hot path).
+  const definition = withExtProcCodec(serviceDefinition(EXT_PROC_PROTO, 'envoy.service.ext_proc.v3.ExternalProcessor'));
   const open = new Set<ExtProcSession>();
   let interrupting = false;
   const process = (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
