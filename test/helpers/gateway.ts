@@ -81,8 +81,23 @@ export function gatewayConfig(ports: GatewayPorts, dir: string, extra: Record<st
   return base;
 }
 
+/**
+ * Starts a gateway on fresh kernel-assigned ports. Such a port is free when allocated, but a
+ * client socket may take it before Envoy binds it: with ports of its own choosing, the start
+ * is tried again on new ones.
+ */
 export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
-  const ports = { ...(await allocatePorts()), ...opts.ports };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOn({ ...(await allocatePorts()), ...opts.ports }, opts);
+    } catch (err) {
+      const taken = /Address already in use|is already in use/.test((err as Error).message);
+      if (!taken || opts.ports || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startGatewayOn(ports: GatewayPorts, opts: GatewayOptions): Promise<RunningGateway> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-test-'));
   const configFile = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(configFile, YAML.stringify(gatewayConfig(ports, dir, opts.config)));
