@@ -73,7 +73,8 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
-const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+/** `v` rounded to `digits` decimals, for reports. */
+export const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 let current: AutocannonInstance | undefined;
 

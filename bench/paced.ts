@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { percentile } from './load';
+import { percentile, round } from './load';
 import { sleep } from './procs';
 
 export interface PacedSpec {
@@ -56,7 +56,6 @@ export interface PacedResult {
   stream: StreamStats | null;
 }
 
-const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Numbers every socket read: a response's body chunks carry the number of the read that brought them. */
