@@ -155,6 +155,9 @@ function httpListener(config: GatewayConfig, planner?: FallbackPlanner): object 
     address: socketAddress(config.server.listen_address, config.server.http_port),
     // A second gateway on the same port must fail to start, not silently share the traffic.
     enable_reuse_port: false,
+    // Without reuse_port the kernel hands most connections to whichever worker wakes first,
+    // leaving the others idle under load: spread them evenly instead.
+    connection_balance_config: { exact_balance: {} },
     // ext_proc buffers the whole request body; anything larger than this gets a 413.
     per_connection_buffer_limit_bytes: config.server.max_request_body_bytes,
     filter_chains: [{ filters: [httpConnectionManager(config, planner)] }],

@@ -55,6 +55,8 @@ describe('generated Envoy bootstrap', () => {
     expect(chainRoute.route.retry_policy.retry_priority.name).toBe('envoy.retry_priorities.previous_priorities');
     const listener = bootstrap.static_resources.listeners[0];
     expect(listener.per_connection_buffer_limit_bytes).toBe(1048576);
+    // No port sharing with a second gateway, yet connections spread over every worker.
+    expect([listener.enable_reuse_port, listener.connection_balance_config]).toEqual([false, { exact_balance: {} }]);
     expect(bootstrap.admin.address.socket_address.address).toBe('127.0.0.1');
     expect(fs.readFileSync(file, 'utf8')).not.toContain('"k"');
   });
