@@ -209,16 +209,15 @@ export class Exchange {
       edits.set('x-envoy-upstream-rq-timeout-ms', String(Math.round(provider.timeoutSeconds * 1000)));
     }
     const out: Continue = { kind: 'continue', headers: edits, clearRouteCache: true };
-    if (request.bodyChanged && request.body) {
-      out.body = Buffer.from(JSON.stringify(request.body));
-      edits.set('content-length', String(out.body.length));
-    }
+    // Read before an attempt's hooks reset the flag; serialised once, below.
+    const editedBody = request.bodyChanged ? request.body : undefined;
     if (plan.targets.length > 1) {
       // The aggregate cluster's filter asks for each attempt; it finds this exchange by its id,
       // published as metadata no client can set (src/envoy/clusters.ts).
       this.deps.inflight.register(this.ctx.id, pending);
       this.registered = true;
       this.ctx.setDynamicMetadata(EXCHANGE_METADATA, this.ctx.id);
+      if (editedBody) setBody(out, editedBody);
       return out;
     }
     // One provider only: the attempt is prepared here, with no stream of its own; Envoy's
@@ -229,7 +228,9 @@ export class Exchange {
       return attempt;
     }
     for (const [k, v] of attempt.headers ?? []) edits.set(k, v);
+    // A translated (or hook-edited) body already carries the plugins' edits.
     if (attempt.body) out.body = attempt.body;
+    else if (editedBody) setBody(out, editedBody);
     return out;
   }
 
@@ -446,6 +447,12 @@ export class Exchange {
     );
     void this.deps.plugins.complete(ctx);
   }
+}
+
+/** Replaces the request body, with the content-length Envoy needs for a buffered body. */
+function setBody(out: Continue, body: JsonObject): void {
+  out.body = Buffer.from(JSON.stringify(body));
+  out.headers!.set('content-length', String(out.body.length));
 }
 
 function isErrorShape(body: JsonValue | undefined): boolean {
