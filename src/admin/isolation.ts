@@ -49,7 +49,7 @@ async function keyDenial(keys: KeyTeams, req: AdminRequest, team: string): Promi
     // An unknown id goes on to the handler's 404.
     if (key && key.team !== team) return { reason: 'other_team_key', message: `This key does not belong to team '${team}'; only an admin without a team may manage it.` };
   }
-  if (!isRead(req) && isObject(req.body) && 'team' in req.body && req.body.team !== team) {
+  if (!isRead(req) && isObject(req.body) && Object.hasOwn(req.body, 'team') && req.body.team !== team) {
     return { reason: 'other_team', message: `A team admin may only give keys its own team ('${team}'); only an admin without a team may name another.`, param: 'team' };
   }
   return undefined;
@@ -64,7 +64,7 @@ function withTeam(req: AdminRequest, team: string): AdminRequest {
     return { ...req, query };
   }
   // A body that is not an object is left to the handler's 400.
-  const fill = req.method === 'POST' && (req.body === undefined || (isObject(req.body) && !('team' in req.body)));
+  const fill = req.method === 'POST' && (req.body === undefined || (isObject(req.body) && !Object.hasOwn(req.body, 'team')));
   return fill ? { ...req, body: { ...(req.body as object | undefined), team } } : req;
 }
 

@@ -32,9 +32,9 @@ export const PRINCIPAL_METADATA = 'rl_principal';
 /** Total tokens of the finished response (set by the core when the provider reported usage). */
 export const TOKENS_METADATA = 'tokens';
 /**
- * Set (to 'yes': descriptor values are strings) when some limit of that kind can apply to the request. Envoy builds no descriptor,
- * and so makes no RateLimitService call, for a policy whose required metadata is absent: a
- * request no rule and no quota can touch costs no round trip.
+ * Set (to 'yes': descriptor values are strings) when some limit of that kind can apply to the
+ * request. Envoy builds no descriptor, and so makes no RateLimitService call, for a policy whose
+ * required metadata is absent: a request no rule and no quota can touch costs no round trip.
  */
 export const CHECK_METADATA: Readonly<Record<DescriptorKind, string>> = { requests: 'rl_check_requests', tokens: 'rl_check_tokens' };
 
