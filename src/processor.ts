@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import { GrpcServer } from './grpc/server';
 import { adminAuthenticator } from './admin/auth';
 import { registerAuditRoutes } from './admin/audit-api';
 import { adminJwtVerifier } from './admin/jwt';
@@ -209,22 +209,14 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   );
   await manager.start();
 
-  const grpcServer = new grpc.Server({
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-    'grpc.keepalive_permit_without_calls': 1,
-  });
+  const grpcServer = new GrpcServer({ maxMessageBytes: 64 * 1024 * 1024 });
   const extproc = extProcService(deps, attempts);
   grpcServer.addService(extproc.definition, extproc.implementation);
   const ads = xds.service();
   grpcServer.addService(ads.definition, ads.implementation);
   const rls = rateLimitService(limiter);
   grpcServer.addService(rls.definition, rls.implementation);
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`${config.processor.listen_address}:${config.processor.grpc_port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
-    ),
-  );
+  const grpcPort = await grpcServer.listen(config.processor.listen_address, config.processor.grpc_port);
 
   const router = new AdminRouter();
   registerHealthRoutes(router, {

@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { DuplexCall } from '../grpc/server';
 import type { ExchangeDeps } from '../core/exchange';
 import type { UpstreamAttempt } from '../core/upstream-attempt';
 import { UPSTREAM_PROVIDER_METADATA } from '../envoy/clusters';
@@ -27,7 +28,7 @@ export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): E
   const definition = withExtProcCodec(serviceDefinition(EXT_PROC_PROTO, 'envoy.service.ext_proc.v3.ExternalProcessor'));
   const open = new Set<ExtProcSession>();
   let interrupting = false;
-  const process = (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
+  const process = (call: DuplexCall<ProcessingRequest, ProcessingResponse>) => {
     let reset = false;
     let closing = false;
     const sink = {

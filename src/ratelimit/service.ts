@@ -1,4 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
+import { Status, type UnaryCall, type UnaryCallback } from '../grpc/server';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import type { CompiledLimit } from './config';
@@ -233,10 +234,10 @@ export function goDuration(ms: number): string {
 /** The gRPC service for the processor's server. */
 export function rateLimitService(limiter: RateLimiter): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
   const definition = rateLimitServiceDefinition();
-  const ShouldRateLimit = (call: grpc.ServerUnaryCall<RateLimitRequest, RateLimitResponse>, callback: grpc.sendUnaryData<RateLimitResponse>) => {
+  const ShouldRateLimit = (call: UnaryCall<RateLimitRequest>, callback: UnaryCallback<RateLimitResponse>) => {
     limiter.shouldRateLimit(call.request).then(
       (res) => callback(null, res),
-      (err: Error) => callback({ code: grpc.status.UNAVAILABLE, details: `rate limit counters unavailable: ${err.message}` }),
+      (err: Error) => callback({ code: Status.UNAVAILABLE, details: `rate limit counters unavailable: ${err.message}` }),
     );
   };
   return { definition, implementation: { ShouldRateLimit } };

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
+import type { DuplexCall } from '../grpc/server';
 import { serviceDefinition } from '../extproc/protos';
 import type { Logger } from '../observability/logger';
 import { lookupType, toAny, type AnyMessage } from './encode';
@@ -88,7 +89,7 @@ interface Subscription {
   known: Map<string, string>;
 }
 
-type AnyCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse> | grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+type AnyCall = DuplexCall<DiscoveryRequest, DiscoveryResponse> | DuplexCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
 interface Stream {
   id: number;
@@ -153,8 +154,8 @@ export class XdsServer {
     return {
       definition,
       implementation: {
-        StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.attach(call, 'sotw'),
-        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.attach(call, 'delta'),
+        StreamAggregatedResources: (call: DuplexCall<DiscoveryRequest, DiscoveryResponse>) => this.attach(call, 'sotw'),
+        DeltaAggregatedResources: (call: DuplexCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.attach(call, 'delta'),
       },
     };
   }
@@ -324,7 +325,7 @@ export class XdsServer {
   private write(stream: Stream, msg: DiscoveryResponse | DeltaDiscoveryResponse): void {
     if (stream.closed || stream.call.cancelled) return;
     try {
-      (stream.call as grpc.ServerDuplexStream<unknown, unknown>).write(msg);
+      (stream.call as DuplexCall<unknown, unknown>).write(msg);
     } catch (err) {
       this.log.debug({ err, stream: stream.id }, 'xDS write failed');
     }
