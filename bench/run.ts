@@ -288,7 +288,7 @@ interface RunWindow {
 }
 
 // ext_proc (listener and per-attempt), rate limit decisions, requests and gRPC requests to the processor.
-const COUNTERS = /(\.ext_proc\.[a-z_]+|\.ratelimit\.[a-z_]+|\.downstream_rq_total|\.downstream_rq_2xx|^cluster\.gateway_processor\.upstream_rq_total)$/;
+const COUNTERS = /(\.ext_proc\.[a-z_]+|\.ratelimit\.[a-z_]+|\.downstream_rq_total|\.downstream_rq_2xx|^cluster\.gateway_(processor|ext_proc)\.upstream_rq_total)$/;
 
 async function envoyCounters(adminUrl: string, wanted: (name: string) => boolean): Promise<Record<string, number>> {
   try {
@@ -350,7 +350,9 @@ function grpcPerRequest(w: RunWindow): GrpcPerRequest {
   const toProcessor = sum(/\.ext_proc\.stream_msgs_sent$/);
   const fromProcessor = sum(/\.ext_proc\.stream_msgs_received$/);
   const rlCalls = sum(/\.ratelimit\.(ok|over_limit|error)$/);
-  const clusterStreams = d['cluster.gateway_processor.upstream_rq_total'];
+  // ext_proc goes to its own cluster when there are processor workers.
+  const streamsOf = (c: string) => d[`cluster.${c}.upstream_rq_total`];
+  const clusterStreams = streamsOf('gateway_processor') === undefined && streamsOf('gateway_ext_proc') === undefined ? undefined : (streamsOf('gateway_processor') ?? 0) + (streamsOf('gateway_ext_proc') ?? 0);
   return {
     requests: w.requests,
     ext_proc_streams: per(listener + perAttempt),
@@ -490,7 +492,7 @@ async function startEnvoyAlone(bin: string, upstreamPort: number): Promise<{ pro
   return { proc, url: `http://${LOOPBACK}:${listenPort}/v1/chat/completions`, sampler };
 }
 
-/** Is `processor.workers` in the config schema (being added separately)? */
+/** Is `processor.workers` in the config schema? (Kept as a check: the bench also runs older trees.) */
 function schemaHasWorkers(): boolean {
   const processor = (gatewayConfigSchema as unknown as { properties?: { processor?: { properties?: Record<string, unknown> } } }).properties?.processor;
   return !!processor?.properties && Object.prototype.hasOwnProperty.call(processor.properties, 'workers');
@@ -534,7 +536,7 @@ interface Gateway {
 }
 
 async function startGateway(upstream: FakeUpstream, workers?: number): Promise<Gateway> {
-  const [httpPort, envoyAdmin, grpcPort, adminPort] = await freePorts(4);
+  const [httpPort, envoyAdmin, grpcPort, adminPort, extProcPort] = await freePorts(5);
   const config = {
     server: { listen_address: LOOPBACK, http_port: httpPort, shutdown_grace_seconds: 1 },
     envoy: {
@@ -549,7 +551,7 @@ async function startGateway(upstream: FakeUpstream, workers?: number): Promise<G
       advertise_address: LOOPBACK,
       grpc_port: grpcPort,
       admin_port: adminPort,
-      ...(workers !== undefined ? { workers } : {}),
+      ...(workers !== undefined ? { workers, ext_proc_port: extProcPort } : {}),
     },
     logging: { level: GATEWAY_LOG_LEVEL },
     demo: { echo: { enabled: false } },
@@ -589,6 +591,8 @@ const GATEWAY_STATS = new Set([
   'cluster.gateway_processor.upstream_cx_total',
   'cluster.gateway_processor.upstream_cx_protocol_error',
   'cluster.gateway_processor.upstream_rq_tx_reset',
+  'cluster.gateway_ext_proc.upstream_cx_total',
+  'cluster.gateway_ext_proc.upstream_rq_tx_reset',
   `cluster.${clusterNameFor(PROVIDER)}.upstream_rq_5xx`,
 ]);
 

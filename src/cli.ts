@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { envoyAdminProbe } from './admin/health';
 import { adminJwtVerifier } from './admin/jwt';
@@ -12,6 +13,8 @@ import { GatewayMetrics } from './observability/metrics';
 import { checkSecuritySettings, loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
 import { SettingsService } from './security/settings';
 import { Pricing } from './usage/pricing';
+import { WorkerPool } from './workers/pool';
+import { runWorker } from './workers/worker';
 import { ProviderRegistry } from './providers/registry';
 
 const USAGE = `Usage: llm-gateway [command] [options]
@@ -74,6 +77,19 @@ async function stopGateway(processor: Processor, supervisor: EnvoySupervisor | u
   await processor.close();
 }
 
+/** The primary's processor, with interrupt and close reaching the workers too. */
+function withWorkers(processor: Processor, workers: WorkerPool): Processor {
+  return Object.assign(Object.create(processor) as Processor, {
+    async interrupt() {
+      await Promise.all([processor.interrupt(), workers.interrupt()]);
+    },
+    async close(graceMs = 0) {
+      await workers.close(graceMs);
+      await processor.close(graceMs);
+    },
+  });
+}
+
 async function start(config: GatewayConfig, log: Logger): Promise<void> {
   const manageEnvoy = config.envoy.manage;
   let supervisor: EnvoySupervisor | undefined;
@@ -86,11 +102,29 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
   // A port in use is one line naming its setting, before anything starts.
   await checkPortsFree(listeningPorts(config).filter((p) => manageEnvoy || p.owner === 'processor'));
   const providers = providerRuntimes(config, log);
-  const processor: Processor = await startProcessor(config, log, {
+  // With workers, they serve ext_proc and this process the rest (src/workers).
+  const workers = config.processor.workers > 1 ? new WorkerPool(config.processor.workers, log) : undefined;
+  if (workers && manageEnvoy && config.envoy.concurrency < config.processor.workers) {
+    // Envoy opens one connection per worker thread, and each connection goes to one worker.
+    log.warn({ workers: config.processor.workers, envoy_concurrency: config.envoy.concurrency }, 'more processor workers than Envoy threads: some workers will get no traffic');
+  }
+  const own: Processor = await startProcessor(config, log, {
     providers,
     // Without a managed Envoy its admin address is not ours to probe (it may be another container).
     envoy: manageEnvoy ? envoyAdminProbe(config.envoy.admin_address, config.envoy.admin_port) : undefined,
+    role: workers ? 'primary' : 'all',
+    afterAdminChange: workers && (() => workers.refresh()),
+    workerMetrics: workers && (() => workers.metrics()),
   });
+  if (workers) {
+    // Forked once the store is migrated and the configured keys are imported.
+    await workers.start().catch(async (err: Error) => {
+      await workers.close(0);
+      await own.close();
+      throw err;
+    });
+  }
+  const processor: Processor = workers ? withWorkers(own, workers) : own;
 
   let shuttingDown = false;
   const shutdown = async (code: number, reason: string) => {
@@ -170,6 +204,15 @@ async function main(): Promise<void> {
   const config = loadConfig({ path: args.config });
   if (args.noEnvoy) config.envoy.manage = false;
   const log = createLogger(config.logging.level);
+  if (cluster.isWorker && process.env.GATEWAY_PROCESSOR_WORKER === '1') {
+    const workerLog = log.child({ worker: cluster.worker?.id });
+    process.on('uncaughtException', (err) => {
+      workerLog.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception');
+      flushLogs(workerLog);
+      process.exit(1);
+    });
+    return runWorker(config, workerLog);
+  }
 
   if (args.command === 'envoy-config' || args.command === 'check-config') {
     const providers = providerRuntimes(config, log);

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import path from 'node:path';
 import { GrpcServer } from './grpc/server';
 import { adminAuthenticator } from './admin/auth';
@@ -51,6 +52,11 @@ export interface Processor {
   readonly keys: KeyService;
   /** Ends every request in flight as `interrupted`: shutdown is about to cut them. */
   interrupt(): Promise<void>;
+  /**
+   * Re-reads what another process may have changed (keys, settings, providers) now rather than
+   * at the next poll: processor workers are told to after every admin change.
+   */
+  refresh(): Promise<void>;
   /**
    * Stops serving. Requests in flight get up to `graceMs` to finish first (with --no-envoy,
    * Envoy runs elsewhere and may still be sending them); the rest are interrupted. Resolves once
@@ -130,7 +136,26 @@ export function checkSecuritySettings(settings: SettingsService): void {
  * Starts everything the processor serves: ext_proc over gRPC, the admin HTTP API and, when
  * enabled, the echo demo provider. Envoy itself is started by the CLI.
  */
-export async function startProcessor(config: GatewayConfig, log: Logger, opts: { envoy?: EnvoyProbe; providers?: ProviderRuntime[]; env?: NodeJS.ProcessEnv } = {}): Promise<Processor> {
+/**
+ * What this process serves: 'all' (one processor), or with processor workers the 'primary'
+ * (admin API, xDS, rate limits; ext_proc too, unused) and each 'worker' (ext_proc only, on
+ * processor.ext_proc_port, sharing the store with the primary).
+ */
+export type ProcessorRole = 'all' | 'primary' | 'worker';
+
+export interface ProcessorOptions {
+  envoy?: EnvoyProbe;
+  providers?: ProviderRuntime[];
+  env?: NodeJS.ProcessEnv;
+  role?: ProcessorRole;
+  /** The primary: called after every admin change, before it is answered (tells the workers). */
+  afterAdminChange?: () => Promise<void>;
+  /** The primary: worker metrics to merge into /metrics. */
+  workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
+}
+
+export async function startProcessor(config: GatewayConfig, log: Logger, opts: ProcessorOptions = {}): Promise<Processor> {
+  const role = opts.role ?? 'all';
   const startedAt = Date.now();
   const metrics = new GatewayMetrics();
   const env = opts.env ?? process.env;
@@ -142,7 +167,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     cacheTtlMs: config.keys.cache_ttl_ms,
     onStoreError: (err) => log.warn({ err: { message: err.message } }, 'key lookup failed; serving cached keys'),
   });
-  await importKeys(config, keys, log, env);
+  // Keys from the configuration are imported once, by the process that owns the admin API.
+  if (role !== 'worker') await importKeys(config, keys, log, env);
   const pricing = new Pricing(config.pricing);
   const settings = new SettingsService(config.security);
   const audit = new AuditService(store.audit, settings, metrics.api, log);
@@ -212,35 +238,42 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
   const grpcServer = new GrpcServer({ maxMessageBytes: 64 * 1024 * 1024 });
   const extproc = extProcService(deps, attempts);
   grpcServer.addService(extproc.definition, extproc.implementation);
-  const ads = xds.service();
-  grpcServer.addService(ads.definition, ads.implementation);
-  const rls = rateLimitService(limiter);
-  grpcServer.addService(rls.definition, rls.implementation);
-  const grpcPort = await grpcServer.listen(config.processor.listen_address, config.processor.grpc_port);
-
-  const router = new AdminRouter();
-  registerHealthRoutes(router, {
-    envoy: opts.envoy,
-    metrics,
-    startedAt,
-    providers: () => registry.all().map((p) => ({ name: p.name, type: p.type, cluster: p.cluster, available: p.available })),
-  });
-  // Admin bodies are read only once the caller is authenticated (router.ts).
-  const authenticate = router.withBodyAfterAuth(adminAuthenticator(keys, metrics, { jwt, audit }));
-  registerKeyRoutes(router, keys, metrics, authenticate, audit, settings);
-  registerUsageRoutes(router, store.usage, authenticate, settings);
-  registerProviderRoutes(router, registry, manager, authenticate, audit);
-  registerSecurityRoutes(router, settings, audit, authenticate);
-  registerAuditRoutes(router, audit, settings, authenticate);
-  const admin = createAdminServer(router, log);
-  const adminPort = await listen(admin, config.processor.listen_address, config.processor.admin_port);
-
-  let echo: http.Server | undefined;
-  if (config.demo.echo.enabled) {
-    echo = await startEchoServer(config.processor.listen_address, config.demo.echo.port, { chunkDelayMs: config.demo.echo.chunk_delay_ms });
+  if (role !== 'worker') {
+    // Rate limit counters and xDS state live in one process, whatever the number of workers.
+    const ads = xds.service();
+    grpcServer.addService(ads.definition, ads.implementation);
+    const rls = rateLimitService(limiter);
+    grpcServer.addService(rls.definition, rls.implementation);
   }
+  // Workers listen on one shared port (node:cluster hands each connection to one of them).
+  const grpcPort = await grpcServer.listen(config.processor.listen_address, role === 'worker' ? config.processor.ext_proc_port : config.processor.grpc_port);
+
+  const router = new AdminRouter(opts.afterAdminChange);
+  let admin: http.Server | undefined;
+  let echo: http.Server | undefined;
+  if (role !== 'worker') {
+    registerHealthRoutes(router, {
+      envoy: opts.envoy,
+      metrics,
+      startedAt,
+      providers: () => registry.all().map((p) => ({ name: p.name, type: p.type, cluster: p.cluster, available: p.available })),
+      workerMetrics: opts.workerMetrics,
+    });
+    // Admin bodies are read only once the caller is authenticated (router.ts).
+    const authenticate = router.withBodyAfterAuth(adminAuthenticator(keys, metrics, { jwt, audit }));
+    registerKeyRoutes(router, keys, metrics, authenticate, audit, settings);
+    registerUsageRoutes(router, store.usage, authenticate, settings);
+    registerProviderRoutes(router, registry, manager, authenticate, audit);
+    registerSecurityRoutes(router, settings, audit, authenticate);
+    registerAuditRoutes(router, audit, settings, authenticate);
+    admin = createAdminServer(router, log);
+    if (config.demo.echo.enabled) {
+      echo = await startEchoServer(config.processor.listen_address, config.demo.echo.port, { chunkDelayMs: config.demo.echo.chunk_delay_ms });
+    }
+  }
+  const adminPort = admin ? await listen(admin, config.processor.listen_address, config.processor.admin_port) : 0;
   const echoPort = echo ? (echo.address() as { port: number }).port : undefined;
-  log.info({ grpc_port: grpcPort, admin_port: adminPort, echo_port: echoPort, plugins: plugins.plugins.map((p) => p.name) }, 'processor started');
+  log.info({ role, grpc_port: grpcPort, admin_port: adminPort || undefined, echo_port: echoPort, plugins: plugins.plugins.map((p) => p.name) }, 'processor started');
 
   const interrupt = () =>
     // A session first finishes the message it is on (plugin calls are bounded); never wait forever.
@@ -258,6 +291,13 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
     store,
     keys,
     interrupt,
+    async refresh() {
+      keys.clearCache();
+      // A poll already under way may have read the store before the change: read again after it.
+      await settings.refresh();
+      await settings.refresh();
+      await manager.refresh();
+    },
     close(graceMs = 0) {
       closing ??= (async () => {
         // ext_proc streams and rate limit calls are served until then.
@@ -274,9 +314,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: {
             resolve();
           });
         });
-        admin.closeAllConnections();
+        admin?.closeAllConnections();
         echo?.closeAllConnections();
-        await Promise.all([new Promise((r) => admin.close(r)), echo ? new Promise((r) => echo!.close(r)) : undefined]);
+        await Promise.all([admin ? new Promise((r) => admin!.close(r)) : undefined, echo ? new Promise((r) => echo!.close(r)) : undefined]);
         manager.stop();
         settings.stop();
         xds.close();

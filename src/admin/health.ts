@@ -1,3 +1,4 @@
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { AdminRouter } from './router';
 
@@ -67,6 +68,8 @@ export interface HealthDeps {
   /** Each provider with its Envoy cluster and whether it has a usable credential. */
   providers: () => { name: string; type: string; cluster: string; available: boolean }[];
   startedAt: number;
+  /** Processor workers' metrics (as prom-client JSON), merged into /metrics. */
+  workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
 }
 
 export function registerHealthRoutes(router: AdminRouter, deps: HealthDeps): void {
@@ -97,10 +100,11 @@ export function registerHealthRoutes(router: AdminRouter, deps: HealthDeps): voi
       },
     };
   });
-  router.add('GET', '/metrics', async () => ({
-    status: 200,
-    raw: await deps.metrics.registry.metrics(),
-    headers: { 'content-type': deps.metrics.registry.contentType },
-    body: undefined,
-  }));
+  router.add('GET', '/metrics', async () => {
+    const own = deps.metrics.registry;
+    // With processor workers, their counters are added to this process's (prom-client's
+    // cluster aggregation: counters and histograms summed, per-process gauges as it defines).
+    const raw = deps.workerMetrics ? await AggregatorRegistry.aggregate([await own.getMetricsAsJSON(), ...(await deps.workerMetrics())]).metrics() : await own.metrics();
+    return { status: 200, raw, headers: { 'content-type': own.contentType }, body: undefined };
+  });
 }

@@ -41,6 +41,13 @@ export class AdminRouter {
   private readonly routes: Route[] = [];
   private readonly unreadBodies = new WeakMap<AdminRequest, BodyReader>();
 
+  /**
+   * @param afterChange runs after a request that may have changed state (any method but GET and
+   * HEAD) succeeded, before it is answered: processor workers re-read the store there, so the
+   * caller's next request already sees the change.
+   */
+  constructor(private readonly afterChange?: () => Promise<void>) {}
+
   add(method: string, path: string, handler: AdminHandler): this {
     const segments = path.split('/').filter(Boolean);
     let route = this.routes.find((r) => r.segments.join('/') === segments.join('/'));
@@ -100,6 +107,8 @@ export class AdminRouter {
     }
     const request: AdminRequest = { ...req, params: found.params };
     if (readBody) this.unreadBodies.set(request, readBody);
-    return handler(request);
+    const res = await handler(request);
+    if (this.afterChange && req.method !== 'GET' && req.method !== 'HEAD' && res.status < 400) await this.afterChange();
+    return res;
   }
 }

@@ -42,6 +42,14 @@ export interface ProcessorConfig {
   admin_port: number;
   /** Per-message ext_proc deadline Envoy applies. */
   message_timeout_ms: number;
+  /**
+   * Processes serving ext_proc. 1: the processor serves everything on grpc_port. More: that
+   * many worker processes serve ext_proc on ext_proc_port (one port, connections spread over
+   * them), while rate limits, xDS, the admin API and Envoy's supervision stay in one process.
+   */
+  workers: number;
+  /** The workers' ext_proc port (used when workers > 1). */
+  ext_proc_port: number;
 }
 
 export interface LoggingConfig {

@@ -12,6 +12,13 @@ import { MTLS_HCM_OVERRIDES, mtlsListener } from './mtls';
 import { adminRouteRateLimitOverrides, extProcMetadataOptions, globalRateLimitFilters, localRateLimitFilters, rateLimitPerRoute } from './ratelimit';
 
 export const PROCESSOR_CLUSTER = 'gateway_processor';
+/** With processor workers, ext_proc streams go to their own port (src/workers). */
+export const EXT_PROC_CLUSTER = 'gateway_ext_proc';
+
+/** The cluster Envoy's ext_proc filters use: the workers' when there are several. */
+export function extProcCluster(config: GatewayConfig): string {
+  return config.processor.workers > 1 ? EXT_PROC_CLUSTER : PROCESSOR_CLUSTER;
+}
 export const ADMIN_CLUSTER = 'gateway_admin';
 /** Request header the processor sets to pick the provider cluster. */
 export const ROUTING_HEADER = 'x-gateway-cluster';
@@ -73,7 +80,7 @@ function extProcFilter(config: GatewayConfig): object {
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
       grpc_service: {
-        envoy_grpc: { cluster_name: PROCESSOR_CLUSTER, max_receive_message_length: 64 * 1024 * 1024 },
+        envoy_grpc: { cluster_name: extProcCluster(config), max_receive_message_length: 64 * 1024 * 1024 },
         timeout: '30s',
       },
       failure_mode_allow: false,
@@ -203,7 +210,7 @@ export function httpConnectionManager(config: GatewayConfig, planner?: FallbackP
  * without restart.
  */
 export function providerClusters(config: GatewayConfig, providers: ProviderRuntime[], planner?: FallbackPlanner): Record<string, unknown>[] {
-  const proc = { cluster: PROCESSOR_CLUSTER, messageTimeoutMs: config.processor.message_timeout_ms };
+  const proc = { cluster: extProcCluster(config), messageTimeoutMs: config.processor.message_timeout_ms };
   return [...providers.map((provider) => providerCluster(provider)), ...(planner?.chains() ?? []).map((c) => chainCluster(c.name, c.clusters, proc))];
 }
 
@@ -222,7 +229,14 @@ export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner)
         ...(config.server.http_enabled ? [httpListener(config, planner)] : []),
         ...(config.mtls.enabled ? [mtlsListener(config, httpConnectionManager(config, planner, MTLS_HCM_OVERRIDES))] : []),
       ],
-      clusters: [localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true), adminCluster(config)],
+      clusters: [
+        localCluster(PROCESSOR_CLUSTER, p.advertise_address, p.grpc_port, true),
+        // One endpoint: the workers share the port, and every stream of one Envoy worker thread
+        // rides one connection, so a request's per-attempt stream reaches the process that holds
+        // its exchange.
+        ...(p.workers > 1 ? [localCluster(EXT_PROC_CLUSTER, p.advertise_address, p.ext_proc_port, true)] : []),
+        adminCluster(config),
+      ],
     },
     dynamic_resources: {
       ads_config: {

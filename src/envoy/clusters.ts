@@ -110,6 +110,12 @@ export function chainCluster(name: string, clusters: string[], proc: UpstreamPro
         http_filters: upstreamFilters(undefined, proc),
       },
     },
+    // Every fallback is a retry of this cluster to Envoy: with its default limit of 3 retries in
+    // flight, the fourth concurrent request whose first provider fails got that failure instead
+    // of its fallback. As many as requests may be in flight.
+    circuit_breakers: {
+      thresholds: [{ priority: 'DEFAULT', max_connections: 4096, max_pending_requests: 4096, max_requests: 4096, max_retries: 4096 }],
+    },
     cluster_type: {
       name: 'envoy.clusters.aggregate',
       typed_config: { '@type': 'type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig', clusters },

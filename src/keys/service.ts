@@ -136,6 +136,11 @@ export class KeyService {
   }
 
   /** The usable provider credential of a key, if it carries one. */
+  /** Forgets every cached lookup: another process changed keys (processor workers). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
   providerCredential(key: VirtualKeyRecord): string | undefined {
     return this.box.resolve(key.providerKey);
   }

@@ -108,6 +108,11 @@ export class ProviderManager {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Follows the store now rather than at the next poll (another process changed providers). */
+  async refresh(): Promise<void> {
+    if (await this.sync()) this.publish();
+  }
+
   source(name: string): 'config' | 'api' | undefined {
     return this.apiProviders.has(name) ? 'api' : this.configNames.has(name) ? 'config' : undefined;
   }

@@ -83,6 +83,60 @@ describe('generated Envoy bootstrap', () => {
   });
 });
 
+describe('processor workers in the bootstrap', () => {
+  const withChain = {
+    providers: [
+      { name: 'a', type: 'openai-compatible', base_url: 'http://127.0.0.1:7001/v1', models: ['m-a'] },
+      { name: 'b', type: 'openai-compatible', base_url: 'http://127.0.0.1:7002/v1', models: ['m-b'] },
+    ],
+    fallbacks: [{ model: 'm-a', fallback_models: ['m-b'], on: [503] }],
+  };
+  const grpcClusters = (b: any) => {
+    const hcm = b.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const listenerExtProc = hcm.http_filters[0].typed_config.grpc_service.envoy_grpc.cluster_name;
+    const rls = hcm.http_filters[1].typed_config.rate_limit_service.grpc_service.envoy_grpc.cluster_name;
+    const chain = b.static_resources.clusters.find((c: any) => c.cluster_type?.name === 'envoy.clusters.aggregate');
+    const attempt = chain?.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].http_filters[0].typed_config.grpc_service.envoy_grpc.cluster_name;
+    return { listenerExtProc, rls, attempt, ads: b.dynamic_resources?.ads_config.grpc_services[0].envoy_grpc.cluster_name };
+  };
+
+  test('one process (the default): every gRPC service on the processor cluster', () => {
+    const config = parseConfig(structuredClone(withChain), dir, {});
+    const planner = new FallbackPlanner(config.fallbacks, new ProviderRegistry(config.providers.map((p) => toRuntime(p, {})), mappingsFrom(config.models)));
+    const b: any = buildBootstrap(config, planner);
+    b.static_resources.clusters.push(...providerClusters(config, config.providers.map((p) => toRuntime(p, {})), planner));
+    expect(b.static_resources.clusters.map((c: any) => c.name)).not.toContain('gateway_ext_proc');
+    expect(grpcClusters(b)).toEqual({ listenerExtProc: 'gateway_processor', rls: 'gateway_processor', attempt: 'gateway_processor', ads: 'gateway_processor' });
+  });
+
+  test('workers: ext_proc (listener and per attempt) goes to their port; rate limits and xDS stay with the primary', () => {
+    const config = parseConfig({ ...structuredClone(withChain), processor: { workers: 3, ext_proc_port: 19044, grpc_port: 19042 } }, dir, {});
+    const providers = config.providers.map((p) => toRuntime(p, {}));
+    const planner = new FallbackPlanner(config.fallbacks, new ProviderRegistry(providers, mappingsFrom(config.models)));
+    const b: any = buildBootstrap(config, planner);
+    b.static_resources.clusters.push(...providerClusters(config, providers, planner));
+    const extProc = b.static_resources.clusters.find((c: any) => c.name === 'gateway_ext_proc');
+    // One endpoint: the workers share it, so a request's streams ride one connection to one worker.
+    expect(extProc.load_assignment.endpoints).toHaveLength(1);
+    expect(extProc.load_assignment.endpoints[0].lb_endpoints).toHaveLength(1);
+    expect(extProc.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value).toBe(19044);
+    expect(grpcClusters(b)).toEqual({ listenerExtProc: 'gateway_ext_proc', rls: 'gateway_processor', attempt: 'gateway_ext_proc', ads: 'gateway_processor' });
+    // Each fallback is a retry of the chain: Envoy's default of 3 in flight would refuse the 4th.
+    const chain = b.static_resources.clusters.find((c: any) => c.cluster_type?.name === 'envoy.clusters.aggregate');
+    expect(chain.circuit_breakers.thresholds[0].max_retries).toBeGreaterThanOrEqual(1024);
+    delete b.dynamic_resources;
+    const file = writeBootstrap(path.join(dir, 'workers.yaml'), b);
+    expect(EnvoySupervisor.validate(findEnvoy().bin, file)).toBeUndefined();
+  });
+
+  test('workers are bounded and need a valid port', () => {
+    expect(() => parseConfig({ processor: { workers: 0 } }, dir, {})).toThrow(/workers/);
+    expect(() => parseConfig({ processor: { workers: 65 } }, dir, {})).toThrow(/workers/);
+    expect(() => parseConfig({ processor: { workers: 2, ext_proc_port: 70000 } }, dir, {})).toThrow(/ext_proc_port/);
+    expect(parseConfig({}, dir, {}).processor).toMatchObject({ workers: 1, ext_proc_port: 9004 });
+  });
+});
+
 describe('provider clusters', () => {
   const runtime = (base_url: string) => toRuntime({ name: 'p', type: 'openai-compatible', base_url, models: [], headers: {}, timeout_seconds: 0 });
 
