@@ -404,7 +404,9 @@ export class Exchange {
     if (this.registered) this.deps.inflight.delete(this.ctx.id);
     const ctx = this.ctx;
     const end = performance.now();
-    const status = outcome === 'cancelled' && this.status === 0 ? 499 : this.status;
+    // No response reached the client: it left (499), or the gateway cut the request while shutting
+    // down or lost the stream, and Envoy answered 503 if it still could.
+    const status = this.status !== 0 ? this.status : outcome === 'cancelled' ? 499 : outcome === 'interrupted' || outcome === 'failed' ? 503 : 0;
     ctx.finalStatus = status;
     ctx.outcome = outcome;
     ctx.durationMs = round(end - ctx.startTime);

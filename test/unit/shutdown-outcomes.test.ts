@@ -32,9 +32,13 @@ const EXCHANGE: ProcessingRequest[] = [
 /** Feeds `messages`, ends the stream with `end`; returns the outcome onComplete saw, before and after the end. */
 async function run(messages: ProcessingRequest[], end: StreamEnd) {
   let seen: ExchangeOutcome | undefined;
+  let status: number | undefined;
   const hooks = {
     onRequest: (ctx: RequestContext) => void (ctx.target = providers.resolve(ctx.request.model!)),
-    onComplete: (ctx: RequestContext) => void (seen = ctx.outcome),
+    onComplete: (ctx: RequestContext) => {
+      seen = ctx.outcome;
+      status = ctx.finalStatus;
+    },
   };
   const plugins = new PluginHost([{ name: 'p', hooks, timeoutMs: 100, onError: 'fail_closed' as const }], log);
   const inflight = new InFlight();
@@ -53,7 +57,7 @@ async function run(messages: ProcessingRequest[], end: StreamEnd) {
   await session.settled();
   const before = seen;
   await session.close(end);
-  return { before, after: seen };
+  return { before, after: seen, status };
 }
 
 describe('outcome of an exchange', () => {
@@ -71,12 +75,21 @@ describe('outcome of an exchange', () => {
   });
 
   test('the final reply alone is not a completed request: Envoy has yet to send it', async () => {
-    expect(await run(EXCHANGE, 'ended')).toEqual({ before: undefined, after: 'completed' });
+    expect(await run(EXCHANGE, 'ended')).toEqual({ before: undefined, after: 'completed', status: 200 });
   });
 
   test('cut after the final reply, by a shutdown or by losing Envoy: interrupted', async () => {
     expect((await run(EXCHANGE, 'interrupted')).after).toBe('interrupted');
     expect((await run(EXCHANGE, 'cancelled')).after).toBe('interrupted');
+  });
+
+  test('cut before any response: the status says who ended it (499 the client, 503 the gateway)', async () => {
+    const beforeResponse = EXCHANGE.slice(0, 2);
+    expect(await run(beforeResponse, 'interrupted')).toMatchObject({ after: 'interrupted', status: 503 });
+    expect(await run(beforeResponse, 'failed')).toMatchObject({ after: 'failed', status: 503 });
+    expect(await run(beforeResponse, 'cancelled')).toMatchObject({ after: 'cancelled', status: 499 });
+    // A response that did arrive keeps its status.
+    expect(await run(EXCHANGE, 'ended')).toMatchObject({ after: 'completed', status: 200 });
   });
 
   test('cut while the provider is still answering: interrupted; a client gone before then: cancelled', async () => {
