@@ -111,7 +111,7 @@ export class Exchange {
     const id = randomUUID();
     const requestId = correlationId(headers.get('x-request-id')) ?? id;
     const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix);
-    this.ctx = new ExchangeContext(id, requestId, startTime, request, this.deps.log.child({ exchange_id: id, request_id: requestId }));
+    this.ctx = new ExchangeContext(id, requestId, startTime, request, this.deps.log);
 
     // Internal routing headers are the processor's to set; a client-supplied one is dropped.
     // Envoy's x-envoy-* request headers (retry, timeout and routing overrides) are honoured from
@@ -426,8 +426,11 @@ export class Exchange {
       if (u.cachedTokens) metrics.tokens.inc({ provider, model, kind: 'cached' }, u.cachedTokens);
       if (u.reasoningTokens) metrics.tokens.inc({ provider, model, kind: 'reasoning' }, u.reasoningTokens);
     }
-    ctx.log.info(
+    // The parent logger with the ids inline: no child logger made just for this line.
+    this.deps.log.info(
       {
+        exchange_id: ctx.id,
+        request_id: ctx.requestId,
         method: ctx.request.method,
         path: ctx.request.path,
         endpoint: ctx.request.endpoint,

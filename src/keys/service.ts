@@ -135,12 +135,12 @@ export class KeyService {
     return rec;
   }
 
-  /** The usable provider credential of a key, if it carries one. */
   /** Forgets every cached lookup: another process changed keys (processor workers). */
   clearCache(): void {
     this.cache.clear();
   }
 
+  /** The usable provider credential of a key, if it carries one. */
   providerCredential(key: VirtualKeyRecord): string | undefined {
     return this.box.resolve(key.providerKey);
   }
