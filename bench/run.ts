@@ -207,6 +207,16 @@ process.on('SIGTERM', () => abort('terminated (SIGTERM)', 143));
 // ---------------------------------------------------------------------------------------------
 // Fake upstream
 
+/** The fake upstream's pid, once started: its CPU and the bench's own (the load generator) are the clients' share. */
+let upstreamPid: number | undefined;
+
+/** CPU seconds of what is not under test: this process (autocannon runs in it) and the fake upstream. */
+function clientsCpu(): number | undefined {
+  const self = cpuSecondsOf(process.pid);
+  const up = cpuSecondsOf(upstreamPid);
+  return self === undefined || up === undefined ? undefined : self + up;
+}
+
 class FakeUpstream {
   private constructor(
     readonly proc: Managed,
@@ -229,6 +239,7 @@ class FakeUpstream {
         reject(new Error(`fake upstream ${proc.describeExit()}\n${proc.output()}`));
       });
     });
+    upstreamPid = child.pid;
     return new FakeUpstream(proc, port);
   }
 
@@ -488,7 +499,7 @@ async function startEnvoyAlone(bin: string, upstreamPort: number): Promise<{ pro
   const proc = track(startProcess('envoy alone', bin, ['-c', file, '--log-level', 'error', '--concurrency', '2', '--disable-hot-restart']));
   const adminUrl = `http://${LOOPBACK}:${adminPort}`;
   await waitForHttp(`${adminUrl}/ready`, proc, 30_000);
-  const sampler: Sampler = { adminUrl, requestsStat: 'http.bench.downstream_rq_total', cpu: () => ({ envoy: cpuSecondsOf(proc.pid) }) };
+  const sampler: Sampler = { adminUrl, requestsStat: 'http.bench.downstream_rq_total', cpu: () => ({ envoy: cpuSecondsOf(proc.pid), clients: clientsCpu() }) };
   return { proc, url: `http://${LOOPBACK}:${listenPort}/v1/chat/completions`, sampler };
 }
 
@@ -577,6 +588,7 @@ async function startGateway(upstream: FakeUpstream, workers?: number): Promise<G
     cpu: () => ({
       processor: sumCpu(processorPids(proc.pid)),
       envoy: sumCpu(descendantsOf(proc.pid).filter((p) => isEnvoy(p.comm)).map((p) => p.pid)),
+      clients: clientsCpu(),
     }),
     memory: () => processorMemory(proc.pid),
   };
@@ -837,7 +849,15 @@ async function main(): Promise<number> {
     gateway_processor: windows.gateway?.cpu_us_per_request.processor ?? null,
     gateway_envoy: windows.gateway?.cpu_us_per_request.envoy ?? null,
     envoy_alone: windows.envoy_alone?.cpu_us_per_request.envoy ?? null,
+    gateway_clients: windows.gateway?.cpu_us_per_request.clients ?? null,
+    envoy_alone_clients: windows.envoy_alone?.cpu_us_per_request.clients ?? null,
   };
+  // The ratio a processor costing nothing could reach when the machine's CPU is the limit: the
+  // gateway's Envoy and the clients against Envoy alone and the clients.
+  const ceiling =
+    cpuUs.gateway_envoy && cpuUs.gateway_clients && cpuUs.envoy_alone && cpuUs.envoy_alone_clients
+      ? round2((cpuUs.envoy_alone + cpuUs.envoy_alone_clients) / (cpuUs.gateway_envoy + cpuUs.gateway_clients))
+      : null;
 
   const workersGrow = workersRuns.length >= 2 ? workersRuns.every((r, i) => i === 0 || r.rps > workersRuns[i - 1].rps) : null;
   const goals: Goal[] = [
@@ -923,9 +943,11 @@ async function main(): Promise<number> {
   }
   if (windows.gateway || windows.envoy_alone) {
     log(
-      `CPU per request (saturated run): processor ${fmt(cpuUs.gateway_processor, 0)} µs, its Envoy ${fmt(cpuUs.gateway_envoy, 0)} µs; ` +
-        `Envoy alone ${fmt(cpuUs.envoy_alone, 0)} µs`,
+      `CPU per request (saturated run): processor ${fmt(cpuUs.gateway_processor, 0)} µs, its Envoy ${fmt(cpuUs.gateway_envoy, 0)} µs, ` +
+        `load generator and upstream ${fmt(cpuUs.gateway_clients, 0)} µs; Envoy alone ${fmt(cpuUs.envoy_alone, 0)} µs, ` +
+        `load generator and upstream ${fmt(cpuUs.envoy_alone_clients, 0)} µs`,
     );
+    if (ceiling !== null) log(`with a processor costing no CPU, the CPU-bound rps ratio to Envoy alone could reach at most ${fmt(ceiling)} (its Envoy's ext_proc work alone)`);
   }
   if (grpc.saturated) log(grpcLine('per request, saturated run', grpc.saturated));
   if (grpc.stream) log(grpcLine('per request, saturated stream run', grpc.stream, windows.gateway_stream?.cpu_us_per_request));
@@ -990,6 +1012,7 @@ async function main(): Promise<number> {
     paced,
     added_latency_ms: addedLatency,
     cpu_us_per_request: cpuUs,
+    rps_ratio_ceiling_free_processor: ceiling,
     grpc_per_request: grpc,
     run_windows: windows,
     memory_mb: memory,
