@@ -56,7 +56,8 @@ const processor = {
     admin_port: { ...port, default: 9003 },
     message_timeout_ms: { type: 'integer', minimum: 50, default: 10000 },
     // ext_proc served by this many processes (src/workers): more cores for the hot path.
-    workers: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+    // 'auto': what the machine leaves beside Envoy's threads (config/load.ts autoWorkers).
+    workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 64 }, { const: 'auto' }], default: 'auto' },
     ext_proc_port: { ...port, default: 9004 },
   },
 } as const;

@@ -46,6 +46,7 @@ export interface ProcessorConfig {
    * Processes serving ext_proc. 1: the processor serves everything on grpc_port. More: that
    * many worker processes serve ext_proc on ext_proc_port (one port, connections spread over
    * them), while rate limits, xDS, the admin API and Envoy's supervision stay in one process.
+   * `auto` in the file (the default) is resolved when the configuration loads (autoWorkers).
    */
   workers: number;
   /** The workers' ext_proc port (used when workers > 1). */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../src/config/load';
+import { autoWorkers, parseConfig } from '../../src/config/load';
 import { embeddedDefaults } from '../../src/config/defaults';
 import { buildBootstrap, providerClusters, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/bootstrap';
 import { mappingsFrom, ProviderRegistry } from '../../src/providers/registry';
@@ -133,7 +133,22 @@ describe('processor workers in the bootstrap', () => {
     expect(() => parseConfig({ processor: { workers: 0 } }, dir, {})).toThrow(/workers/);
     expect(() => parseConfig({ processor: { workers: 65 } }, dir, {})).toThrow(/workers/);
     expect(() => parseConfig({ processor: { workers: 2, ext_proc_port: 70000 } }, dir, {})).toThrow(/ext_proc_port/);
-    expect(parseConfig({}, dir, {}).processor).toMatchObject({ workers: 1, ext_proc_port: 9004 });
+    expect(() => parseConfig({ processor: { workers: 'many' } }, dir, {})).toThrow(/workers/);
+    expect(parseConfig({}, dir, {}).processor).toMatchObject({ workers: autoWorkers(os.availableParallelism(), 2), ext_proc_port: 9004 });
+    expect(parseConfig({ processor: { workers: 'auto' }, envoy: { concurrency: 1 } }, dir, {}).processor.workers).toBe(autoWorkers(os.availableParallelism(), 1));
+  });
+
+  test.each([
+    // cores, Envoy threads → workers: what Envoy leaves, at most one per Envoy thread, at least one
+    [1, 2, 1],
+    [2, 2, 1],
+    [2, 1, 1],
+    [4, 2, 2],
+    [16, 2, 2],
+    [16, 8, 8],
+    [12, 8, 4],
+  ])('workers: auto on %i cores with %i Envoy threads is %i', (cpus, threads, expected) => {
+    expect(autoWorkers(cpus, threads)).toBe(expected);
   });
 });
 
