@@ -58,6 +58,12 @@ export interface Processor {
    */
   refresh(): Promise<void>;
   /**
+   * Sends Envoy's connections elsewhere (GOAWAY), each once no request on it waits for
+   * per-attempt streams: a replaced worker gets its share of them again. Resolves with the
+   * number closed.
+   */
+  moveConnections(timeoutMs: number): Promise<number>;
+  /**
    * Stops serving. Requests in flight get up to `graceMs` to finish first (with --no-envoy,
    * Envoy runs elsewhere and may still be sending them); the rest are interrupted. Resolves once
    * every usage record is written.
@@ -297,6 +303,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
       await settings.refresh();
       await settings.refresh();
       await manager.refresh();
+    },
+    moveConnections(timeoutMs) {
+      return grpcServer.closeConnections((c) => extproc.movable(c), timeoutMs);
     },
     close(graceMs = 0) {
       closing ??= (async () => {

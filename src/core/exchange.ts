@@ -90,6 +90,11 @@ export class Exchange {
   private streamEnded = false;
   private finished = false;
   private registered = false;
+
+  /** Per-attempt streams (a fallback chain) may still ask for this exchange by its id. */
+  get awaitsAttempts(): boolean {
+    return this.registered && !this.finished;
+  }
   private pending: PendingRequest | undefined;
   private status = 0;
 

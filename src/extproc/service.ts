@@ -20,6 +20,11 @@ export interface ExtProcService {
    * does any stream that ends from here on. Resolves when their records are handed over.
    */
   interrupt(): Promise<void>;
+  /**
+   * No request on `connection` still waits for per-attempt streams, so none would be lost if
+   * the connection went away and later streams reached another process.
+   */
+  movable(connection: object): boolean;
 }
 
 /** envoy.service.ext_proc.v3.ExternalProcessor: one session per HTTP request. */
@@ -27,6 +32,7 @@ export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): E
   // Messages are decoded and encoded by codec.ts, not proto-loader (the hot path).
   const definition = withExtProcCodec(serviceDefinition(EXT_PROC_PROTO, 'envoy.service.ext_proc.v3.ExternalProcessor'));
   const open = new Set<ExtProcSession>();
+  const connectionOf = new WeakMap<ExtProcSession, object | undefined>();
   let interrupting = false;
   const process = (call: DuplexCall<ProcessingRequest, ProcessingResponse>) => {
     let reset = false;
@@ -39,7 +45,10 @@ export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): E
     // The provider clusters' ext_proc filters name their provider in the stream metadata.
     const provider = call.metadata.get(UPSTREAM_PROVIDER_METADATA)[0];
     const session = provider ? new UpstreamSession(attempts, String(provider), sink, deps.log) : new ExtProcSession(deps, sink);
-    if (session instanceof ExtProcSession) open.add(session);
+    if (session instanceof ExtProcSession) {
+      open.add(session);
+      connectionOf.set(session, call.connection);
+    }
     const close = (end: Exclude<StreamEnd, 'interrupted'>) => {
       if (closing) return;
       closing = true;
@@ -77,6 +86,10 @@ export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): E
     implementation: { Process: process },
     get active() {
       return open.size;
+    },
+    movable(connection) {
+      for (const s of open) if (connectionOf.get(s) === connection && s.awaitsAttempts) return false;
+      return true;
     },
     async interrupt() {
       interrupting = true;

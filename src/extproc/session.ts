@@ -113,6 +113,11 @@ export class ExtProcSession {
     this.exchange = new Exchange(deps);
   }
 
+  /** Its fallback chain's per-attempt streams may still come: they must reach this process. */
+  get awaitsAttempts(): boolean {
+    return this.exchange.awaitsAttempts;
+  }
+
   receive(msg: ProcessingRequest): void {
     this.queue = this.queue.then(() => this.handle(msg));
   }

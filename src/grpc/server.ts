@@ -51,6 +51,8 @@ export interface DuplexCall<Req, Res> extends EventEmitter {
   write(msg: Res): boolean;
   end(): void;
   getPeer(): string;
+  /** The connection the call rides (the same object for every call on it). */
+  readonly connection?: object;
   /** Never read: keeps the message type attached to the call type. */
   readonly __request?: Req;
 }
@@ -176,6 +178,10 @@ class ServerCall extends EventEmitter {
     return peerOf(this.stream);
   }
 
+  get connection(): object | undefined {
+    return this.stream.session;
+  }
+
   write(msg: unknown): boolean {
     if (this.finished || this.cancelled || this.stream.destroyed) return false;
     this.sendHeaders();
@@ -269,6 +275,29 @@ export class GrpcServer {
   tryShutdown(done: () => void): void {
     this.server.close(() => done());
     for (const s of this.sessions) s.close();
+  }
+
+  /**
+   * Asks clients to move: each open connection gets a GOAWAY once `mayClose` allows it (its
+   * calls finish on it; new ones open a new connection, which node:cluster may hand to another
+   * worker). Resolves with how many were closed before `timeoutMs`.
+   */
+  async closeConnections(mayClose: (connection: object) => boolean, timeoutMs: number): Promise<number> {
+    const pending = new Set(this.sessions);
+    const deadline = Date.now() + timeoutMs;
+    let closed = 0;
+    while (pending.size > 0 && Date.now() < deadline) {
+      for (const s of pending) {
+        if (s.closed || s.destroyed) pending.delete(s);
+        else if (mayClose(s)) {
+          s.close();
+          pending.delete(s);
+          closed++;
+        }
+      }
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    return closed;
   }
 
   /** Cuts every connection now. */

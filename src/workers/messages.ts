@@ -8,15 +8,16 @@ export type ToWorker =
   | { type: 'refresh'; id: number }
   | { type: 'metrics'; id: number }
   | { type: 'interrupt'; id: number }
+  | { type: 'move-connections'; id: number }
   | { type: 'close'; id: number; graceMs: number };
 
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
-export type FromWorker = { type: 'ready' } | { type: 'reply'; id: number; metrics?: WorkerMetrics; error?: string };
+export type FromWorker = { type: 'ready' } | { type: 'reply'; id: number; metrics?: WorkerMetrics; moved?: number; error?: string };
 
 export function isToWorker(m: unknown): m is ToWorker {
   const t = (m as { type?: unknown } | null)?.type;
-  return typeof (m as { id?: unknown }).id === 'number' && (t === 'refresh' || t === 'metrics' || t === 'interrupt' || t === 'close');
+  return typeof (m as { id?: unknown }).id === 'number' && (t === 'refresh' || t === 'metrics' || t === 'interrupt' || t === 'move-connections' || t === 'close');
 }
 
 export function isFromWorker(m: unknown): m is FromWorker {

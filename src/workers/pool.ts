@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../observability/logger';
 import { isFromWorker, type FromWorker, type ToWorker, type WorkerMetrics } from './messages';
 
-type Request = { type: 'refresh' } | { type: 'metrics' } | { type: 'interrupt' } | { type: 'close'; graceMs: number };
+type Request = { type: 'refresh' } | { type: 'metrics' } | { type: 'interrupt' } | { type: 'move-connections' } | { type: 'close'; graceMs: number };
 
 interface Pending {
   waiting: Set<number>;
@@ -67,7 +67,10 @@ export class WorkerPool {
         if (this.stopping) return;
         this.log.error({ worker: worker.id, code, signal }, 'processor worker died; starting another');
         setTimeout(() => {
-          if (!this.stopping) this.fork().catch((err: Error) => this.log.error({ err: { message: err.message } }, 'processor worker restart failed'));
+          if (this.stopping) return;
+          this.fork()
+            .then(() => this.rebalance())
+            .catch((err: Error) => this.log.error({ err: { message: err.message } }, 'processor worker restart failed'));
         }, RESTART_DELAY_MS).unref();
       });
     });
@@ -86,6 +89,17 @@ export class WorkerPool {
     if (!p) return;
     this.pending.delete(id);
     p.done();
+  }
+
+  /**
+   * After a worker was replaced, Envoy's connections all sit on the survivors (they reconnected
+   * while it was down). The survivors close theirs as soon as no request on one still awaits
+   * per-attempt streams; Envoy reopens them and node:cluster spreads them over every worker.
+   */
+  private async rebalance(): Promise<void> {
+    const replies = await this.ask({ type: 'move-connections' }, 35_000);
+    const moved = replies.reduce((n, r) => n + (r.type === 'reply' ? (r.moved ?? 0) : 0), 0);
+    this.log.info({ moved }, 'processor workers: connections moved for the replaced worker to take its share');
   }
 
   /** Sends one request to every live worker; resolves with their replies (or what came in time). */

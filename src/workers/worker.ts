@@ -8,6 +8,9 @@ import { isToWorker, type FromWorker, type ToWorker } from './messages';
  * drives it over IPC: refresh after admin changes, metrics for /metrics, and shutdown (a
  * Ctrl-C reaches every process of the group; only the primary acts on it).
  */
+/** How long a worker waits for a connection to have no request awaiting per-attempt streams. */
+const MOVE_TIMEOUT_MS = 30_000;
+
 export async function runWorker(config: GatewayConfig, log: Logger): Promise<void> {
   const send = (m: FromWorker) => process.send?.(m);
   const processor = await startProcessor(config, log, { role: 'worker' });
@@ -21,6 +24,8 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       case 'interrupt':
         await processor.interrupt();
         return { type: 'reply', id: m.id };
+      case 'move-connections':
+        return { type: 'reply', id: m.id, moved: await processor.moveConnections(MOVE_TIMEOUT_MS) };
       case 'close':
         await processor.close(m.graceMs);
         return { type: 'reply', id: m.id };

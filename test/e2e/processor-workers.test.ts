@@ -411,7 +411,7 @@ test('a security setting changed through the admin API applies to the very next 
   expect(again.workers.size).toBe(2);
 });
 
-test('a killed worker is replaced, and requests succeed again', async () => {
+test('a killed worker is replaced, requests succeed again, and the replacement gets its share of the traffic', async () => {
   // What a SIGKILL cannot lose: the usage records already written (a worker writes its own,
   // every flush_interval_ms, so wait for all of them first).
   await waitFor(() => {
@@ -433,6 +433,14 @@ test('a killed worker is replaced, and requests succeed again', async () => {
   await waitFor(async () => (await send('gpt-4.1-nano', { tag: 'probe' })).status === 200, 10_000, 100);
   const results = await batch(16, 8, () => send('gpt-4.1-nano', { tag: 'afterkill' }));
   expect(results.map((r) => r.status)).toEqual(Array(16).fill(200));
+  // Envoy reconnected to the survivor while the worker was down; the survivor then hands its
+  // connections back (GOAWAY once none of their requests awaits per-attempt streams), and
+  // Envoy's new connections are spread again: the replacement serves too.
+  await waitFor(() => gw.logs().some((l) => typeof l.moved === 'number' && l.moved >= 1), 15_000, 100);
+  const after = await untilBothWorkers(8, 5, () => send('gpt-4.1-nano', { tag: 'rebalanced' }));
+  expect(after.sent.every((r) => r.status === 200)).toBe(true);
+  // Two workers exist (survivor and replacement): both answered.
+  expect(after.workers.size).toBe(2);
   // The gateway itself never went down.
   expect(gw.proc.exitCode).toBeNull();
   expect(workerPids()).toEqual(replaced);

@@ -631,6 +631,31 @@ describe('GrpcServer shutdown', () => {
   });
 });
 
+describe('GrpcServer.closeConnections', () => {
+  test('a connection is closed only once allowed; its open call still finishes, and new calls get a new connection', async () => {
+    const log = newLog();
+    const { server, port } = await serve(echoService, echoImpl(log));
+    const client = clientFor(echoService, port);
+    const call = client.Chat();
+    const { messages, status } = watch(call);
+    expect(await messages.next()).toEqual({ hello: true });
+    const serverCall = await log.calls.next();
+    let allowed = false;
+    // Not allowed: nothing closes before the time runs out.
+    expect(await server.closeConnections(() => allowed, 120)).toBe(0);
+    // Allowed: the connection gets a GOAWAY; the call on it goes on to its end.
+    const closing = server.closeConnections((c) => allowed && c === serverCall.connection, 2000);
+    allowed = true;
+    expect(await closing).toBe(1);
+    call.write({ after: 'goaway' });
+    expect(await messages.next()).toEqual({ echo: { after: 'goaway' } });
+    call.end();
+    await expect(status).resolves.toMatchObject({ code: grpc.status.OK });
+    // The client opens a new connection for the next call.
+    await expect(unary(client, 'Say', { n: 1 })).resolves.toEqual({ echo: { n: 1 } });
+  });
+});
+
 describe('GrpcServer.addService', () => {
   const handler = () => undefined;
 
