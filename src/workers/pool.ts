@@ -33,10 +33,6 @@ export class WorkerPool {
     private readonly log: Logger,
   ) {}
 
-  get size(): number {
-    return this.workers.size;
-  }
-
   /** Forks the workers; resolves when every one serves, rejects if one dies first. */
   async start(): Promise<void> {
     cluster.setupPrimary({ exec: process.argv[1], args: process.argv.slice(2), silent: false });
