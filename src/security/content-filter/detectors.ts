@@ -1,4 +1,4 @@
-import { RE2 } from 're2-wasm';
+import type { RE2 as RE2Type } from 're2-wasm';
 import { PII_KINDS, piiPatterns, type PiiKind } from './builtins/pii';
 import { PROMPT_INJECTION, SQL_INJECTION } from './builtins/injection';
 import { SECRET_KINDS, secretPatterns, type SecretKind } from './builtins/secrets';
@@ -41,6 +41,17 @@ const REGEX_FLAGS = /^[imsu]*$/;
  * the pattern: a rule like `(a+)+$` cannot stall the processor. RE2 has no lookaround or
  * backreferences; such patterns are refused when the rule is validated.
  */
+let re2: typeof RE2Type | undefined;
+
+/**
+ * re2-wasm, loaded with the first user pattern: its WebAssembly memory is about 17 MB of
+ * external memory (8 MB resident at once), paid only by gateways that have `regex` rules.
+ */
+function loadRE2(): typeof RE2Type {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (re2 ??= (require('re2-wasm') as typeof import('re2-wasm')).RE2);
+}
+
 function compileUserRegex(pattern: string, flags: string, limits: DetectorLimits): Matcher {
   if (pattern.length === 0) throw new DetectorError('pattern', 'must not be empty');
   if (pattern.length > limits.maxPatternLength) {
@@ -50,6 +61,7 @@ function compileUserRegex(pattern: string, flags: string, limits: DetectorLimits
     throw new DetectorError('flags', 'may only contain i, m, s and u, each once');
   }
   try {
+    const RE2 = loadRE2();
     return new RE2(pattern, `g${flags.includes('u') ? flags : `${flags}u`}`) as unknown as Matcher;
   } catch (err) {
     // RE2's message names the construct (lookbehind, backreference...) it does not support.
