@@ -86,7 +86,8 @@ export default definePlugin<Options>({
               ...(p.team ? { team: p.team } : {}),
             }
           : undefined,
-        details: { policy: 'content_filter', rule_set: f.rule.set, detector: f.label, direction },
+        // The gateway's own id of the request: the usage record's id; request_id is the client's.
+        details: { policy: 'content_filter', rule_set: f.rule.set, detector: f.label, direction, exchange_id: ctx.id },
       });
       const what = direction === 'request' ? 'Your request was' : 'The response was';
       return new GatewayError(400, 'content_filtered', `${what} blocked by the content filter rule \`${f.rule.name}\`.`);

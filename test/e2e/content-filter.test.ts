@@ -280,6 +280,8 @@ describe('runtime changes through PUT /v1/security/config', () => {
     const records = JSON.parse(text).data as any[];
     expect(records.map((r) => r.target)).toEqual(expect.arrayContaining(['no-zebras', 'req-block-injection', 'resp-block-secrets']));
     expect(records.every((r) => r.outcome === 'denied' && r.request_id)).toBe(true);
+    // Each names the request by the gateway's id too (a client can repeat x-request-id).
+    expect(records.every((r) => /^[0-9a-f-]{36}$/.test(r.details.exchange_id))).toBe(true);
     for (const leaked of ['zebra crossing', 'previous instructions', OPENAI_KEY, 'TOP-SECRET']) expect(text).not.toContain(leaked);
   });
 });
