@@ -98,7 +98,7 @@ describe('requests', () => {
       expect.objectContaining({ action: 'request.blocked', outcome: 'denied', target: 'no-injection', requestId: 'req-1', actor: { keyId: 'key-1', team: 'qa' } }),
     ]);
     // The gateway's own id of the request, beside the client's request id.
-    expect(h.audits[0].details.exchange_id).toBe(ctx.id);
+    expect(h.audits[0].details?.exchange_id).toBe(ctx.id);
     expect(JSON.stringify(h.audits)).not.toMatch(/ignore/i);
     expect(h.incs).toEqual([{ metric: 'gateway_content_filter_matches_total', rule: 'no-injection', action: 'block', direction: 'request' }]);
     expect(JSON.stringify(h.logs)).not.toMatch(/previous instructions/i);
