@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { SqliteUsageThread } from './sqlite-usage-thread';
 import type { SecuritySettings } from '../plugins/types';
 import {
   AUDIT_COLUMNS,
@@ -72,7 +73,7 @@ const DAY_SQL = "strftime('%Y-%m-%d', time / 1000, 'unixepoch')";
 
 const KEY_INSERT = `INSERT INTO virtual_keys (${KEY_COLUMNS.join(', ')}) VALUES (${KEY_COLUMNS.map(() => '?').join(', ')})`;
 const KEY_IMPORT = `${KEY_INSERT} ${KEY_IMPORT_CONFLICT}`;
-const USAGE_INSERT = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})
+export const USAGE_INSERT = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (id) DO NOTHING`;
 
 const PROVIDER_UPSERT = `INSERT INTO providers (${PROVIDER_COLUMNS.join(', ')}) VALUES (${PROVIDER_COLUMNS.map(() => '?').join(', ')})
@@ -98,11 +99,15 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly log?: Logger;
+  private readonly busyTimeoutMs: number;
+  /** Usage inserts off the main thread; started with the first batch (the tables exist by then). */
+  private usageThread: SqliteUsageThread | undefined | null = null;
 
   constructor(readonly file: string, opts: SqliteStoreOptions = {}) {
     this.log = opts.log;
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     const busy = opts.busyTimeoutMs ?? 5000;
+    this.busyTimeoutMs = busy;
     this.db = new Database(file, { timeout: busy });
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busy))}`);
     // WAL: readers never block the writer; NORMAL is durable across application crashes and
@@ -125,6 +130,12 @@ export class SqliteStore implements Store {
       this.statements.set(sql, s);
     }
     return s;
+  }
+
+  /** The usage writer thread, or undefined where there is none (in-memory, unbuilt sources). */
+  usageWriter(): SqliteUsageThread | undefined {
+    if (this.usageThread === null) this.usageThread = SqliteUsageThread.start(this.file, this.busyTimeoutMs);
+    return this.usageThread;
   }
 
   transaction<T>(fn: () => T): T {
@@ -164,6 +175,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
+    await this.usageThread?.close();
+    this.usageThread = undefined;
     this.statements.clear();
     this.db.close();
   }
@@ -245,6 +258,8 @@ class SqliteUsageStore implements UsageStore {
 
   async insertBatch(records: UsageRecord[]): Promise<number> {
     if (!records.length) return 0;
+    const thread = this.s.usageWriter();
+    if (thread) return thread.insertBatch(records.map((r) => usageValues(r, 'sqlite')));
     const insert = this.s.stmt(USAGE_INSERT);
     return this.s.transaction(() => {
       let inserted = 0;

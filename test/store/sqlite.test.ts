@@ -17,6 +17,52 @@ describeStore('SQLite', async () => {
   };
 });
 
+/**
+ * The built store writes usage on its thread (the thread's script is compiled JavaScript: from
+ * the sources, as in the suite above, inserts run on the main thread). `npm test` builds first.
+ */
+const BUILT_SQLITE = path.join(__dirname, '../../dist/src/store/sqlite.js');
+function builtStore(): typeof SqliteStore {
+  if (!fs.existsSync(BUILT_SQLITE)) throw new Error(`${BUILT_SQLITE} is missing: run npm run build`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(BUILT_SQLITE).SqliteStore as typeof SqliteStore;
+}
+
+describe('usage writer thread', () => {
+  test('built, a file store writes usage on its thread, readable at once from the main connection; sources and :memory: write in place', async () => {
+    const Built = builtStore();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-thread-'));
+    const store = new Built(path.join(dir, 'gateway.db'));
+    try {
+      await store.migrate();
+      const batch = Array.from({ length: 300 }, (_, i) => usage({ id: `t${i}` }));
+      expect(await store.usage.insertBatch(batch)).toBe(300);
+      expect(store.usageWriter()).toBeDefined();
+      // Idempotent on the id there too, and visible to the main thread's reads right away.
+      expect(await store.usage.insertBatch(batch.slice(0, 10))).toBe(0);
+      expect(await store.usage.count()).toBe(300);
+      expect(await store.getUsage('t7')).toEqual(batch[7]);
+      // A second process's connection (a processor worker's) writing at the same time.
+      const other = new Built(path.join(dir, 'gateway.db'));
+      try {
+        const [a, b] = await Promise.all([
+          store.usage.insertBatch(Array.from({ length: 200 }, (_, i) => usage({ id: `a${i}` }))),
+          other.usage.insertBatch(Array.from({ length: 200 }, (_, i) => usage({ id: `b${i}` }))),
+        ]);
+        expect([a, b]).toEqual([200, 200]);
+        expect(await store.usage.count()).toBe(700);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(new Built(':memory:').usageWriter()).toBeUndefined();
+    expect(new SqliteStore(':memory:').usageWriter()).toBeUndefined();
+  });
+});
+
 describe('openStore (SQLite)', () => {
   let dir: string;
   beforeEach(() => {
