@@ -12,6 +12,7 @@ interface Pending {
 
 const READY_TIMEOUT_MS = 60_000;
 const RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
  * The primary's side of the processor workers (node:cluster): forks them running this same CLI,
@@ -62,14 +63,24 @@ export class WorkerPool {
         if (!ready) return reject(new Error(`processor worker ${worker.id} exited while starting (${signal ?? `code ${code}`})`));
         if (this.stopping) return;
         this.log.error({ worker: worker.id, code, signal }, 'processor worker died; starting another');
-        setTimeout(() => {
-          if (this.stopping) return;
-          this.fork()
-            .then(() => this.rebalance())
-            .catch((err: Error) => this.log.error({ err: { message: err.message } }, 'processor worker restart failed'));
-        }, RESTART_DELAY_MS).unref();
+        this.restart(0);
       });
     });
+  }
+
+  /** Starts a replacement; one that fails to start is tried again, less and less often. */
+  private restart(failures: number): void {
+    const delay = Math.min(RESTART_DELAY_MS * 2 ** failures, MAX_RESTART_DELAY_MS);
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.fork().then(
+        () => this.rebalance(),
+        (err: Error) => {
+          this.log.error({ err: { message: err.message }, failures: failures + 1 }, 'processor worker restart failed; trying again');
+          this.restart(failures + 1);
+        },
+      );
+    }, delay).unref();
   }
 
   private onReply(workerId: number, m: FromWorker & { type: 'reply' }): void {

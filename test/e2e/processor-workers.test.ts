@@ -446,6 +446,29 @@ test('a killed worker is replaced, requests succeed again, and the replacement g
   expect(workerPids()).toEqual(replaced);
 });
 
+test('a replacement that dies while starting is tried again, and the gateway gets back to two workers', async () => {
+  // As above: a SIGKILL loses what a worker has not written yet, so first let it all be written.
+  await waitFor(() => {
+    const ids = new Set(usageRows().map((r) => r.request_id));
+    return [...delivered].every((id) => ids.has(id));
+  }, 10_000);
+  const before = workerPids();
+  expect(before).toHaveLength(2);
+  process.kill(before[0], 'SIGKILL');
+  // The replacement, caught while it is still loading (well before it serves), is killed too.
+  const starting = await waitFor(() => workerPids().find((pid) => !before.includes(pid)), 10_000, 10);
+  process.kill(starting!, 'SIGKILL');
+  await waitFor(() => gw.logs().some((l) => l.msg === 'processor worker restart failed; trying again'), 10_000, 50);
+  const after = await waitFor(() => {
+    const now = workerPids();
+    return now.length === 2 && !now.includes(before[0]) && !now.includes(starting!) ? now : undefined;
+  }, 20_000, 100);
+  expect(after).toContain(before[1]);
+  await waitFor(async () => (await send('gpt-4.1-nano', { tag: 'probe2' })).status === 200, 10_000, 100);
+  const results = await batch(8, 4, () => send('gpt-4.1-nano', { tag: 'afterretry' }));
+  expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+});
+
 test('SIGTERM: both workers drain and flush, the gateway exits 0, and every delivered response has its usage record', async () => {
   const workers = workerPids();
   expect(workers).toHaveLength(2);
