@@ -4,6 +4,7 @@ import path from 'node:path';
 import { envoyAdminProbe } from './admin/health';
 import { adminJwtVerifier } from './admin/jwt';
 import { ConfigError, loadConfig } from './config/load';
+import { resolveWorkers, workerCount } from './config/workers';
 import { checkPortsFree, listeningPorts, PortUnavailableError } from './config/ports';
 import type { GatewayConfig } from './config/types';
 import { gatewayBootstrap, writeBootstrap } from './envoy/bootstrap';
@@ -91,6 +92,7 @@ function withWorkers(processor: Processor, workers: WorkerPool): Processor {
 }
 
 async function start(config: GatewayConfig, log: Logger): Promise<void> {
+  resolveWorkers(config);
   const manageEnvoy = config.envoy.manage;
   let supervisor: EnvoySupervisor | undefined;
   let envoyBin: string | undefined;
@@ -103,10 +105,11 @@ async function start(config: GatewayConfig, log: Logger): Promise<void> {
   await checkPortsFree(listeningPorts(config).filter((p) => manageEnvoy || p.owner === 'processor'));
   const providers = providerRuntimes(config, log);
   // With workers, they serve ext_proc and this process the rest (src/workers).
-  const workers = config.processor.workers > 1 ? new WorkerPool(config.processor.workers, log) : undefined;
-  if (workers && manageEnvoy && config.envoy.concurrency < config.processor.workers) {
+  const count = workerCount(config);
+  const workers = count > 1 ? new WorkerPool(count, log) : undefined;
+  if (workers && manageEnvoy && config.envoy.concurrency < count) {
     // Envoy opens one connection per worker thread, and each connection goes to one worker.
-    log.warn({ workers: config.processor.workers, envoy_concurrency: config.envoy.concurrency }, 'more processor workers than Envoy threads: some workers will get no traffic');
+    log.warn({ workers: count, envoy_concurrency: config.envoy.concurrency }, 'more processor workers than Envoy threads: some workers will get no traffic');
   }
   const own: Processor = await startProcessor(config, log, {
     providers,

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
@@ -96,20 +95,9 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   }
   const config = doc as unknown as GatewayConfig;
   config.base_dir = baseDir;
-  if ((config.processor.workers as number | 'auto') === 'auto') config.processor.workers = autoWorkers(os.availableParallelism(), config.envoy.concurrency);
   checkSemantics(config);
   config.plugins = withIdentityOptions(config.plugins, config.mtls);
   return config;
-}
-
-/**
- * `processor.workers: auto`: the cores Envoy's threads leave, at most one per Envoy thread (each
- * of Envoy's connections to the workers' port goes to one worker, so more would sit idle), and
- * at least one. On 2 cores beside Envoy's 2 threads that is 1: there the machine, not the
- * processor, is the limit (npm run bench measured 2 workers at +12% throughput for +110 MiB).
- */
-export function autoWorkers(cpus: number, envoyThreads: number): number {
-  return Math.max(1, Math.min(cpus - envoyThreads, envoyThreads));
 }
 
 /**

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { workerCount } from './workers';
 import type { GatewayConfig } from './types';
 
 /** A port the gateway listens on, with the setting that names it. */
@@ -19,7 +20,7 @@ export function listeningPorts(config: GatewayConfig): ListeningPort[] {
     { key: 'envoy.admin_port', host: envoy.admin_address, port: envoy.admin_port, owner: 'envoy' },
     { key: 'processor.grpc_port', host: processor.listen_address, port: processor.grpc_port, owner: 'processor' },
     { key: 'processor.admin_port', host: processor.listen_address, port: processor.admin_port, owner: 'processor' },
-    ...(processor.workers > 1 ? [{ key: 'processor.ext_proc_port', host: processor.listen_address, port: processor.ext_proc_port, owner: 'processor' as const }] : []),
+    ...(workerCount(config) > 1 ? [{ key: 'processor.ext_proc_port', host: processor.listen_address, port: processor.ext_proc_port, owner: 'processor' as const }] : []),
     demo.echo.enabled && { key: 'demo.echo.port', host: processor.listen_address, port: demo.echo.port, owner: 'processor' },
   ];
   return all.filter((p): p is ListeningPort => p !== false && p.port !== 0);

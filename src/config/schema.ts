@@ -58,7 +58,7 @@ const processor = {
     // ext_proc served by this many processes (src/workers): more cores for the hot path.
     // 'auto': what the machine leaves beside Envoy's threads (config/load.ts autoWorkers).
     workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 64 }, { const: 'auto' }], default: 'auto' },
-    ext_proc_port: { ...port, default: 9004 },
+    ext_proc_port: { ...port, default: 9005 },
   },
 } as const;
 

@@ -46,9 +46,10 @@ export interface ProcessorConfig {
    * Processes serving ext_proc. 1: the processor serves everything on grpc_port. More: that
    * many worker processes serve ext_proc on ext_proc_port (one port, connections spread over
    * them), while rate limits, xDS, the admin API and Envoy's supervision stay in one process.
-   * `auto` in the file (the default) is resolved when the configuration loads (autoWorkers).
+   * `auto` (the default) is resolved by `start` with a managed Envoy (config/load.ts
+   * resolveWorkers); read the count through workerCount().
    */
-  workers: number;
+  workers: number | 'auto';
   /** The workers' ext_proc port (used when workers > 1). */
   ext_proc_port: number;
 }

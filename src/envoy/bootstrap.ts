@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { workerCount } from '../config/workers';
 import type { GatewayConfig } from '../config/types';
 import type { ProviderRuntime } from '../providers/types';
 import { mappingsFrom, ProviderRegistry } from '../providers/registry';
@@ -17,7 +18,7 @@ export const EXT_PROC_CLUSTER = 'gateway_ext_proc';
 
 /** The cluster Envoy's ext_proc filters use: the workers' when there are several. */
 export function extProcCluster(config: GatewayConfig): string {
-  return config.processor.workers > 1 ? EXT_PROC_CLUSTER : PROCESSOR_CLUSTER;
+  return workerCount(config) > 1 ? EXT_PROC_CLUSTER : PROCESSOR_CLUSTER;
 }
 export const ADMIN_CLUSTER = 'gateway_admin';
 /** Request header the processor sets to pick the provider cluster. */
@@ -234,7 +235,7 @@ export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner)
         // One endpoint: the workers share the port, and every stream of one Envoy worker thread
         // rides one connection, so a request's per-attempt stream reaches the process that holds
         // its exchange.
-        ...(p.workers > 1 ? [localCluster(EXT_PROC_CLUSTER, p.advertise_address, p.ext_proc_port, true)] : []),
+        ...(workerCount(config) > 1 ? [localCluster(EXT_PROC_CLUSTER, p.advertise_address, p.ext_proc_port, true)] : []),
         adminCluster(config),
       ],
     },

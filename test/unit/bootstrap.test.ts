@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { autoWorkers, parseConfig } from '../../src/config/load';
+import { parseConfig } from '../../src/config/load';
+import { autoWorkers, resolveWorkers, workerCount } from '../../src/config/workers';
 import { embeddedDefaults } from '../../src/config/defaults';
 import { buildBootstrap, providerClusters, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/bootstrap';
 import { mappingsFrom, ProviderRegistry } from '../../src/providers/registry';
@@ -134,8 +135,24 @@ describe('processor workers in the bootstrap', () => {
     expect(() => parseConfig({ processor: { workers: 65 } }, dir, {})).toThrow(/workers/);
     expect(() => parseConfig({ processor: { workers: 2, ext_proc_port: 70000 } }, dir, {})).toThrow(/ext_proc_port/);
     expect(() => parseConfig({ processor: { workers: 'many' } }, dir, {})).toThrow(/workers/);
-    expect(parseConfig({}, dir, {}).processor).toMatchObject({ workers: autoWorkers(os.availableParallelism(), 2), ext_proc_port: 9004 });
-    expect(parseConfig({ processor: { workers: 'auto' }, envoy: { concurrency: 1 } }, dir, {}).processor.workers).toBe(autoWorkers(os.availableParallelism(), 1));
+    expect(parseConfig({}, dir, {}).processor).toMatchObject({ workers: 'auto', ext_proc_port: 9005 });
+  });
+
+  test('auto is one worker in any bootstrap written for an Envoy elsewhere; start with its own Envoy resolves it for the machine', () => {
+    const config = parseConfig({}, dir, {});
+    // envoy-config, check-config and --no-envoy: the same bootstrap whatever the machine.
+    expect(workerCount(config)).toBe(1);
+    expect((buildBootstrap(config) as any).static_resources.clusters.map((c: any) => c.name)).not.toContain('gateway_ext_proc');
+    const managed = parseConfig({}, dir, {});
+    resolveWorkers(managed, 8);
+    expect(managed.processor.workers).toBe(2);
+    const elsewhere = parseConfig({ envoy: { manage: false } }, dir, {});
+    resolveWorkers(elsewhere, 8);
+    expect(elsewhere.processor.workers).toBe(1);
+    // The embedded defaults with workers: no port is taken twice (the echo demo has 9004).
+    const fixed = parseConfig({ processor: { workers: 3 } }, dir, {});
+    resolveWorkers(fixed, 8);
+    expect(fixed.processor.workers).toBe(3);
   });
 
   test.each([
