@@ -139,10 +139,6 @@ export function checkSecuritySettings(settings: SettingsService): void {
 }
 
 /**
- * Starts everything the processor serves: ext_proc over gRPC, the admin HTTP API and, when
- * enabled, the echo demo provider. Envoy itself is started by the CLI.
- */
-/**
  * What this process serves: 'all' (one processor), or with processor workers the 'primary'
  * (admin API, xDS, rate limits; ext_proc too, unused) and each 'worker' (ext_proc only, on
  * processor.ext_proc_port, sharing the store with the primary).
@@ -160,6 +156,10 @@ export interface ProcessorOptions {
   workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
 }
 
+/**
+ * Starts everything the processor serves: ext_proc over gRPC, the admin HTTP API and, when
+ * enabled, the echo demo provider. Envoy itself is started by the CLI.
+ */
 export async function startProcessor(config: GatewayConfig, log: Logger, opts: ProcessorOptions = {}): Promise<Processor> {
   const role = opts.role ?? 'all';
   const startedAt = Date.now();

@@ -31,8 +31,8 @@ export interface ExtProcService {
 export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): ExtProcService {
   // Messages are decoded and encoded by codec.ts, not proto-loader (the hot path).
   const definition = withExtProcCodec(serviceDefinition(EXT_PROC_PROTO, 'envoy.service.ext_proc.v3.ExternalProcessor'));
-  const open = new Set<ExtProcSession>();
-  const connectionOf = new WeakMap<ExtProcSession, object | undefined>();
+  /** Requests in flight, with the connection each came on. */
+  const open = new Map<ExtProcSession, object | undefined>();
   let interrupting = false;
   const process = (call: DuplexCall<ProcessingRequest, ProcessingResponse>) => {
     let reset = false;
@@ -45,10 +45,7 @@ export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): E
     // The provider clusters' ext_proc filters name their provider in the stream metadata.
     const provider = call.metadata.get(UPSTREAM_PROVIDER_METADATA)[0];
     const session = provider ? new UpstreamSession(attempts, String(provider), sink, deps.log) : new ExtProcSession(deps, sink);
-    if (session instanceof ExtProcSession) {
-      open.add(session);
-      connectionOf.set(session, call.connection);
-    }
+    if (session instanceof ExtProcSession) open.set(session, call.connection);
     const close = (end: Exclude<StreamEnd, 'interrupted'>) => {
       if (closing) return;
       closing = true;
@@ -88,12 +85,12 @@ export function extProcService(deps: ExchangeDeps, attempts: UpstreamAttempt): E
       return open.size;
     },
     movable(connection) {
-      for (const s of open) if (connectionOf.get(s) === connection && s.awaitsAttempts) return false;
+      for (const [s, on] of open) if (on === connection && s.awaitsAttempts) return false;
       return true;
     },
     async interrupt() {
       interrupting = true;
-      const cut = [...open];
+      const cut = [...open.keys()];
       open.clear();
       await Promise.all(cut.map((s) => s.close('interrupted')));
     },
