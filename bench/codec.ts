@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark of the processor's gRPC message codecs: proto-loader's generic
- * (de)serializers (protobufjs decode + toObject, fromObject + encode) against src/extproc/codec.ts
+ * (de)serializers (protobufjs decode + toObject, fromObject + encode) against src/envoy/extproc/codec.ts
  * and src/ratelimit/codec.ts, on typical ext_proc and RateLimitService messages.
  *
  *   npm run build && node dist/bench/codec.js [iterations]
@@ -11,11 +11,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeProcessingRequest, encodeProcessingResponse, EXT_PROC_PROTO } from '../src/extproc/codec';
-import type { HeaderValueOption, ProcessingRequest, ProcessingResponse } from '../src/extproc/messages';
-import { serviceDefinition } from '../src/extproc/protos';
-import { decodeRateLimitRequest, encodeRateLimitResponse, rlsRoot } from '../src/ratelimit/codec';
-import type { RateLimitRequest, RateLimitResponse } from '../src/ratelimit/service';
+import { decodeProcessingRequest, encodeProcessingResponse, EXT_PROC_PROTO } from '../src/envoy/extproc/codec';
+import type { HeaderValueOption, ProcessingRequest, ProcessingResponse } from '../src/envoy/extproc/messages';
+import { serviceDefinition } from '../src/envoy/extproc/protos';
+import { decodeRateLimitRequest, encodeRateLimitResponse, rlsRoot } from '../src/envoy/ratelimit/codec';
+import type { RateLimitRequest, RateLimitResponse } from '../src/ratelimit/limiter';
 
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = 5;

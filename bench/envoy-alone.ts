@@ -3,7 +3,7 @@
  * http_connection_manager → router → a STATIC cluster to the fake upstream. No ext_proc, so
  * the difference to the full gateway is the processor round trips and plugin work.
  */
-import { localCluster, socketAddress } from '../src/envoy/clusters';
+import { localCluster, socketAddress } from '../src/envoy/config/clusters';
 import { LOOPBACK } from './procs';
 
 export const UPSTREAM_CLUSTER = 'fake_upstream';

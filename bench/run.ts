@@ -33,7 +33,7 @@ import YAML from 'yaml';
 import { DEFAULT_PLUGINS } from '../src/config/defaults';
 import { gatewayConfigSchema } from '../src/config/schema';
 import { findEnvoy } from '../src/envoy/supervisor';
-import { clusterNameFor } from '../src/providers/registry';
+import { clusterNameFor } from '../src/control/provider-registry';
 import { envoyAloneBootstrap } from './envoy-alone';
 import type { FakeUpstreamMessage } from './fake-upstream';
 import { runLoad, stopLoad, type LoadResult } from './load';

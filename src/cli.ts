@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from './config/load';
 import { resolveWorkers, workerCount } from './config/workers';
 import { checkPortsFree, listeningPorts, PortUnavailableError } from './config/ports';
 import type { GatewayConfig } from './config/types';
-import { gatewayBootstrap, writeBootstrap } from './envoy/bootstrap';
+import { gatewayBootstrap, writeBootstrap } from './envoy/config/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
 import { createLogger, flushLogs, type Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
@@ -16,7 +16,7 @@ import { SettingsService } from './security/settings';
 import { Pricing } from './usage/pricing';
 import { WorkerPool } from './workers/pool';
 import { runWorker } from './workers/worker';
-import { ProviderRegistry } from './providers/registry';
+import { ProviderRegistry } from './control/provider-registry';
 
 const USAGE = `Usage: llm-gateway [command] [options]
 

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import path from 'node:path';
-import { GrpcServer } from './grpc/server';
+import { GrpcServer } from './envoy/grpc/server';
 import { adminAuthenticator } from './admin/auth';
 import { registerAuditRoutes } from './admin/audit-api';
 import { adminJwtVerifier } from './admin/jwt';
@@ -20,20 +20,22 @@ import { startEchoServer } from './demo/echo-provider';
 import { FallbackPlanner } from './routing/fallbacks';
 import { SettingsService } from './security/settings';
 import { AuditService } from './security/audit';
-import { providerClusters, ROUTING_HEADER } from './envoy/bootstrap';
-import { ProviderManager } from './providers/manager';
+import { providerClusters, ROUTING_HEADER } from './envoy/config/bootstrap';
+import { ProviderManager } from './control/provider-manager';
 import { registerProviderRoutes } from './admin/providers-api';
-import { XdsServer } from './xds/server';
-import { extProcService } from './extproc/service';
-import { createRateLimiter, rateLimitService } from './ratelimit';
+import { XdsServer } from './envoy/xds/server';
+import { extProcService } from './envoy/extproc/service';
+import { createRateLimiter } from './ratelimit';
+import { rateLimitService } from './envoy/ratelimit/service';
+import { rateLimitPublication } from './envoy/metadata';
 import { importKeys, keyInfo } from './keys/config-keys';
 import { KeyService } from './keys/service';
 import { loadEncryptionKey, SecretBox } from './keys/secrets';
 import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
-import { mappingsFrom, ProviderRegistry, toRuntime } from './providers/registry';
-import type { PluginHostApi } from './plugins/types';
+import { mappingsFrom, ProviderRegistry, toRuntime } from './control/provider-registry';
+import type { PluginHostApi } from './plugins/api';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
 import type { Store } from './store/types';
@@ -223,11 +225,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     inflight,
     attempts,
     planRoute: (ctx, target) => planner.plan(ctx, target),
-    rateLimitKinds: (metadata) => limiter.applicableKinds(metadata),
-    keyCarriesCredential: (ctx, provider) => {
-      const forProvider = ctx.principal?.attributes?.credentialFor;
-      return forProvider === '*' || forProvider === provider;
-    },
+    rateLimitKinds: (rateLimit, metadata) => limiter.applicableKinds(rateLimitPublication(rateLimit, metadata)),
   };
   const xds = new XdsServer(log);
   const manager = new ProviderManager(

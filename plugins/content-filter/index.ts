@@ -1,6 +1,5 @@
-import { GatewayError } from '../../src/errors';
-import { definePlugin, respond, type JsonObject, type RequestContext } from '../../src/plugins/types';
-import { EMPTY_FILTERS, FilterCache, filterBody, StreamFilter, type CompiledFilters, type CompiledRule, type RuleFinding, type StreamLimits } from '../../src/security/content-filter';
+import { definePlugin, GatewayError, respond, type JsonObject, type RequestContext } from '../../src';
+import { EMPTY_FILTERS, FilterCache, filterBody, StreamFilter, type CompiledFilters, type CompiledRule, type RuleFinding, type StreamLimits } from './engine';
 
 /**
  * Content filtering with the rule sets of the security settings (`security.content_filters`,

@@ -1,5 +1,4 @@
-import { GatewayError } from '../../src/errors';
-import { definePlugin, type RequestContext } from '../../src/plugins/types';
+import { definePlugin, GatewayError, type RequestContext } from '../../src';
 
 /**
  * The LangChain endpoint: `/v1/langchain/*` serves the OpenAI API to

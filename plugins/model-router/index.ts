@@ -1,21 +1,13 @@
-import { GatewayError } from '../../src/errors';
-import { definePlugin, respond, type ModelEntry, type Principal } from '../../src/plugins/types';
+import { allowsModel, allowsProvider, definePlugin, GatewayError, respond, type ModelEntry, type Principal } from '../../src';
 
 /**
  * Picks the provider for the requested model (model mappings with weighted deployments,
- * `provider/model` or `provider.model`, then the providers' model patterns), enforces the
- * caller's allowed models and providers, and answers `GET /v1/models[/{id}]` with what the
- * caller may use.
+ * `provider/model` or `provider.model`, then the providers' model patterns) and answers
+ * `GET /v1/models[/{id}]` with what the caller may use. The caller's allowed models and
+ * providers are enforced by the core, for whatever target a plugin chooses.
  */
 
-const matches = (patterns: string[], model: string): boolean =>
-  patterns.some((p) => p === model || (p.endsWith('*') && model.startsWith(p.slice(0, -1))));
-
-function allowed(p: Principal | undefined, m: ModelEntry): boolean {
-  if (p?.allowedModels?.length && !matches(p.allowedModels, m.id)) return false;
-  if (p?.allowedProviders?.length && !p.allowedProviders.includes(m.provider)) return false;
-  return true;
-}
+const allowed = (p: Principal | undefined, m: ModelEntry): boolean => allowsModel(p, m.id) && allowsProvider(p, m.provider);
 
 const modelObject = (m: ModelEntry) => ({
   id: m.id,
@@ -63,10 +55,6 @@ export default definePlugin({
 
         const model = request.model;
         if (ctx.target || !model) return;
-        const allowedModels = ctx.principal?.allowedModels;
-        if (allowedModels && allowedModels.length && !matches(allowedModels, model)) {
-          throw new GatewayError(403, 'model_not_allowed', `This key is not allowed to use the model \`${model}\`.`, { param: 'model' });
-        }
         const target = host.providers.resolve(model);
         if (!target) throw notFound(model);
         ctx.target = target;

@@ -1,8 +1,4 @@
-import { GatewayError } from '../../src/errors';
-import { findIdentityRule, identityRuleSchema, type IdentityRule } from '../../src/identity/config';
-import { currentElement, identityOf, type CertIdentity } from '../../src/identity/xfcc';
-import { presentedSecret } from '../../src/keys/presented';
-import { definePlugin } from '../../src/plugins/types';
+import { definePlugin, findIdentityRule, GatewayError, identityRuleSchema, type IdentityRule } from '../../src';
 
 /**
  * mTLS identities: turns the client certificate Envoy verified on the mTLS listener into the
@@ -38,28 +34,21 @@ export default definePlugin<Options>({
 
     return {
       onRequestHeaders(ctx) {
-        const header = ctx.request.headers.get(XFCC);
-        if (!header) return;
-        // The certificate details are for the gateway, not for the LLM provider.
-        ctx.removeRequestHeader(XFCC);
-        if (ctx.principal) return;
-
-        let cert: CertIdentity | undefined;
-        try {
-          cert = identityOf(currentElement(header));
-        } catch (err) {
+        // The core never sends the certificate details upstream; it parses them for us.
+        if (ctx.principal || !ctx.request.headers.has(XFCC)) return;
+        const cert = ctx.request.clientCertificate;
+        if (!cert) {
           // Envoy writes this header itself, so this should not happen; without an identity the
           // request simply needs an API key.
-          ctx.log.warn({ err: { message: (err as Error).message } }, 'unparsable x-forwarded-client-cert');
+          ctx.log.warn('x-forwarded-client-cert without a usable identity');
           results.inc({ result: 'unparsable' });
           return;
         }
-        if (!cert) return;
 
         const rule = findIdentityRule(options.identities, cert.identity);
         if (!rule) {
           // With a key the key decides (virtual-keys); without one the certificate alone is not enough.
-          if (presentedSecret((n) => ctx.request.headers.get(n)) !== undefined) return;
+          if (ctx.request.presentedKey !== undefined) return;
           results.inc({ result: 'not_allowed' });
           throw new GatewayError(403, 'identity_not_allowed', `The client certificate identity ${cert.identity} is not allowed to use this gateway.`);
         }
@@ -72,17 +61,9 @@ export default definePlugin<Options>({
           tier: rule.tier,
           allowedModels: rule.allowed_models,
           allowedProviders: rule.allowed_providers,
-          attributes: { identity: cert.identity, quotaLimit: rule.quota_limit ?? null },
+          identity: cert.identity,
+          quotaLimit: rule.quota_limit ?? null,
         };
-      },
-
-      // virtual-keys checks allowed providers for keys; this does it for identities.
-      onUpstreamAttempt(ctx, attempt) {
-        if (ctx.principal?.kind !== 'mtls') return;
-        const allowed = ctx.principal.allowedProviders;
-        if (allowed && allowed.length && !allowed.includes(attempt.target.provider)) {
-          throw new GatewayError(403, 'provider_not_allowed', `This identity is not allowed to use the provider \`${attempt.target.provider}\`.`, { param: 'model' });
-        }
       },
     };
   },

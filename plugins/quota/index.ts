@@ -1,15 +1,13 @@
-import { GatewayError } from '../../src/errors';
-import { definePlugin } from '../../src/plugins/types';
-import { PRINCIPAL_METADATA, publishRateLimitHeaders, QUOTA_METADATA } from '../../src/ratelimit/descriptors';
+import { definePlugin, GatewayError } from '../../src';
 
 /**
  * Per-key request quota (default 100 requests per hour, as the original gateway: QUOTA_ENABLED
  * and QUOTA_LIMIT), overridable per key, plus the keys' token and dollar budgets.
  *
- * The quota is counted by the gateway's global rate limiting, not here: the plugin publishes
- * each caller's quota (`rl_quota` = `<limit>/<window seconds>`, `rl_principal`) to Envoy, whose
- * rate limit filter asks the processor's RateLimitService (implicit rule `quota`, one counter
- * per principal, in Redis when REDIS_URL is set so replicas share it). Over quota: 429 with
+ * The quota is counted by the gateway's global rate limiting, not here: the plugin sets each
+ * caller's quota through the rate limit capability (`ctx.rateLimits.setQuota`), and Envoy's rate
+ * limit filter asks the processor's RateLimitService (implicit rule `quota`, one counter per
+ * principal, in Redis when REDIS_URL is set so replicas share it). Over quota: 429 with
  * retry-after and OpenAI's x-ratelimit-* headers. Budgets are checked here against the store.
  */
 
@@ -69,21 +67,14 @@ export default definePlugin<Options>({
     return {
       async onRequestHeaders(ctx) {
         const p = ctx.principal;
-        // Keys and certificate identities (mtls-identity) both carry a quotaLimit attribute.
+        // Keys and certificate identities (mtls-identity) both carry a quota limit.
         if (!p || (p.kind !== 'api_key' && p.kind !== 'mtls')) return;
-        const attrs = (p.attributes ?? {}) as { quotaLimit?: number | null; tokenBudget?: number | null; budgetUsd?: number | null };
-        if (options.enforce_budgets) await checkBudget(p.id, attrs.tokenBudget ?? null, attrs.budgetUsd ?? null);
+        if (options.enforce_budgets) await checkBudget(p.id, p.budgets?.tokens ?? null, p.budgets?.usd ?? null);
         if (!enabled) return;
         // Counted and enforced by Envoy's rate limit filter (implicit rule `quota`), before the
-        // request goes upstream; the per-key quota_limit overrides the default.
-        const limit = attrs.quotaLimit ?? defaultLimit;
-        ctx.setDynamicMetadata(QUOTA_METADATA, `${limit}/${options.window_seconds}`);
-        ctx.setDynamicMetadata(PRINCIPAL_METADATA, p.id);
-      },
-
-      // The remaining quota in OpenAI's x-ratelimit-*-requests headers.
-      onResponseHeaders(ctx) {
-        publishRateLimitHeaders(ctx);
+        // request goes upstream; the per-key quota_limit overrides the default. The core puts
+        // the remaining quota in OpenAI's x-ratelimit-*-requests response headers.
+        ctx.rateLimits.setQuota({ principal: p.id, limit: p.quotaLimit ?? defaultLimit, windowSeconds: options.window_seconds });
       },
     };
   },

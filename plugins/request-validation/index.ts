@@ -1,6 +1,5 @@
-import { GatewayError } from '../../src/errors';
-import { definePlugin } from '../../src/plugins/types';
-import { RequestValidator } from '../../src/validation/request-validator';
+import { definePlugin, GatewayError } from '../../src';
+import { RequestValidator } from './validator';
 
 /**
  * Validates the bodies of the OpenAI endpoints (chat completions, completions, embeddings,

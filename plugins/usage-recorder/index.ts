@@ -1,4 +1,4 @@
-import { definePlugin, type RequestContext } from '../../src/plugins/types';
+import { definePlugin, type RequestContext } from '../../src';
 
 /**
  * Records one usage record per request (tokens, cost, timing, who and what) through the

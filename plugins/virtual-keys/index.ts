@@ -1,12 +1,10 @@
-import { GatewayError } from '../../src/errors';
-import { presentedSecret } from '../../src/keys/presented';
-import { definePlugin, type Endpoint, type RequestContext } from '../../src/plugins/types';
+import { definePlugin, GatewayError, type Endpoint, type RequestContext } from '../../src';
 
 /**
  * Virtual keys: authenticates the caller's key (Authorization: Bearer, X-API-Key or api-key)
- * against the gateway's key store, checks the key's roles for the endpoint and its allowed
- * providers, and injects the real provider credential the key maps to. The client's own
- * credentials never go upstream (the core strips them).
+ * against the gateway's key store, checks the key's roles for the endpoint, and injects the real
+ * provider credential the key maps to. The key's allowed models and providers are enforced by
+ * the core. The client's own credentials never go upstream (the core strips them).
  */
 
 interface Options {
@@ -41,7 +39,7 @@ export default definePlugin<Options>({
 
     return {
       async onRequestHeaders(ctx) {
-        const secret = presentedSecret((n) => ctx.request.headers.get(n));
+        const secret = ctx.request.presentedKey;
         // An earlier plugin's principal stands, except that a key presented along with a client
         // certificate (mtls-identity) wins over the certificate.
         const earlier = ctx.principal;
@@ -74,28 +72,21 @@ export default definePlugin<Options>({
           user: key.user ?? undefined,
           team: key.team ?? undefined,
           tier: key.tier,
+          roles: key.roles,
           allowedModels: key.allowedModels ?? undefined,
           // A key carrying one provider's credential is for that provider unless it says otherwise.
           allowedProviders: key.allowedProviders ?? (key.provider ? [key.provider] : undefined),
-          attributes: {
-            roles: key.roles,
-            quotaLimit: key.quotaLimit,
-            tokenBudget: key.tokenBudget,
-            budgetUsd: key.budgetUsd,
-            metadata: key.metadata,
-            // Which provider the key brings its own credential for ('*': any), never the credential.
-            credentialFor: r.credential ? (key.provider ?? '*') : null,
-          },
+          quotaLimit: key.quotaLimit,
+          budgets: { tokens: key.tokenBudget, usd: key.budgetUsd },
+          // Which provider the key brings its own credential for ('*': any), never the credential.
+          credentialFor: r.credential ? (key.provider ?? '*') : null,
+          attributes: { metadata: key.metadata },
         };
         if (r.credential) credentials.set(ctx, { provider: key.provider, credential: r.credential });
-        if (earlier) ctx.log.info({ principal: key.id, identity: earlier.attributes?.identity ?? earlier.id }, 'API key and client certificate presented: the key is used');
+        if (earlier) ctx.log.info({ principal: key.id, identity: earlier.identity ?? earlier.id }, 'API key and client certificate presented: the key is used');
       },
 
       onUpstreamAttempt(ctx, attempt) {
-        const allowed = ctx.principal?.kind === 'api_key' ? ctx.principal.allowedProviders : undefined;
-        if (allowed && allowed.length && !allowed.includes(attempt.target.provider)) {
-          throw new GatewayError(403, 'provider_not_allowed', `This key is not allowed to use the provider \`${attempt.target.provider}\`.`, { param: 'model' });
-        }
         const c = credentials.get(ctx);
         if (c && (c.provider === null || c.provider === attempt.target.provider)) ctx.setProviderCredential(c.credential);
       },

@@ -1,6 +1,6 @@
-import { errorBody } from '../errors';
+import { errorBody } from '../domain/errors';
 import { auditJson, type AuditService } from '../security/audit';
-import type { SecuritySettings } from '../plugins/types';
+import type { SecuritySettings } from '../domain';
 import type { Authenticate } from './auth';
 import { auditScope } from './isolation';
 import type { AdminRouter } from './router';

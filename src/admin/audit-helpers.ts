@@ -1,4 +1,4 @@
-import type { AuditEvent, JsonValue } from '../plugins/types';
+import type { AuditEvent, JsonValue } from '../domain';
 import { actorOf, type AdminCaller } from './auth';
 import type { AdminRequest, AdminResponse } from './router';
 

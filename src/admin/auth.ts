@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
-import { errorBody } from '../errors';
+import { errorBody } from '../domain/errors';
 import { presentedSecret } from '../keys/presented';
 import type { KeyService } from '../keys/service';
 import type { GatewayMetrics } from '../observability/metrics';
-import type { AuditEvent } from '../plugins/types';
+import type { AuditEvent } from '../domain';
 import { looksLikeJwt, type JwtVerifier } from './jwt';
-import type { AdminRequest, AdminResponse } from './router';
+import type { AdminRequest, AdminResponse } from './messages';
 
 export interface AdminCaller {
   /** How the caller authenticated: an API key (admin or not) or a JWT bearer token. */

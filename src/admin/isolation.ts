@@ -1,4 +1,4 @@
-import type { SecuritySettings } from '../plugins/types';
+import type { SecuritySettings } from '../domain';
 import type { AuditSink } from './audit-helpers';
 import { adminTeam, refuseBeyondTeam, type AdminCaller } from './auth';
 import type { AdminRequest, AdminResponse } from './router';

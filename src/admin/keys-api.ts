@@ -1,8 +1,8 @@
-import { errorBody } from '../errors';
+import { errorBody } from '../domain/errors';
 import { KeyManagedError, KeySpecError, type KeyService } from '../keys/service';
 import type { KeySpec } from '../keys/schema';
 import type { GatewayMetrics } from '../observability/metrics';
-import type { SecuritySettings } from '../plugins/types';
+import type { SecuritySettings } from '../domain';
 import { StoreConflictError } from '../store/types';
 import { adminAction, type AuditSink } from './audit-helpers';
 import type { AdminCaller, Authenticate } from './auth';

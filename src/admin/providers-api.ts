@@ -1,7 +1,7 @@
-import { errorBody } from '../errors';
-import { ProviderSpecError, publicProvider, type ProviderManager } from '../providers/manager';
-import type { ProviderRegistry } from '../providers/registry';
-import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../util/own';
+import { errorBody } from '../domain/errors';
+import { ProviderSpecError, publicProvider, type ProviderManager } from '../control/provider-manager';
+import type { ProviderRegistry } from '../control/provider-registry';
+import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../domain/own';
 import { adminAction, type AuditSink } from './audit-helpers';
 import type { AdminCaller, Authenticate } from './auth';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';

@@ -1,5 +1,5 @@
-import { errorBody } from '../errors';
-import type { JsonValue, SecuritySettings } from '../plugins/types';
+import { errorBody } from '../domain/errors';
+import type { JsonValue, SecuritySettings } from '../domain';
 import type { AuditService } from '../security/audit';
 import type { SettingsService } from '../security/settings';
 import { adminAction, type AuditSink } from './audit-helpers';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { hasDotSegment } from '../core/endpoints';
-import { errorBody } from '../errors';
-import { tooDeep } from '../validation/depth';
+import { errorBody } from '../domain/errors';
+import { tooDeep } from '../domain/json-depth';
 import type { Logger } from '../observability/logger';
 import type { AdminResponse, AdminRouter, BodyReader } from './router';
 

@@ -1,5 +1,5 @@
-import { errorBody } from '../errors';
-import type { SecuritySettings } from '../plugins/types';
+import { errorBody } from '../domain/errors';
+import type { SecuritySettings } from '../domain';
 import type { UsageGroupBy, UsageStore } from '../store/types';
 import type { AdminCaller, Authenticate } from './auth';
 import { ISOLATION_OFF, usageScope, type Scope } from './isolation';

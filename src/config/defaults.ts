@@ -44,7 +44,7 @@ export const embeddedDefaults = {
   keys: {
     entries: {
       [DEMO_API_KEY]: { name: 'demo', user: 'demo', team: 'demo' },
-      [DEMO_LANGCHAIN_KEY]: { name: 'demo-langchain', user: 'demo', team: 'demo', tier: 'langchain' },
+      [DEMO_LANGCHAIN_KEY]: { name: 'demo-langchain', user: 'demo', team: 'demo', tier: 'langchain' as const },
     },
   },
   pricing: {

@@ -4,11 +4,12 @@ import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { embeddedDefaults } from './defaults';
 import { gatewayConfigSchema } from './schema';
+import type { Defaulted } from './schema-kit';
 import { mtlsProblems, withIdentityOptions } from '../identity/config';
 import { rateLimitProblems } from '../ratelimit/config';
 import { baseUrlProblem } from '../providers/base-url';
 import { listeningPorts } from './ports';
-import { INHERITED_NAMES, inheritedNameProblems } from '../util/own';
+import { INHERITED_NAMES, inheritedNameProblems } from '../domain/own';
 import type { GatewayConfig } from './types';
 
 export class ConfigError extends Error {
@@ -22,7 +23,8 @@ export class ConfigError extends Error {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validateConfig = ajv.compile(gatewayConfigSchema);
+// Typed as the configuration after defaults: with useDefaults, a document Ajv accepts has them.
+const validateConfig = ajv.compile<Defaulted<typeof gatewayConfigSchema>>(gatewayConfigSchema);
 
 /** `a.b[2].c` from Ajv's JSON pointer, so errors name the key the way the YAML reads. */
 function keyPath(pointer: string, extra?: string): string {
@@ -93,8 +95,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   if (!validateConfig(doc)) {
     throw new ConfigError('invalid gateway configuration', (validateConfig.errors ?? []).map(describeSchemaError));
   }
-  const config = doc as unknown as GatewayConfig;
-  config.base_dir = baseDir;
+  const config: GatewayConfig = Object.assign(doc, { base_dir: baseDir });
   checkSemantics(config);
   config.plugins = withIdentityOptions(config.plugins, config.mtls);
   return config;

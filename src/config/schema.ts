@@ -1,284 +1,269 @@
-import { DEFAULT_PLUGINS } from './defaults';
 /**
- * JSON Schema for gateway.yaml. Ajv fills in the defaults, so the rest of the code reads a
- * complete GatewayConfig. Unknown keys are errors: a typo must not be silently ignored.
+ * JSON Schema for gateway.yaml, and through it the configuration's TypeScript types
+ * (./types.ts derives each one with `Defaulted<typeof schema>`: nothing is declared twice).
+ * Ajv fills in the defaults, so the rest of the code reads a complete GatewayConfig. Unknown
+ * keys are errors: a typo must not be silently ignored.
  */
 
+import { Type } from '@sinclair/typebox';
+import type { JsonValue } from '../domain';
+import type { KeySpec } from '../keys/schema';
+import { DEFAULT_PLUGINS } from './defaults';
+import { Closed, Constant, Default, MapOf, OneOf, OpenArray, OpenObject, StringEnum } from './schema-kit';
 import { mtlsSchema } from '../identity/config';
 import { rateLimitsSchema } from '../ratelimit/config';
 import { adminAuthSchema } from '../admin/jwt-config';
 
-const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const port = () => Type.Integer({ minimum: 0, maximum: 65535 });
 
-const server = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    listen_address: { type: 'string', default: '0.0.0.0' },
-    http_port: { ...port, default: 8080 },
+export const serverSchema = Default(
+  Closed({
+    /** Address Envoy's HTTP listener binds. */
+    listen_address: Default(Type.String(), '0.0.0.0'),
+    http_port: Default(port(), 8080),
     /** false: no plain listener (mesh deployments where only the mTLS listener is exposed). */
-    http_enabled: { type: 'boolean', default: true },
-    max_request_body_bytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
-    request_timeout_seconds: { type: 'number', minimum: 0, default: 600 },
-    stream_idle_timeout_seconds: { type: 'number', minimum: 1, default: 300 },
-    /** On SIGTERM/SIGINT: how long requests in flight get to finish before they are cut. */
-    shutdown_grace_seconds: { type: 'number', minimum: 0, default: 30 },
-  },
-} as const;
+    http_enabled: Default(Type.Boolean(), true),
+    /** Largest request body accepted; larger bodies get a JSON 413 from Envoy. */
+    max_request_body_bytes: Default(Type.Integer({ minimum: 1024 }), 10 * 1024 * 1024),
+    /** Whole-request timeout for LLM routes; 0 disables it (long streams). */
+    request_timeout_seconds: Default(Type.Number({ minimum: 0 }), 600),
+    /** Time a stream may stay silent before Envoy resets it. */
+    stream_idle_timeout_seconds: Default(Type.Number({ minimum: 1 }), 300),
+    /**
+     * On SIGTERM/SIGINT, how long requests in flight get to finish: Envoy stops taking new
+     * connections at once, and what is still running when this runs out is cut (`interrupted`).
+     */
+    shutdown_grace_seconds: Default(Type.Number({ minimum: 0 }), 30),
+  }),
+  {},
+);
 
-const envoy = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    manage: { type: 'boolean', default: true },
-    binary: { type: 'string' },
-    admin_address: { type: 'string', default: '127.0.0.1' },
-    admin_port: { ...port, default: 9901 },
-    bootstrap_path: { type: 'string', default: 'envoy/envoy.generated.yaml' },
-    log_level: {
-      enum: ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'],
-      default: 'warning',
-    },
-    concurrency: { type: 'integer', minimum: 1, default: 2 },
-  },
-} as const;
+export const envoySchema = Default(
+  Closed({
+    /** Start and supervise Envoy as a child process (`--no-envoy` turns this off). */
+    manage: Default(Type.Boolean(), true),
+    /** Explicit binary; otherwise $ENVOY_BIN, PATH, then .envoy/bin. */
+    binary: Type.Optional(Type.String()),
+    admin_address: Default(Type.String(), '127.0.0.1'),
+    admin_port: Default(port(), 9901),
+    /** Where the generated bootstrap is written. */
+    bootstrap_path: Default(Type.String(), 'envoy/envoy.generated.yaml'),
+    log_level: Default(StringEnum(['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off']), 'warning'),
+    concurrency: Default(Type.Integer({ minimum: 1 }), 2),
+  }),
+  {},
+);
 
-const processor = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    listen_address: { type: 'string', default: '127.0.0.1' },
-    advertise_address: { type: 'string', default: '127.0.0.1' },
-    grpc_port: { ...port, default: 9002 },
-    admin_port: { ...port, default: 9003 },
-    message_timeout_ms: { type: 'integer', minimum: 50, default: 10000 },
-    // ext_proc served by this many processes (src/workers): more cores for the hot path.
-    // 'auto': what the machine leaves beside Envoy's threads (config/load.ts autoWorkers).
-    workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 64 }, { const: 'auto' }], default: 'auto' },
-    ext_proc_port: { ...port, default: 9005 },
-  },
-} as const;
+export const processorSchema = Default(
+  Closed({
+    /** Address the processor's gRPC and HTTP servers bind. */
+    listen_address: Default(Type.String(), '127.0.0.1'),
+    /** Address Envoy uses to reach the processor (a service name in docker-compose). */
+    advertise_address: Default(Type.String(), '127.0.0.1'),
+    grpc_port: Default(port(), 9002),
+    /** Admin HTTP API: /health, /metrics, and the management endpoints. */
+    admin_port: Default(port(), 9003),
+    /** Per-message ext_proc deadline Envoy applies. */
+    message_timeout_ms: Default(Type.Integer({ minimum: 50 }), 10000),
+    /**
+     * Processes serving ext_proc (src/workers): more cores for the hot path. 1: the processor
+     * serves everything on grpc_port. More: that many worker processes serve ext_proc on
+     * ext_proc_port (one port, connections spread over them), while rate limits, xDS, the admin
+     * API and Envoy's supervision stay in one process. `auto` (the default): what the machine
+     * leaves beside Envoy's threads, resolved by `start` with a managed Envoy
+     * (config/workers.ts resolveWorkers); read the count through workerCount().
+     */
+    workers: Default(OneOf([Type.Integer({ minimum: 1, maximum: 64 }), Constant('auto')]), 'auto'),
+    /** The workers' ext_proc port (used when workers > 1). */
+    ext_proc_port: Default(port(), 9005),
+  }),
+  {},
+);
 
-const logging = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
-  },
-} as const;
+export const loggingSchema = Default(
+  Closed({
+    level: Default(StringEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  }),
+  {},
+);
 
-const provider = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'type', 'base_url'],
-  properties: {
-    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
-    type: { type: 'string', minLength: 1 },
-    base_url: { type: 'string', pattern: '^https?://[^/\\s]+(/\\S*)?$' },
-    api_key: { type: 'string' },
-    api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-    models: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
-    headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
-    timeout_seconds: { type: 'number', minimum: 0, default: 0 },
-  },
-} as const;
+export const providerSchema = Closed({
+  name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
+  type: Type.String({ minLength: 1 }),
+  base_url: Type.String({ pattern: '^https?://[^/\\s]+(/\\S*)?$' }),
+  /** Literal key (discouraged) or `env:NAME`. */
+  api_key: Type.Optional(Type.String()),
+  /** Name of the environment variable holding the key. */
+  api_key_env: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+  /** Model ids or glob patterns (`gpt-*`) this provider serves. */
+  models: Default(Type.Array(Type.String({ minLength: 1 })), []),
+  /** Extra headers sent upstream on every request. */
+  headers: Default(MapOf(Type.String()), {}),
+  /** Per-attempt upstream timeout in seconds (0 = only the route timeout applies). */
+  timeout_seconds: Default(Type.Number({ minimum: 0 }), 0),
+});
 
-const plugin = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['use'],
-  properties: {
-    use: { type: 'string', minLength: 1 },
-    name: { type: 'string', minLength: 1 },
-    enabled: { type: 'boolean', default: true },
-    options: { type: 'object', default: {} },
-    timeout_ms: { type: 'integer', minimum: 1, default: 2000 },
-    on_error: { enum: ['fail_open', 'fail_closed'], default: 'fail_closed' },
-  },
-} as const;
+export const pluginSchema = Closed({
+  /** Built-in plugin name, a file path, or an npm package name. */
+  use: Type.String({ minLength: 1 }),
+  /** Instance name for logs and errors; defaults to the plugin's own name. */
+  name: Type.Optional(Type.String({ minLength: 1 })),
+  enabled: Default(Type.Boolean(), true),
+  /** Checked against the plugin's own configSchema when it loads (src/plugins/loader.ts). */
+  options: Default(OpenObject(), {}),
+  timeout_ms: Default(Type.Integer({ minimum: 1 }), 2000),
+  on_error: Default(StringEnum(['fail_open', 'fail_closed']), 'fail_closed'),
+});
 
-const demo = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    echo: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        enabled: { type: 'boolean', default: true },
-        port: { ...port, default: 9004 },
-        chunk_delay_ms: { type: 'integer', minimum: 0, default: 20 },
-      },
-    },
-  },
-} as const;
+export const echoDemoSchema = Default(
+  Closed({
+    enabled: Default(Type.Boolean(), true),
+    port: Default(port(), 9004),
+    /** Delay between streamed chunks, so streaming is visible. */
+    chunk_delay_ms: Default(Type.Integer({ minimum: 0 }), 20),
+  }),
+  {},
+);
 
-const store = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
+export const demoSchema = Default(Closed({ echo: echoDemoSchema }), {});
+
+export const storeSchema = Default(
+  Closed({
     /** SQLite file and the generated encryption key live here. */
-    data_dir: { type: 'string', default: 'data' },
+    data_dir: Default(Type.String(), 'data'),
     /** postgres://… to share keys and usage between replicas; defaults to $DATABASE_URL. */
-    database_url: { type: 'string' },
-  },
-} as const;
+    database_url: Type.Optional(Type.String()),
+  }),
+  {},
+);
 
-const keySource = {
-  type: 'object',
-  required: ['id'],
-  oneOf: [{ required: ['key'] }, { required: ['sha256'] }],
-  properties: {
-    key: { type: 'string', minLength: 8 },
-    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+/** An admin key: its secret, or the secret's SHA-256. */
+export const keySourceSchema = Type.Object(
+  {
+    key: Type.Optional(Type.String({ minLength: 8 })),
+    sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
   },
-} as const;
+  { oneOf: [{ required: ['key'] }, { required: ['sha256'] }] },
+);
 
-const keys = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
+export const keysSchema = Default(
+  Closed({
     /** keys.json in the original gateway's shape; defaults to $KEYS_FILE, else keys.json beside the config if present. */
-    file: { type: 'string' },
-    /** Inline keys, same shape as keys.json's virtual_keys: secret → settings. */
-    entries: { type: 'object', default: {} },
+    file: Type.Optional(Type.String()),
+    /** Inline keys, same shape as keys.json's virtual_keys: secret → settings (checked on import, src/keys/schema.ts). */
+    entries: Default(OpenObject<{ [secret: string]: KeySpec }>(), {}),
     /** Keys for the admin API (role admin, plus completion and embedding). */
-    admin: { type: 'array', items: keySource, default: [] },
-    cache_ttl_ms: { type: 'integer', minimum: 0, maximum: 60000, default: 2000 },
-  },
-} as const;
+    admin: Default(Type.Array(keySourceSchema), []),
+    cache_ttl_ms: Default(Type.Integer({ minimum: 0, maximum: 60000 }), 2000),
+  }),
+  {},
+);
 
-const price = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['input', 'output'],
-  properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 }, cached_input: { type: 'number', minimum: 0 } },
-} as const;
+/** USD per million tokens. */
+export const priceSchema = Closed({
+  input: Type.Number({ minimum: 0 }),
+  output: Type.Number({ minimum: 0 }),
+  /** Price of prompt tokens served from the provider's cache; defaults to `input`. */
+  cached_input: Type.Optional(Type.Number({ minimum: 0 })),
+});
 
-const pricing = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    models: { type: 'object', additionalProperties: price, default: {} },
-    tier_multipliers: { type: 'object', additionalProperties: { type: 'number', minimum: 0 }, default: {} },
-  },
-} as const;
+export const pricingSchema = Default(
+  Closed({
+    /** Model id or trailing-* pattern → price. Exact ids win over patterns; longer patterns first. */
+    models: Default(MapOf(priceSchema), {}),
+    /** Tier → multiplier applied to the cost (`langchain: 1.2` bills langchain usage 20% more). */
+    tier_multipliers: Default(MapOf(Type.Number({ minimum: 0 })), {}),
+  }),
+  {},
+);
 
-const usage = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    max_queue: { type: 'integer', minimum: 1, default: 100000 },
-    batch_size: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
-    flush_interval_ms: { type: 'integer', minimum: 1, default: 200 },
-  },
-} as const;
+export const usageSchema = Default(
+  Closed({
+    max_queue: Default(Type.Integer({ minimum: 1 }), 100000),
+    batch_size: Default(Type.Integer({ minimum: 1, maximum: 5000 }), 500),
+    flush_interval_ms: Default(Type.Integer({ minimum: 1 }), 200),
+  }),
+  {},
+);
 
-const deployment = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['provider', 'model'],
-  properties: {
-    provider: { type: 'string', minLength: 1 },
-    model: { type: 'string', minLength: 1 },
-    weight: { type: 'number', minimum: 0, default: 1 },
-  },
-} as const;
+export const deploymentSchema = Closed({
+  provider: Type.String({ minLength: 1 }),
+  model: Type.String({ minLength: 1 }),
+  weight: Default(Type.Number({ minimum: 0 }), 1),
+});
 
 /** A public model id: one provider model, or several weighted deployments of it. */
-const modelMapping = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id'],
-  oneOf: [{ required: ['provider', 'model'] }, { required: ['deployments'] }],
-  properties: {
-    id: { type: 'string', minLength: 1 },
-    provider: { type: 'string', minLength: 1 },
-    model: { type: 'string', minLength: 1 },
-    deployments: { type: 'array', minItems: 1, items: deployment },
-    display_name: { type: 'string' },
-    context_window: { type: 'integer', minimum: 1 },
+export const modelMappingSchema = Closed(
+  {
+    id: Type.String({ minLength: 1 }),
+    provider: Type.Optional(Type.String({ minLength: 1 })),
+    model: Type.Optional(Type.String({ minLength: 1 })),
+    deployments: Type.Optional(Type.Array(deploymentSchema, { minItems: 1 })),
+    display_name: Type.Optional(Type.String()),
+    context_window: Type.Optional(Type.Integer({ minimum: 1 })),
   },
-} as const;
+  { oneOf: [{ required: ['provider', 'model'] }, { required: ['deployments'] }] },
+);
 
-const fallback = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['model', 'fallback_models'],
-  properties: {
-    model: { type: 'string', minLength: 1 },
-    fallback_models: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-    /** HTTP statuses or error classes that trigger the next model. */
-    on: {
-      type: 'array',
-      items: { anyOf: [{ type: 'integer', minimum: 400, maximum: 599 }, { enum: ['rate_limit_exceeded', 'server_error', 'timeout', 'connect_failure'] }] },
-      default: [429, 500, 502, 503, 504, 'timeout', 'connect_failure'],
-    },
-  },
-} as const;
+export const fallbackSchema = Closed({
+  model: Type.String({ minLength: 1 }),
+  fallback_models: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  /** HTTP statuses or error classes that trigger the next model. */
+  on: Default(
+    Type.Array(Type.Union([Type.Integer({ minimum: 400, maximum: 599 }), StringEnum(['rate_limit_exceeded', 'server_error', 'timeout', 'connect_failure'])])),
+    [429, 500, 502, 503, 504, 'timeout', 'connect_failure'],
+  ),
+});
 
-const routing = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
+export const routingSchema = Default(
+  Closed({
     /** Retries within one provider (same model), with backoff honouring retry-after. */
-    retries: { type: 'integer', minimum: 0, maximum: 5, default: 1 },
-    retry_on: { type: 'string', default: 'connect-failure,reset,retriable-status-codes' },
-    retry_status_codes: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, default: [429, 502, 503] },
+    retries: Default(Type.Integer({ minimum: 0, maximum: 5 }), 1),
+    retry_on: Default(Type.String(), 'connect-failure,reset,retriable-status-codes'),
+    retry_status_codes: Default(Type.Array(Type.Integer({ minimum: 400, maximum: 599 })), [429, 502, 503]),
     /** Per-attempt wait for response headers on fallback chains whose rule lists `timeout` (0 = none). */
-    per_try_timeout_seconds: { type: 'number', minimum: 0, default: 60 },
-  },
-} as const;
+    per_try_timeout_seconds: Default(Type.Number({ minimum: 0 }), 60),
+  }),
+  {},
+);
 
 /** Initial runtime security settings; GET/PUT /v1/security/config changes them at run time. */
-const security = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    content_filtering_enabled: { type: 'boolean', default: true },
-    audit_logging_enabled: { type: 'boolean', default: true },
-    data_isolation_enabled: { type: 'boolean', default: false },
-    content_filters: { type: 'array', default: [] },
-  },
-} as const;
+export const securitySchema = Default(
+  Closed({
+    content_filtering_enabled: Default(Type.Boolean(), true),
+    audit_logging_enabled: Default(Type.Boolean(), true),
+    data_isolation_enabled: Default(Type.Boolean(), false),
+    /** Content filter rule sets; their shape is owned (and validated) by the content filter. */
+    content_filters: Default(OpenArray<JsonValue>(), []),
+  }),
+  {},
+);
 
-export const gatewayConfigSchema = {
-  $id: 'https://llm-gateway.local/schemas/gateway.json',
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    server,
-    envoy,
-    processor,
-    logging,
-    providers: { type: 'array', items: provider, default: [] },
+export const gatewayConfigSchema = Closed(
+  {
+    server: serverSchema,
+    envoy: envoySchema,
+    processor: processorSchema,
+    logging: loggingSchema,
+    providers: Default(Type.Array(providerSchema), []),
     // Without a plugins list the gateway runs the default chain, never an unauthenticated one.
-    plugins: { type: 'array', items: plugin, default: DEFAULT_PLUGINS },
-    demo,
-    store,
-    keys,
-    pricing,
-    usage,
-    models: { type: 'array', items: modelMapping, default: [] },
-    fallbacks: { type: 'array', items: fallback, default: [] },
-    security,
-    /** JWT bearer tokens for the admin API, besides admin keys (src/admin/jwt.ts). */
+    plugins: Default(Type.Array(pluginSchema), DEFAULT_PLUGINS),
+    demo: demoSchema,
+    store: storeSchema,
+    keys: keysSchema,
+    pricing: pricingSchema,
+    usage: usageSchema,
+    models: Default(Type.Array(modelMappingSchema), []),
+    fallbacks: Default(Type.Array(fallbackSchema), []),
+    security: securitySchema,
+    /** JWT bearer tokens accepted by the admin API besides admin keys (src/admin/jwt.ts). */
     admin_auth: adminAuthSchema,
-    routing,
+    routing: routingSchema,
+    /** Second Envoy listener requiring client certificates, and the identities it accepts. */
     mtls: mtlsSchema,
+    /** Global (Envoy + the processor's RateLimitService) and per-instance local rate limits. */
     rate_limits: rateLimitsSchema,
   },
-} as const;
+  { $id: 'https://llm-gateway.local/schemas/gateway.json' },
+);

@@ -1,159 +1,64 @@
-/** The validated gateway configuration (gateway.yaml after defaults are applied). */
+/**
+ * The validated gateway configuration (gateway.yaml after defaults are applied). Every type is
+ * derived from its JSON Schema (./schema.ts and the sections it composes), never declared by
+ * hand: `Defaulted` makes a property with a default present and leaves the rest as the schema
+ * says. Field documentation lives on the schema.
+ */
 
-export interface ServerConfig {
-  /** Address Envoy's HTTP listener binds. */
-  listen_address: string;
-  http_port: number;
-  /** false turns the plain listener off (mesh deployments use only the mTLS listener). */
-  http_enabled: boolean;
-  /** Largest request body accepted; larger bodies get a JSON 413 from Envoy. */
-  max_request_body_bytes: number;
-  /** Whole-request timeout for LLM routes; 0 disables it (long streams). */
-  request_timeout_seconds: number;
-  /** Time a stream may stay silent before Envoy resets it. */
-  stream_idle_timeout_seconds: number;
-  /**
-   * On SIGTERM/SIGINT, how long requests in flight get to finish: Envoy stops taking new
-   * connections at once, and what is still running when this runs out is cut (`interrupted`).
-   */
-  shutdown_grace_seconds: number;
-}
+import type { Static } from '@sinclair/typebox';
+import type { Defaulted } from './schema-kit';
+import type {
+  deploymentSchema,
+  echoDemoSchema,
+  envoySchema,
+  fallbackSchema,
+  gatewayConfigSchema,
+  keySourceSchema,
+  keysSchema,
+  loggingSchema,
+  modelMappingSchema,
+  pluginSchema,
+  priceSchema,
+  pricingSchema,
+  processorSchema,
+  providerSchema,
+  routingSchema,
+  securitySchema,
+  serverSchema,
+  storeSchema,
+  usageSchema,
+} from './schema';
 
-export interface EnvoyConfig {
-  /** Start and supervise Envoy as a child process (`--no-envoy` turns this off). */
-  manage: boolean;
-  /** Explicit binary; otherwise $ENVOY_BIN, PATH, then .envoy/bin. */
-  binary?: string;
-  admin_address: string;
-  admin_port: number;
-  /** Where the generated bootstrap is written. */
-  bootstrap_path: string;
-  log_level: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
-  concurrency: number;
-}
+export type { Defaulted } from './schema-kit';
+export type { AdminAuthConfig, JwtAuthConfig } from '../admin/jwt-config';
+export type { IdentityRule, MtlsConfig } from '../identity/config';
+export type { LocalRateLimitConfig, RateLimitRuleConfig, RateLimitsConfig } from '../ratelimit/config';
 
-export interface ProcessorConfig {
-  /** Address the processor's gRPC and HTTP servers bind. */
-  listen_address: string;
-  /** Address Envoy uses to reach the processor (a service name in docker-compose). */
-  advertise_address: string;
-  grpc_port: number;
-  /** Admin HTTP API: /health, /metrics, and later the management endpoints. */
-  admin_port: number;
-  /** Per-message ext_proc deadline Envoy applies. */
-  message_timeout_ms: number;
-  /**
-   * Processes serving ext_proc. 1: the processor serves everything on grpc_port. More: that
-   * many worker processes serve ext_proc on ext_proc_port (one port, connections spread over
-   * them), while rate limits, xDS, the admin API and Envoy's supervision stay in one process.
-   * `auto` (the default) is resolved by `start` with a managed Envoy (config/load.ts
-   * resolveWorkers); read the count through workerCount().
-   */
-  workers: number | 'auto';
-  /** The workers' ext_proc port (used when workers > 1). */
-  ext_proc_port: number;
-}
+export type ServerConfig = Defaulted<typeof serverSchema>;
+export type EnvoyConfig = Defaulted<typeof envoySchema>;
+export type ProcessorConfig = Defaulted<typeof processorSchema>;
+export type LoggingConfig = Defaulted<typeof loggingSchema>;
+export type ProviderConfig = Defaulted<typeof providerSchema>;
+export type PluginConfig = Defaulted<typeof pluginSchema>;
+export type EchoDemoConfig = Defaulted<typeof echoDemoSchema>;
+export type StoreConfig = Defaulted<typeof storeSchema>;
+export type AdminKeyConfig = Defaulted<typeof keySourceSchema>;
+export type KeysConfig = Defaulted<typeof keysSchema>;
+export type ModelPriceConfig = Defaulted<typeof priceSchema>;
+export type PricingConfig = Defaulted<typeof pricingSchema>;
+export type UsageConfig = Defaulted<typeof usageSchema>;
+export type DeploymentConfig = Defaulted<typeof deploymentSchema>;
+export type ModelMappingConfig = Defaulted<typeof modelMappingSchema>;
+export type FallbackConfig = Defaulted<typeof fallbackSchema>;
+export type RoutingConfig = Defaulted<typeof routingSchema>;
+/** Initial runtime security settings (the same shape as SecuritySettings in src/domain). */
+export type SecurityConfig = Defaulted<typeof securitySchema>;
 
-export interface LoggingConfig {
-  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-}
+/** What gateway.yaml may hold (before defaults: keys with a default are optional). */
+export type GatewayConfigInput = Static<typeof gatewayConfigSchema>;
 
-export interface ProviderConfig {
-  name: string;
-  type: string;
-  base_url: string;
-  /** Literal key (discouraged) or `env:NAME`. */
-  api_key?: string;
-  /** Name of the environment variable holding the key. */
-  api_key_env?: string;
-  /** Model ids or glob patterns (`gpt-*`) this provider serves. */
-  models: string[];
-  /** Extra headers sent upstream on every request. */
-  headers: Record<string, string>;
-  /** Per-attempt upstream timeout in seconds (0 = only the route timeout applies). */
-  timeout_seconds: number;
-}
-
-export interface PluginConfig {
-  /** Built-in plugin name, a file path, or an npm package name. */
-  use: string;
-  /** Instance name for logs and errors; defaults to the plugin's own name. */
-  name?: string;
-  enabled: boolean;
-  options: Record<string, unknown>;
-  timeout_ms: number;
-  on_error: 'fail_open' | 'fail_closed';
-}
-
-export interface EchoDemoConfig {
-  enabled: boolean;
-  port: number;
-  /** Delay between streamed chunks, so streaming is visible. */
-  chunk_delay_ms: number;
-}
-
-export interface StoreConfig {
-  data_dir: string;
-  database_url?: string;
-}
-
-export interface KeysConfig {
-  file?: string;
-  entries: Record<string, import('../keys/schema').KeySpec>;
-  admin: { id: string; key?: string; sha256?: string }[];
-  cache_ttl_ms: number;
-}
-
-export interface UsageConfig {
-  max_queue: number;
-  batch_size: number;
-  flush_interval_ms: number;
-}
-
-export interface ModelMappingConfig {
-  id: string;
-  provider?: string;
-  model?: string;
-  deployments?: { provider: string; model: string; weight: number }[];
-  display_name?: string;
-  context_window?: number;
-}
-
-export interface FallbackConfig {
-  model: string;
-  fallback_models: string[];
-  on: (number | 'rate_limit_exceeded' | 'server_error' | 'timeout' | 'connect_failure')[];
-}
-
-export interface RoutingConfig {
-  retries: number;
-  retry_on: string;
-  retry_status_codes: number[];
-  per_try_timeout_seconds: number;
-}
-
-export interface GatewayConfig {
-  server: ServerConfig;
-  envoy: EnvoyConfig;
-  processor: ProcessorConfig;
-  logging: LoggingConfig;
-  providers: ProviderConfig[];
-  plugins: PluginConfig[];
-  demo: { echo: EchoDemoConfig };
-  store: StoreConfig;
-  keys: KeysConfig;
-  pricing: import('../usage/pricing').PricingConfig;
-  usage: UsageConfig;
-  models: ModelMappingConfig[];
-  fallbacks: FallbackConfig[];
-  security: import('../plugins/types').SecuritySettings;
-  /** JWT bearer tokens accepted by the admin API besides admin keys. */
-  admin_auth: import('../admin/jwt-config').AdminAuthConfig;
-  routing: RoutingConfig;
-  /** Global (Envoy + the processor's RateLimitService) and per-instance local rate limits. */
-  rate_limits: import('../ratelimit/config').RateLimitsConfig;
-  /** Second Envoy listener requiring client certificates, and the identities it accepts. */
-  mtls: import('../identity/config').MtlsConfig;
+/** gateway.yaml after validation, with its defaults filled. */
+export interface GatewayConfig extends Defaulted<typeof gatewayConfigSchema> {
   /** Directory the configuration was loaded from; relative paths resolve against it. */
   base_dir: string;
 }

@@ -1,13 +1,6 @@
-import type { ProviderTarget } from '../plugins/types';
+import type { ProviderTarget } from '../domain';
 import type { ProviderRuntime, ProviderTranslator, TranslationInput } from '../providers/types';
 import type { ExchangeContext } from './context';
-
-/**
- * Dynamic metadata key (gateway namespace) carrying the exchange id from the listener's ext_proc
- * stream to each attempt's: Envoy forwards it to the provider cluster's filter, and a client has
- * no way to set it (unlike a request header).
- */
-export const EXCHANGE_METADATA = 'exchange';
 
 /** Where a request may go: its primary target first, then its fallbacks, and the cluster Envoy routes it to. */
 export interface RoutePlan {

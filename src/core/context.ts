@@ -1,17 +1,14 @@
 import type { Logger } from '../observability/logger';
-import type {
-  Endpoint,
-  ExchangeOutcome,
-  GatewayRequest,
-  GatewayResponse,
-  JsonObject,
-  JsonValue,
-  Principal,
-  ProviderTarget,
-  RequestContext,
-  TokenUsage,
-} from '../plugins/types';
+import type { GatewayRequest, GatewayResponse, RateLimitCapability, RequestContext } from '../plugins/api';
+import type { ClientCertificate, Endpoint, ExchangeOutcome, JsonObject, JsonValue, Principal, ProviderTarget, RateLimitDimension, RateLimitPublication, RequestQuota, TokenUsage } from '../domain';
+import { RATE_LIMIT_DIMENSIONS } from '../domain';
+import { currentElement, identityOf } from '../identity/xfcc';
+import { presentedSecret } from '../keys/presented';
+import { modelDenied } from './access-policy';
 import { HeaderEdits, Headers } from './headers';
+
+/** Set by Envoy alone (SANITIZE_SET on the mTLS listener, SANITIZE elsewhere). */
+export const CLIENT_CERT_HEADER = 'x-forwarded-client-cert';
 
 export class RequestState implements GatewayRequest {
   body: JsonObject | undefined;
@@ -34,6 +31,48 @@ export class RequestState implements GatewayRequest {
   get stream(): boolean {
     return this.body?.stream === true;
   }
+
+  get presentedKey(): string | undefined {
+    return presentedSecret((n) => this.headers.get(n));
+  }
+
+  private cert: ClientCertificate | null | undefined;
+  get clientCertificate(): ClientCertificate | undefined {
+    if (this.cert === undefined) {
+      const header = this.headers.get(CLIENT_CERT_HEADER);
+      try {
+        this.cert = (header && identityOf(currentElement(header))) || null;
+      } catch {
+        // Envoy writes this header itself, so this should not happen; without an identity the
+        // request simply needs an API key.
+        this.cert = null;
+      }
+    }
+    return this.cert ?? undefined;
+  }
+}
+
+/** A request's rate limit dimensions and quota, as plugins publish them. */
+export class RateLimitState implements RateLimitCapability {
+  readonly publication: RateLimitPublication = { dimensions: {} };
+  /** Changed since it was last sent to Envoy. */
+  changed = false;
+
+  setDimension(dimension: RateLimitDimension, value: string): void {
+    // Envoy drops empty descriptor values; absent means "does not match a rule on this field".
+    if (!RATE_LIMIT_DIMENSIONS.includes(dimension) || typeof value !== 'string' || value === '') return;
+    this.publication.dimensions[dimension] = value;
+    this.changed = true;
+  }
+
+  setQuota(quota: RequestQuota): void {
+    const { principal, limit, windowSeconds } = quota;
+    if (typeof principal !== 'string' || principal === '' || !Number.isSafeInteger(limit) || limit < 0 || !Number.isSafeInteger(windowSeconds) || windowSeconds < 1) {
+      throw new TypeError('setQuota needs a principal, a limit ≥ 0 and a window ≥ 1 s (integers)');
+    }
+    this.publication.quota = { principal, limit, windowSeconds };
+    this.changed = true;
+  }
 }
 
 export class ResponseState implements GatewayResponse {
@@ -51,10 +90,11 @@ export class ResponseState implements GatewayResponse {
 /** The context object hooks receive; the exchange reads the edits it accumulates. */
 export class ExchangeContext implements RequestContext {
   principal: Principal | undefined;
-  target: ProviderTarget | undefined;
+  private routed: ProviderTarget | undefined;
   usage: TokenUsage | undefined;
   response: ResponseState | undefined;
   readonly metadata = new Map<string, unknown>();
+  readonly rateLimits = new RateLimitState();
   readonly requestHeaderEdits = new HeaderEdits();
   readonly responseHeaderEdits = new HeaderEdits();
   /** When the first response body byte arrived (performance.now()). */
@@ -85,6 +125,27 @@ export class ExchangeContext implements RequestContext {
    */
   get log(): Logger {
     return (this.childLog ??= this.parentLog.child({ exchange_id: this.id, request_id: this.requestId }));
+  }
+
+  get target(): ProviderTarget | undefined {
+    return this.routed;
+  }
+
+  /**
+   * A plugin choosing the target: the caller's allowed models are checked here, whatever plugin
+   * it is (a 403 from the hook that set it), and again by the core before the request is routed.
+   */
+  set target(target: ProviderTarget | undefined) {
+    if (target) {
+      const denied = modelDenied(this.principal, this.request.model);
+      if (denied) throw denied;
+    }
+    this.routed = target;
+  }
+
+  /** The core's own choice (an attempt's target), already checked. */
+  assignTarget(target: ProviderTarget): void {
+    this.routed = target;
   }
 
   get timeToFirstByteMs(): number | undefined {

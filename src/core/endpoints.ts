@@ -1,4 +1,4 @@
-import type { Endpoint } from '../plugins/types';
+import type { Endpoint } from '../domain';
 
 export interface ParsedPath {
   endpoint: Endpoint;

@@ -1,46 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { errorBody, GatewayError } from '../errors';
+import { errorBody, GatewayError } from '../domain/errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { PluginHost } from '../plugins/host';
-import type { ExchangeOutcome, JsonObject, JsonValue, PriceBook, ProviderTarget, RequestContext, ShortCircuit } from '../plugins/types';
-import type { ProviderRegistry } from '../providers/registry';
-import { translatorFor } from '../providers/registry';
+import type { PriceBook, RequestContext, ShortCircuit } from '../plugins/api';
+import type { ExchangeOutcome, JsonObject, JsonValue, ProviderTarget, RateLimitKind, RateLimitPublication } from '../domain';
+import type { ProviderRegistry } from '../control/provider-registry';
+import { translatorFor } from '../providers/translators';
 import type { ProviderTranslator, StreamTranslator, TranslationInput } from '../providers/types';
-import { EXCHANGE_METADATA, type InFlight, type PendingRequest, type RoutePlan } from './attempts';
+import type { InFlight, PendingRequest, RoutePlan } from './attempts';
 import type { UpstreamAttempt } from './upstream-attempt';
 import { ExchangeContext, RequestState, ResponseState } from './context';
 import { hasDotSegment, MODEL_ENDPOINTS, parsePath } from './endpoints';
 import { Headers } from './headers';
-import { SseEvent, SseParser } from './sse';
-import { CHECK_METADATA, TOKENS_METADATA, type DescriptorKind } from '../ratelimit/descriptors';
+import { SseEvent, SseParser } from '../domain/sse';
+import { INTERNAL_HEADER_PREFIX } from '../ratelimit/descriptors';
+import type { Continue, Directive, Respond } from './directives';
+import type { Published } from './published';
+import { modelDenied } from './access-policy';
+import { CLIENT_CERT_HEADER } from './context';
 import { correlationId } from '../util/correlation';
 
-/** Let the message through, with optional edits. */
-export interface Continue {
-  kind: 'continue';
-  /** Header name → value to set, or null to remove. */
-  headers?: Map<string, string | null>;
-  body?: Buffer;
-  clearRouteCache?: boolean;
-  /** Switch the response body to streamed delivery (SSE). */
-  streamResponse?: boolean;
-  /** Envoy dynamic metadata to set (gateway namespace): rate limit dimensions, token usage. */
-  dynamicMetadata?: Record<string, string | number>;
-}
+export type { Continue, Directive, Respond };
 
-/** Answer the client directly; nothing more goes upstream or downstream. */
-export interface Respond {
-  kind: 'respond';
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-  details: string;
-}
-
-export type Directive = Continue | Respond;
 
 export interface ExchangeDeps {
   plugins: PluginHost;
@@ -55,17 +39,40 @@ export interface ExchangeDeps {
   attempts: UpstreamAttempt;
   /** Primary target plus fallbacks, and the Envoy cluster that tries them in order. */
   planRoute: (ctx: RequestContext, target: ProviderTarget) => RoutePlan;
-  /** Whether the caller brings its own credential for this provider (a virtual key mapped to it). */
-  keyCarriesCredential?: (ctx: RequestContext, provider: string) => boolean;
-  /** The kinds of rate limit that can apply, from the metadata the request published (none: no RLS call). */
-  rateLimitKinds?: (metadata: ReadonlyMap<string, string | number>) => readonly DescriptorKind[];
+  /**
+   * The kinds of rate limit that can apply, from the request's rate limit publication and the
+   * metadata plugins set themselves (none: no RateLimitService call).
+   */
+  rateLimitKinds?: (rateLimit: RateLimitPublication, metadata: ReadonlyMap<string, string | number>) => readonly RateLimitKind[];
 }
 
 /** Client credentials and hop-by-hop values that must never reach a provider. */
-const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
+const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding', CLIENT_CERT_HEADER];
 const CONTINUE: Continue = { kind: 'continue' };
 /** Added by Envoy to responses (the virtual host's include_attempt_count_in_response). */
 const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
+/** Whether the caller brings its own credential for this provider (a virtual key mapped to it). */
+function carriesCredential(ctx: RequestContext, provider: string): boolean {
+  const forProvider = ctx.principal?.credentialFor;
+  return forProvider === '*' || forProvider === provider;
+}
+
+const OPENAI_RATE_LIMIT_HEADERS = ['limit-requests', 'remaining-requests', 'reset-requests', 'limit-tokens', 'remaining-tokens', 'reset-tokens'];
+
+/**
+ * The caller's limits, as the RateLimitService reported them under internal names, in OpenAI's
+ * x-ratelimit-* headers, replacing the ones a provider sent about the gateway's own account.
+ */
+function renameRateLimitHeaders(ctx: RequestContext): void {
+  const headers = ctx.response!.headers;
+  for (const name of OPENAI_RATE_LIMIT_HEADERS) {
+    const value = headers.get(`${INTERNAL_HEADER_PREFIX}${name}`);
+    if (value === undefined) continue;
+    ctx.setResponseHeader(`x-ratelimit-${name}`, value);
+    ctx.removeResponseHeader(`${INTERNAL_HEADER_PREFIX}${name}`);
+  }
+}
+
 /** Far above any provider's model ids; bounds what is copied into headers and logs. */
 const MAX_MODEL_LENGTH = 256;
 const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
@@ -97,6 +104,8 @@ export class Exchange {
   }
   private pending: PendingRequest | undefined;
   private status = 0;
+  /** Published values not yet sent to Envoy. */
+  private publish: Published = {};
 
   constructor(private readonly deps: ExchangeDeps) {}
 
@@ -194,14 +203,17 @@ export class Exchange {
         }),
       );
     }
+    const denied = modelDenied(this.ctx.principal, request.model);
+    if (denied) return this.fail(denied);
     // The primary provider must be usable before anything is sent; fallbacks are checked per attempt.
-    if (provider.requiresKey && !provider.apiKey && !this.deps.keyCarriesCredential?.(this.ctx, provider.name)) {
+    if (provider.requiresKey && !provider.apiKey && !carriesCredential(this.ctx, provider.name)) {
       return this.fail(
         new GatewayError(503, 'provider_not_configured', `The provider \`${provider.name}\` has no API key configured for this request.`),
       );
     }
 
-    for (const kind of this.deps.rateLimitKinds?.(this.ctx.publishedMetadata) ?? []) this.ctx.setDynamicMetadata(CHECK_METADATA[kind], 'yes');
+    const checks = this.deps.rateLimitKinds?.(this.ctx.rateLimits.publication, this.ctx.publishedMetadata);
+    if (checks?.length) this.publish.checks = checks;
     const plan = this.deps.planRoute(this.ctx, target);
     const pending: PendingRequest = { ctx: this.ctx, plan, attempts: 0, tried: [] };
     this.pending = pending;
@@ -218,10 +230,10 @@ export class Exchange {
     const editedBody = request.bodyChanged ? request.body : undefined;
     if (plan.targets.length > 1) {
       // The aggregate cluster's filter asks for each attempt; it finds this exchange by its id,
-      // published as metadata no client can set (src/envoy/clusters.ts).
+      // published as metadata no client can set (src/envoy/config/clusters.ts).
       this.deps.inflight.register(this.ctx.id, pending);
       this.registered = true;
-      this.ctx.setDynamicMetadata(EXCHANGE_METADATA, this.ctx.id);
+      this.publish.exchangeId = this.ctx.id;
       if (editedBody) setBody(out, editedBody);
       return out;
     }
@@ -250,13 +262,14 @@ export class Exchange {
     if (attempt) {
       this.translator = attempt.translator;
       this.input = attempt.input;
-      this.ctx.target = attempt.target;
+      this.ctx.assignTarget(attempt.target);
     }
     const status = Number(headers.get(':status') ?? 0);
     this.status = status;
     const streamed = (headers.get('content-type') ?? '').startsWith('text/event-stream');
     this.ctx.response = new ResponseState(status, headers, streamed);
 
+    renameRateLimitHeaders(this.ctx);
     const short = await this.deps.plugins.run('onResponseHeaders', this.ctx);
     if (short) return this.respondWith(short);
 
@@ -375,16 +388,25 @@ export class Exchange {
 
   /** The response's total tokens, for the rate limit filter's token charge on stream done. */
   private reportUsage(): void {
-    if (this.ctx.usage) this.ctx.setDynamicMetadata(TOKENS_METADATA, this.ctx.usage.totalTokens);
+    if (this.ctx.usage) this.publish.tokens = this.ctx.usage.totalTokens;
   }
 
-  /** Adds the dynamic metadata plugins and the core published since the last reply. */
+  /** Adds what plugins and the core published since the last reply. */
   withMetadata(d: Directive): Directive {
-    const pending = this.ctx?.dynamicMetadata;
-    if (d.kind !== 'continue' || !pending || pending.size === 0) return d;
-    const dynamicMetadata = Object.fromEntries(pending);
-    pending.clear();
-    return { ...d, dynamicMetadata };
+    const ctx = this.ctx;
+    if (d.kind !== 'continue' || !ctx) return d;
+    const published: Published = this.publish;
+    if (ctx.dynamicMetadata.size) {
+      published.metadata = new Map(ctx.dynamicMetadata);
+      ctx.dynamicMetadata.clear();
+    }
+    if (ctx.rateLimits.changed) {
+      published.rateLimit = ctx.rateLimits.publication;
+      ctx.rateLimits.changed = false;
+    }
+    if (Object.keys(published).length === 0) return d;
+    this.publish = {};
+    return { ...d, published };
   }
 
   private respondWith(short: ShortCircuit): Respond {

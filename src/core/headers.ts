@@ -1,4 +1,4 @@
-import type { HeaderView } from '../plugins/types';
+import type { HeaderView } from '../domain';
 
 /** Case-insensitive header map. Names are stored lower-cased, as HTTP/2 and Envoy use them. */
 export class Headers implements HeaderView {

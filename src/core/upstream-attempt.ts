@@ -1,10 +1,11 @@
-import { GatewayError, isGatewayError } from '../errors';
+import { GatewayError, isGatewayError } from '../domain/errors';
 import type { Logger } from '../observability/logger';
 import type { PluginHost } from '../plugins/host';
-import type { ProviderRegistry } from '../providers/registry';
-import { translatorFor } from '../providers/registry';
+import type { ProviderRegistry } from '../control/provider-registry';
+import { translatorFor } from '../providers/translators';
+import { providerDenied } from './access-policy';
 import { nextTargetFor, type InFlight, type PendingRequest } from './attempts';
-import type { Continue, Directive, Respond } from './exchange';
+import type { Continue, Directive, Respond } from './directives';
 
 export interface AttemptDeps {
   plugins: PluginHost;
@@ -47,9 +48,11 @@ export class UpstreamAttempt {
     const { ctx } = pending;
     pending.attempts++;
     pending.tried.push(target);
-    ctx.target = target;
+    ctx.assignTarget(target);
     ctx.providerCredential = undefined;
 
+    const denied = providerDenied(ctx.principal, target.provider);
+    if (denied) return json(denied.status, denied.toBody(), 'gateway_access_denied');
     // Edits made by this attempt's hooks (headers, body) apply to this attempt only.
     ctx.request.bodyChanged = false;
     const short = await this.deps.plugins.run('onUpstreamAttempt', ctx, { number: pending.attempts, target });

@@ -1,68 +1,46 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { Closed, Default, StringEnum, type Defaulted } from '../config/schema-kit';
 /**
  * The `mtls` section of gateway.yaml: Envoy's second listener, which requires client
  * certificates, and the identities it maps to gateway principals. Kept out of config/schema.ts
- * so the mTLS feature lives in one place; schema.ts and types.ts only reference it.
+ * so the mTLS feature lives in one place; schema.ts and types.ts only reference it. The
+ * types are derived from the schemas (Defaulted: properties with a default are present).
  */
 
 /** One identity rule: which certificate identities it covers and the principal they become. */
-export const identityRuleSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['match'],
-  properties: {
-    /** An exact identity, or a prefix ending in `*` (`spiffe://example.org/agent/*`). */
-    match: { type: 'string', minLength: 1 },
-    /** Principal id (usage records' key id); defaults to the identity itself. */
-    id: { type: 'string', minLength: 1 },
-    user: { type: 'string' },
-    team: { type: 'string' },
-    tier: { enum: ['standard', 'langchain'], default: 'standard' },
-    allowed_models: { type: 'array', items: { type: 'string', minLength: 1 } },
-    allowed_providers: { type: 'array', items: { type: 'string', minLength: 1 } },
-    /** Requests per quota window, as a virtual key's quota_limit. */
-    quota_limit: { type: 'integer', minimum: 0 },
-  },
-} as const;
+export const identityRuleSchema = Closed({
+  /** An exact identity, or a prefix ending in `*` (`spiffe://example.org/agent/*`). */
+  match: Type.String({ minLength: 1 }),
+  /** Principal id (usage records' key id); defaults to the identity itself. */
+  id: Type.Optional(Type.String({ minLength: 1 })),
+  user: Type.Optional(Type.String()),
+  team: Type.Optional(Type.String()),
+  tier: Default(StringEnum(['standard', 'langchain']), 'standard'),
+  allowed_models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  allowed_providers: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  /** Requests per quota window, as a virtual key's quota_limit. */
+  quota_limit: Type.Optional(Type.Integer({ minimum: 0 })),
+});
 
-export const mtlsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    enabled: { type: 'boolean', default: false },
-    listen_address: { type: 'string', default: '0.0.0.0' },
-    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8443 },
+export const mtlsSchema = Default(
+  Closed({
+    enabled: Default(Type.Boolean(), false),
+    listen_address: Default(Type.String(), '0.0.0.0'),
+    port: Default(Type.Integer({ minimum: 0, maximum: 65535 }), 8443),
     /** PEM files, relative to the configuration file's directory. */
-    server_cert: { type: 'string', minLength: 1 },
-    server_key: { type: 'string', minLength: 1 },
+    server_cert: Type.Optional(Type.String({ minLength: 1 })),
+    server_key: Type.Optional(Type.String({ minLength: 1 })),
     /** CA bundle client certificates must chain to. */
-    client_ca: { type: 'string', minLength: 1 },
-    identities: { type: 'array', items: identityRuleSchema, default: [] },
-  },
-} as const;
+    client_ca: Type.Optional(Type.String({ minLength: 1 })),
+    identities: Default(Type.Array(identityRuleSchema), []),
+  }),
+  {},
+);
 
-export interface IdentityRule {
-  match: string;
-  id?: string;
-  user?: string;
-  team?: string;
-  tier: 'standard' | 'langchain';
-  allowed_models?: string[];
-  allowed_providers?: string[];
-  quota_limit?: number;
-}
-
-export interface MtlsConfig {
-  enabled: boolean;
-  listen_address: string;
-  port: number;
-  server_cert?: string;
-  server_key?: string;
-  client_ca?: string;
-  identities: IdentityRule[];
-}
+export type IdentityRule = Defaulted<typeof identityRuleSchema>;
+export type MtlsConfig = Defaulted<typeof mtlsSchema>;
 
 const MTLS_FILES = ['server_cert', 'server_key', 'client_ca'] as const;
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GatewayConfig } from '../config/types';
 import type { Logger } from '../observability/logger';
-import type { KeyInfo } from '../plugins/types';
+import type { KeyInfo } from '../domain';
 import type { ImportedKeySource, VirtualKeyRecord } from '../store/types';
 import { hashSecret } from './secrets';
 import type { KeyService } from './service';

@@ -1,5 +1,5 @@
 import Ajv, { type ErrorObject } from 'ajv';
-import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../util/own';
+import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../domain/own';
 
 /**
  * One shape for a key's settings, whether it comes from keys.json, the gateway config or the

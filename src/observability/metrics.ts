@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CounterHandle, HistogramHandle, MetricsApi } from '../plugins/types';
+import type { CounterHandle, HistogramHandle, MetricsApi } from '../plugins/api';
 
 const PROCESS_PREFIX = 'gateway_process_';
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];

@@ -1,9 +1,9 @@
 import type { PluginConfig } from '../config/types';
-import { GatewayError, isGatewayError } from '../errors';
+import { GatewayError, isGatewayError } from '../domain/errors';
 import type { Logger } from '../observability/logger';
 import { withTimeout } from '../util/async';
 import { importPlugin, validatePluginOptions } from './loader';
-import type { HookName, PluginHostApi, PluginHooks, RequestContext, ShortCircuit } from './types';
+import type { HookName, PluginHostApi, PluginHooks, RequestContext, ShortCircuit } from './api';
 
 export interface LoadedPlugin {
   readonly name: string;

@@ -5,8 +5,8 @@ import Ajv from 'ajv';
 import { describeSchemaError, ConfigError } from '../config/load';
 import type { PluginConfig } from '../config/types';
 import { BUILTIN_PLUGIN_DIR, COMPILED } from '../paths';
-import { inheritedNameProblems } from '../util/own';
-import type { PluginDefinition } from './types';
+import { inheritedNameProblems } from '../domain/own';
+import type { PluginDefinition } from './api';
 
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });

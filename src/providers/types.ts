@@ -1,5 +1,5 @@
-import type { Endpoint, JsonObject, JsonValue, ProviderTarget, TokenUsage } from '../plugins/types';
-import type { SseEvent } from '../core/sse';
+import type { Endpoint, JsonObject, JsonValue, ProviderTarget, TokenUsage } from '../domain';
+import type { SseEvent } from '../domain/sse';
 
 /** A configured provider with its secret resolved. Never logged or returned by the admin API as is. */
 export interface ProviderRuntime {

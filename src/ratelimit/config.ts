@@ -15,7 +15,12 @@
  *         match: { team: qa, model: gpt-4o }
  *         requests_per_day: 1000
  *     local: { requests_per_second: 500, burst: 1000 }
+ *
+ * The types are derived from the schemas (Defaulted: properties with a default are present).
  */
+
+import { Type } from '@sinclair/typebox';
+import { Closed, Default, OptionalEach, StringEnum, type Defaulted } from '../config/schema-kit';
 
 /** What a rule can match on: the caller (key, user, team, certificate identity) and the model. */
 export const MATCH_FIELDS = ['key', 'user', 'team', 'identity', 'model'] as const;
@@ -36,77 +41,44 @@ export const TOKEN_LIMITS = {
 export type RequestLimitName = keyof typeof REQUEST_LIMITS;
 export type TokenLimitName = keyof typeof TOKEN_LIMITS;
 
-export interface RateLimitRuleConfig {
-  name: string;
+const REQUEST_LIMIT_NAMES = Object.keys(REQUEST_LIMITS) as RequestLimitName[];
+const TOKEN_LIMIT_NAMES = Object.keys(TOKEN_LIMITS) as TokenLimitName[];
+
+const limit = Type.Integer({ minimum: 0 });
+
+export const rateLimitRuleSchema = Closed({
+  name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }),
   /** Field → exact value, or '*' for one counter per distinct value. Empty: one global counter. */
-  match: Partial<Record<MatchField, string>>;
-  requests_per_second?: number;
-  requests_per_minute?: number;
-  requests_per_hour?: number;
-  requests_per_day?: number;
-  tokens_per_minute?: number;
-  tokens_per_day?: number;
-}
+  match: Default(Closed(OptionalEach(MATCH_FIELDS, Type.String({ minLength: 1 }))), {}),
+  ...OptionalEach(REQUEST_LIMIT_NAMES, limit),
+  ...OptionalEach(TOKEN_LIMIT_NAMES, limit),
+});
 
-export interface LocalRateLimitConfig {
-  requests_per_second: number;
+export const localRateLimitSchema = Closed({
+  requests_per_second: Type.Integer({ minimum: 1 }),
   /** Bucket size: requests allowed in a burst (default: requests_per_second). */
-  burst?: number;
-}
-
-export interface RateLimitsConfig {
-  /** Envoy's rate limit domain (one per gateway deployment sharing a Redis). */
-  domain: string;
-  failure_mode: 'fail_open' | 'fail_closed';
-  timeout_ms: number;
-  /** redis://… for counters shared by replicas; defaults to $REDIS_URL, else in-process counters. */
-  redis_url?: string;
-  rules: RateLimitRuleConfig[];
-  local?: LocalRateLimitConfig;
-}
-
-const limit = { type: 'integer', minimum: 0 } as const;
-
-const rule = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name'],
-  properties: {
-    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' },
-    match: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: Object.fromEntries(MATCH_FIELDS.map((f) => [f, { type: 'string', minLength: 1 }])),
-    },
-    ...Object.fromEntries(Object.keys(REQUEST_LIMITS).map((k) => [k, limit])),
-    ...Object.fromEntries(Object.keys(TOKEN_LIMITS).map((k) => [k, limit])),
-  },
-} as const;
+  burst: Type.Optional(Type.Integer({ minimum: 1 })),
+});
 
 /** JSON Schema of `rate_limits` (referenced from src/config/schema.ts). */
-export const rateLimitsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    domain: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', default: 'llm-gateway' },
-    failure_mode: { enum: ['fail_open', 'fail_closed'], default: 'fail_open' },
+export const rateLimitsSchema = Default(
+  Closed({
+    /** Envoy's rate limit domain (one per gateway deployment sharing a Redis). */
+    domain: Default(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }), 'llm-gateway'),
+    failure_mode: Default(StringEnum(['fail_open', 'fail_closed']), 'fail_open'),
     // Envoy's own default (20 ms) is too tight for a Redis round trip under load.
-    timeout_ms: { type: 'integer', minimum: 10, maximum: 60000, default: 250 },
-    redis_url: { type: 'string', pattern: '^(rediss?://.*)?$' },
-    rules: { type: 'array', items: rule, default: [] },
-    local: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['requests_per_second'],
-      properties: {
-        requests_per_second: { type: 'integer', minimum: 1 },
-        burst: { type: 'integer', minimum: 1 },
-      },
-    },
-  },
-} as const;
+    timeout_ms: Default(Type.Integer({ minimum: 10, maximum: 60000 }), 250),
+    /** redis://… for counters shared by replicas; defaults to $REDIS_URL, else in-process counters. */
+    redis_url: Type.Optional(Type.String({ pattern: '^(rediss?://.*)?$' })),
+    rules: Default(Type.Array(rateLimitRuleSchema), []),
+    local: Type.Optional(localRateLimitSchema),
+  }),
+  {},
+);
+
+export type RateLimitRuleConfig = Defaulted<typeof rateLimitRuleSchema>;
+export type LocalRateLimitConfig = Defaulted<typeof localRateLimitSchema>;
+export type RateLimitsConfig = Defaulted<typeof rateLimitsSchema>;
 
 /** Checks JSON Schema cannot express: one request limit and one token limit at most, unique names. */
 export function rateLimitProblems(config: RateLimitsConfig | undefined): string[] {

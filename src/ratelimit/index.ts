@@ -4,9 +4,8 @@ import type { Logger } from '../observability/logger';
 import { compileRules } from './config';
 import { MemoryCounters, type CounterBackend } from './counters';
 import { redactUrl } from '../util/url';
-import { RateLimiter } from './service';
+import { RateLimiter } from './limiter';
 
-export { rateLimitService } from './service';
 
 /** ioredis is loaded only when Redis is configured: it costs a gateway without it ~13 MiB of RSS. */
 function redisCounters(): typeof import('./redis').RedisCounters {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from '../observability/logger';
-import type { AuditEvent, MetricsApi, SecuritySettings } from '../plugins/types';
+import type { MetricsApi } from '../plugins/api';
+import type { AuditEvent, SecuritySettings } from '../domain';
 import { BatchWriter, type BatchWriterOptions } from '../store/batch-writer';
 import type { AuditQuery, AuditRecord, AuditStore } from '../store/types';
 

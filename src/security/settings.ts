@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger';
-import type { SecuritySettings, SettingsProblem } from '../plugins/types';
+import type { SecuritySettings, SettingsProblem } from '../domain';
 import { StoreConflictError, type SettingsStore } from '../store/types';
 
 export type SettingsValidator = (s: SecuritySettings) => SettingsProblem | undefined;

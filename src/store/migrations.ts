@@ -10,7 +10,7 @@
  * (`${t.json}`, …), and a migration that cannot be written that way lists its per-dialect
  * statements under `sqlite` / `postgres`, run after the shared ones.
  */
-import type { ExchangeOutcome, SecuritySettings } from '../plugins/types';
+import type { ExchangeOutcome, SecuritySettings } from '../domain';
 import type { AuditQuery, AuditRecord, ProviderRecord, StoredSettings, UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -5,7 +5,7 @@
 import { redactUrl as redactUrlWith } from '../util/url';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
-import type { SecuritySettings } from '../plugins/types';
+import type { SecuritySettings } from '../domain';
 import {
   AUDIT_COLUMNS,
   COLUMN_TYPES,

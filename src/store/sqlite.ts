@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SqliteUsageThread } from './sqlite-usage-thread';
-import type { SecuritySettings } from '../plugins/types';
+import type { SecuritySettings } from '../domain';
 import {
   AUDIT_COLUMNS,
   KEY_COLUMNS,

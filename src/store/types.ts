@@ -4,7 +4,9 @@
  * Both run the same migrations and pass the same test suite (test/store/store-suite.ts).
  */
 
-import type { ExchangeOutcome, SecuritySettings } from '../plugins/types';
+import type { SecuritySettings, UsageRecord, UsageTotals } from '../domain';
+
+export type { UsageRecord, UsageTotals };
 
 export type KeyTier = 'standard' | 'langchain';
 
@@ -70,37 +72,6 @@ export type VirtualKeyPatch = Partial<
   >
 >;
 
-export interface UsageRecord {
-  /** The id the gateway minted for this request; unique, so a record written twice is stored once. */
-  id: string;
-  /** The x-request-id the request carried (the client's or Envoy's): for correlation only, not unique. */
-  requestId: string | null;
-  /** Epoch milliseconds when the request arrived. */
-  time: number;
-  keyId: string | null;
-  user: string | null;
-  team: string | null;
-  tier: string | null;
-  /** `standard` or `langchain`, from the path the client used. */
-  endpoint: string;
-  /** OpenAI API surface: `chat.completions`, `embeddings`, ... */
-  api: string;
-  provider: string | null;
-  modelRequested: string | null;
-  modelServed: string | null;
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-  reasoningTokens: number;
-  totalTokens: number;
-  costUsd: number;
-  durationMs: number;
-  ttftMs: number | null;
-  status: number;
-  streamed: boolean;
-  /** How the exchange ended; null on records written before outcomes were stored. */
-  outcome: ExchangeOutcome | null;
-}
 
 export type UsageGroupBy = 'key' | 'user' | 'team' | 'model' | 'provider' | 'endpoint' | 'day';
 
@@ -116,15 +87,6 @@ export interface UsageQuery {
   team?: string;
 }
 
-export interface UsageTotals {
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-  reasoningTokens: number;
-  totalTokens: number;
-  costUsd: number;
-}
 
 export interface UsageRow extends UsageTotals {
   /** The group's value (`day` is `YYYY-MM-DD` in UTC); null when the record had none; `all` without groupBy. */

@@ -1,20 +1,9 @@
-import type { PriceBook, TokenUsage } from '../plugins/types';
-import { ownValue } from '../util/own';
+import type { PriceBook } from '../plugins/api';
+import type { TokenUsage } from '../domain';
+import { ownValue } from '../domain/own';
+import type { ModelPriceConfig as ModelPrice, PricingConfig } from '../config/types';
 
-/** USD per million tokens. */
-export interface ModelPrice {
-  input: number;
-  output: number;
-  /** Price of prompt tokens served from the provider's cache; defaults to `input`. */
-  cached_input?: number;
-}
-
-export interface PricingConfig {
-  /** Model id or trailing-* pattern → price. Exact ids win over patterns; longer patterns first. */
-  models: Record<string, ModelPrice>;
-  /** Tier → multiplier applied to the cost (`langchain: 1.2` bills langchain usage 20% more). */
-  tier_multipliers: Record<string, number>;
-}
+export type { ModelPrice, PricingConfig };
 
 export class Pricing implements PriceBook {
   /** A Map, not an object: a model named `constructor` or `__proto__` finds no inherited price. */

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +8,7 @@ import Database from 'better-sqlite3';
 import { generateDevCerts, type CertPair, type DevCerts } from '../../src/identity/dev-certs';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { CLIENT_KEY, ROOT, startGateway, waitFor, type RunningGateway } from '../helpers/gateway';
+import { mtlsPost, type MtlsReply } from '../helpers/mtls';
 import { freePorts } from '../helpers/ports';
 
 /**
@@ -63,40 +63,13 @@ afterAll(async () => {
   await fake?.close();
 });
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: any;
-}
+type Reply = MtlsReply;
 
 const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello over mTLS' }] });
 
-/** A chat completion on the mTLS listener; rejects when there is no HTTP response at all. */
+/** A chat completion on the mTLS listener. */
 function mtlsChat(cert: CertPair | undefined, headers: Record<string, string> = {}, tls: https.RequestOptions = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: mtlsPort,
-        method: 'POST',
-        path: '/v1/chat/completions',
-        agent: false,
-        ca: fs.readFileSync(certs.ca.cert),
-        ...(cert ? { cert: fs.readFileSync(cert.cert), key: fs.readFileSync(cert.key) } : {}),
-        headers: { 'content-type': 'application/json', ...headers },
-        ...tls,
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (data += d));
-        res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: data ? JSON.parse(data) : undefined }));
-      },
-    );
-    req.on('error', reject);
-    req.end(chatBody);
-  });
+  return mtlsPost({ port: mtlsPort, ca: certs.ca.cert, cert, body: chatBody, headers, tls });
 }
 
 /** The usage record of a request, once the batched writer has stored it. */

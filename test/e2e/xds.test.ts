@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { localCluster, providerCluster, socketAddress } from '../../src/envoy/clusters';
+import { localCluster, providerCluster, socketAddress } from '../../src/envoy/config/clusters';
 import { findEnvoy } from '../../src/envoy/supervisor';
-import { toRuntime } from '../../src/providers/registry';
-import { XdsServer } from '../../src/xds/server';
+import { toRuntime } from '../../src/control/provider-registry';
+import { XdsServer } from '../../src/envoy/xds/server';
 import { freePorts } from '../helpers/ports';
 
 /**

@@ -3,7 +3,7 @@
  * files only say how to make a fresh, empty database and open Store instances on it.
  */
 import { MIGRATIONS } from '../../src/store/migrations';
-import type { SecuritySettings } from '../../src/plugins/types';
+import type { SecuritySettings } from '../../src/domain';
 import {
   StoreConflictError,
   type AuditRecord,

@@ -2,7 +2,7 @@ import { parseConfig } from '../../src/config/load';
 import { ADMIN_KEEP_ALIVE_MS, MAX_ADMIN_BODY_BYTES } from '../../src/admin/server';
 import { AdminRouter, type AdminResponse, type BodyReader } from '../../src/admin/router';
 import type { AdminCaller, Authenticate } from '../../src/admin/auth';
-import { ADMIN_CLUSTER, ADMIN_ROUTES, buildBootstrap } from '../../src/envoy/bootstrap';
+import { ADMIN_CLUSTER, ADMIN_ROUTES, buildBootstrap } from '../../src/envoy/config/bootstrap';
 
 /** Admin bodies: read only after authentication, and held to a small limit by Envoy as well. */
 

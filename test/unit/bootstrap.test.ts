@@ -4,12 +4,12 @@ import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import { autoWorkers, resolveWorkers, workerCount } from '../../src/config/workers';
 import { embeddedDefaults } from '../../src/config/defaults';
-import { buildBootstrap, providerClusters, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/bootstrap';
-import { mappingsFrom, ProviderRegistry } from '../../src/providers/registry';
+import { buildBootstrap, providerClusters, ROUTING_HEADER, writeBootstrap } from '../../src/envoy/config/bootstrap';
+import { mappingsFrom, ProviderRegistry } from '../../src/control/provider-registry';
 import { FallbackPlanner } from '../../src/routing/fallbacks';
-import { providerCluster } from '../../src/envoy/clusters';
+import { providerCluster } from '../../src/envoy/config/clusters';
 import { EnvoySupervisor, findEnvoy } from '../../src/envoy/supervisor';
-import { toRuntime } from '../../src/providers/registry';
+import { toRuntime } from '../../src/control/provider-registry';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-'));
 

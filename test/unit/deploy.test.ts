@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load';
-import { gatewayBootstrap, renderBootstrap } from '../../src/envoy/bootstrap';
+import { gatewayBootstrap, renderBootstrap } from '../../src/envoy/config/bootstrap';
 import { providerRuntimes } from '../../src/processor';
 
 /** The checked-in deployment files must match what the code generates and must validate. */

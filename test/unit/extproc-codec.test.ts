@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeProcessingRequest, encodeProcessingResponse, EXT_PROC_PROTO, withExtProcCodec } from '../../src/extproc/codec';
-import type { HeaderValueOption, ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages';
-import { loadProtoRoot, serviceDefinition } from '../../src/extproc/protos';
+import { decodeProcessingRequest, encodeProcessingResponse, EXT_PROC_PROTO, withExtProcCodec } from '../../src/envoy/extproc/codec';
+import type { HeaderValueOption, ProcessingRequest, ProcessingResponse } from '../../src/envoy/extproc/messages';
+import { loadProtoRoot, serviceDefinition } from '../../src/envoy/extproc/protos';
 
 /**
  * The hand-driven ext_proc codec against protobufjs's reference encoding: requests encoded by

@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { InFlight } from '../../src/core/attempts';
 import { UpstreamAttempt } from '../../src/core/upstream-attempt';
-import { ExtProcSession, UpstreamSession } from '../../src/extproc/session';
-import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages';
+import { ExtProcSession, UpstreamSession } from '../../src/envoy/extproc/session';
+import type { ProcessingRequest, ProcessingResponse } from '../../src/envoy/extproc/messages';
 import { GatewayMetrics } from '../../src/observability/metrics';
 import { PluginHost } from '../../src/plugins/host';
-import type { PluginHooks } from '../../src/plugins/types';
-import { ProviderRegistry, toRuntime } from '../../src/providers/registry';
+import type { PluginHooks } from '../../src/plugins/api';
+import { ProviderRegistry, toRuntime } from '../../src/control/provider-registry';
 
 /** The ext_proc protocol as Envoy sees it: one reply per message, in the right phase and shape. */
 

@@ -3,14 +3,15 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
-import { GrpcServer, Status, type DuplexCall, type UnaryCall, type UnaryCallback } from '../../src/grpc/server';
+import { GrpcServer, Status, type DuplexCall, type UnaryCall, type UnaryCallback } from '../../src/envoy/grpc/server';
 import { createLogger } from '../../src/observability/logger';
 import { compileRules } from '../../src/ratelimit/config';
 import { MemoryCounters } from '../../src/ratelimit/counters';
-import { RateLimiter, rateLimitService, type RateLimitRequest } from '../../src/ratelimit/service';
+import { RateLimiter, type RateLimitRequest } from '../../src/ratelimit/limiter';
+import { rateLimitService } from '../../src/envoy/ratelimit/service';
 
 /**
- * src/grpc/server.ts against real grpc-js clients (the protocol as a conforming client speaks it)
+ * src/envoy/grpc/server.ts against real grpc-js clients (the protocol as a conforming client speaks it)
  * and a raw node:http2 client (exact control over frames, headers and DATA chunking).
  */
 

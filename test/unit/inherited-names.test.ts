@@ -12,18 +12,19 @@ import { SecretBox } from '../../src/keys/secrets';
 import { KeyService } from '../../src/keys/service';
 import { GatewayMetrics } from '../../src/observability/metrics';
 import { validatePluginOptions } from '../../src/plugins/loader';
-import type { PluginDefinition, SecuritySettings } from '../../src/plugins/types';
-import { openAIError } from '../../src/providers/google/common';
+import type { PluginDefinition } from '../../src/plugins/api';
+import type { SecuritySettings } from '../../src/domain';
+import { openAIError } from '../../src/providers/google/response';
 import { chatBody, mimeFromUrl } from '../../src/providers/google/request';
 import { toGeminiSchema } from '../../src/providers/google/schema';
-import { ProviderManager } from '../../src/providers/manager';
-import { ProviderRegistry, toRuntime } from '../../src/providers/registry';
-import { parseContentFilters } from '../../src/security/content-filter/spec';
+import { ProviderManager } from '../../src/control/provider-manager';
+import { ProviderRegistry, toRuntime } from '../../src/control/provider-registry';
+import { parseContentFilters } from '../../plugins/content-filter/engine/spec';
 import { SettingsService, settingsShapeProblem } from '../../src/security/settings';
 import { SqliteStore } from '../../src/store/sqlite';
 import type { SettingsStore } from '../../src/store/types';
 import { Pricing } from '../../src/usage/pricing';
-import { inheritedNameKeys, ownValue } from '../../src/util/own';
+import { inheritedNameKeys, ownValue } from '../../src/domain/own';
 
 /**
  * Names every JavaScript object has (`__proto__`, `constructor`, `toString`, ...) used as JSON

@@ -1,4 +1,4 @@
-import { localReplyConfig } from '../../src/envoy/local-reply';
+import { localReplyConfig } from '../../src/envoy/config/local-reply';
 
 /** Every status Envoy answers on its own gets an OpenAI-shaped JSON body. */
 test('local replies: processor replies kept, ext_proc failures and Envoy statuses mapped to OpenAI JSON', () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/load';
-import { buildBootstrap, writeBootstrap } from '../../src/envoy/bootstrap';
+import { buildBootstrap, writeBootstrap } from '../../src/envoy/config/bootstrap';
 import { EnvoySupervisor, findEnvoy } from '../../src/envoy/supervisor';
 import { generateDevCerts } from '../../src/identity/dev-certs';
 

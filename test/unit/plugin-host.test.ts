@@ -1,8 +1,8 @@
 import pino from 'pino';
-import { GatewayError } from '../../src/errors';
+import { GatewayError } from '../../src/domain/errors';
 import { PluginHost, type LoadedPlugin } from '../../src/plugins/host';
-import type { PluginHooks, RequestContext } from '../../src/plugins/types';
-import { respond } from '../../src/plugins/types';
+import type { PluginHooks, RequestContext } from '../../src/plugins/api';
+import { respond } from '../../src/plugins/api';
 
 const log = pino({ level: 'silent' });
 const ctx = { requestId: 'r1' } as unknown as RequestContext;

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
-import { buildBootstrap, providerClusters, writeBootstrap } from '../../src/envoy/bootstrap';
+import { buildBootstrap, providerClusters, writeBootstrap } from '../../src/envoy/config/bootstrap';
 import { EnvoySupervisor, findEnvoy } from '../../src/envoy/supervisor';
-import { mappingsFrom, ProviderRegistry, toRuntime } from '../../src/providers/registry';
+import { mappingsFrom, ProviderRegistry, toRuntime } from '../../src/control/provider-registry';
 import { FallbackPlanner } from '../../src/routing/fallbacks';
 
 /** The rate limiting parts of the generated bootstrap, checked by Envoy itself. */

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeRateLimitRequest, encodeRateLimitResponse, rlsRoot } from '../../src/ratelimit/codec';
-import type { RateLimitResponse } from '../../src/ratelimit/service';
+import { decodeRateLimitRequest, encodeRateLimitResponse, rlsRoot } from '../../src/envoy/ratelimit/codec';
+import type { RateLimitResponse } from '../../src/ratelimit/limiter';
 
 /**
  * The RateLimitService codec against protobufjs's reference encoding: requests as Envoy encodes

@@ -3,8 +3,9 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../src/observability/logger';
 import { compileRules } from '../../src/ratelimit/config';
 import { MemoryCounters, type CounterBackend } from '../../src/ratelimit/counters';
-import { rateLimitServiceDefinition } from '../../src/ratelimit/protos';
-import { goDuration, RateLimiter, rateLimitService, RateLimitUnavailable, type RateLimitRequest } from '../../src/ratelimit/service';
+import { rateLimitServiceDefinition } from '../../src/envoy/ratelimit/protos';
+import { goDuration, RateLimiter, RateLimitUnavailable, type RateLimitRequest } from '../../src/ratelimit/limiter';
+import { rateLimitService } from '../../src/envoy/ratelimit/service';
 
 const log = createLogger('silent');
 

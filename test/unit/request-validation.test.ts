@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import plugin from '../../plugins/request-validation';
-import { isGatewayError } from '../../src/errors';
-import type { Endpoint, JsonObject, PluginHostApi, RequestContext } from '../../src/plugins/types';
-import { tooDeep } from '../../src/validation/depth';
-import { paramName, RequestValidator } from '../../src/validation/request-validator';
+import { isGatewayError } from '../../src/domain/errors';
+import type { PluginHostApi, RequestContext } from '../../src/plugins/api';
+import type { Endpoint, JsonObject } from '../../src/domain';
+import { tooDeep } from '../../src/domain/json-depth';
+import { paramName, RequestValidator } from '../../plugins/request-validation/validator';
 import { INVALID_BODIES } from '../helpers/hostile/bodies';
 
 const validator = new RequestValidator();
@@ -211,7 +212,7 @@ describe('request-validation plugin', () => {
       thrown = err;
     }
     expect(isGatewayError(thrown)).toBe(true);
-    const e = thrown as import('../../src/errors').GatewayError;
+    const e = thrown as import('../../src/domain/errors').GatewayError;
     expect(e.status).toBe(400);
     expect(e.toBody().error).toMatchObject({ type: 'invalid_request_error', param: 'messages[0].role', code: 'invalid_value' });
     expect(counted).toContainEqual({ endpoint: 'chat.completions', code: 'invalid_value' });

@@ -1,4 +1,4 @@
-import { mappingsFrom, ProviderRegistry, toRuntime } from '../../src/providers/registry';
+import { mappingsFrom, ProviderRegistry, toRuntime } from '../../src/control/provider-registry';
 
 /** Model routing: mappings, provider/model and provider.model ids, and model patterns. */
 

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { auditScope, usageScope } from '../../src/admin/isolation';
 import type { AdminCaller } from '../../src/admin/auth';
 import { GatewayMetrics } from '../../src/observability/metrics';
-import type { SecuritySettings } from '../../src/plugins/types';
+import type { SecuritySettings } from '../../src/domain';
 import { AuditService } from '../../src/security/audit';
 import { SettingsService, settingsShapeProblem } from '../../src/security/settings';
 import { SqliteStore } from '../../src/store/sqlite';

@@ -1,12 +1,13 @@
 import pino from 'pino';
 import { InFlight } from '../../src/core/attempts';
 import { UpstreamAttempt } from '../../src/core/upstream-attempt';
-import { ExtProcSession, outcomeOf, type StreamEnd } from '../../src/extproc/session';
-import type { ProcessingRequest } from '../../src/extproc/messages';
+import { ExtProcSession, outcomeOf, type StreamEnd } from '../../src/envoy/extproc/session';
+import type { ProcessingRequest } from '../../src/envoy/extproc/messages';
 import { GatewayMetrics } from '../../src/observability/metrics';
 import { PluginHost } from '../../src/plugins/host';
-import type { ExchangeOutcome, RequestContext } from '../../src/plugins/types';
-import { ProviderRegistry, toRuntime } from '../../src/providers/registry';
+import type { RequestContext } from '../../src/plugins/api';
+import type { ExchangeOutcome } from '../../src/domain';
+import { ProviderRegistry, toRuntime } from '../../src/control/provider-registry';
 import { BatchWriter } from '../../src/store/batch-writer';
 
 /** What a usage record says about how a request ended, and that none is lost at shutdown. */

@@ -1,4 +1,4 @@
-import { SseParser } from '../../src/core/sse';
+import { SseParser } from '../../src/domain/sse';
 
 describe('SseParser', () => {
   test.each([

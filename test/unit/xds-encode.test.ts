@@ -1,8 +1,8 @@
 import * as protobuf from 'protobufjs';
-import * as clusters from '../../src/envoy/clusters';
-import { providerCluster } from '../../src/envoy/clusters';
-import { toRuntime } from '../../src/providers/registry';
-import { decodeAny, encodeAny, EncodeError, encodeMessage, lookupType, parseDuration, toAny } from '../../src/xds/encode';
+import * as clusters from '../../src/envoy/config/clusters';
+import { providerCluster } from '../../src/envoy/config/clusters';
+import { toRuntime } from '../../src/control/provider-registry';
+import { decodeAny, encodeAny, EncodeError, encodeMessage, lookupType, parseDuration, toAny } from '../../src/envoy/xds/encode';
 
 const CLUSTER = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const HPO = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { providerCluster } from '../../src/envoy/clusters';
-import { loadProtos } from '../../src/extproc/protos';
-import { toRuntime } from '../../src/providers/registry';
-import { decodeAny } from '../../src/xds/encode';
-import { ADS_PROTO, CLUSTER_TYPE_URL, XdsServer } from '../../src/xds/server';
+import { providerCluster } from '../../src/envoy/config/clusters';
+import { loadProtos } from '../../src/envoy/extproc/protos';
+import { toRuntime } from '../../src/control/provider-registry';
+import { decodeAny } from '../../src/envoy/xds/encode';
+import { ADS_PROTO, CLUSTER_TYPE_URL, XdsServer } from '../../src/envoy/xds/server';
 
 /** The xDS protocol as a scripted client sees it: no Envoy, exact control over ACKs and NACKs. */
 

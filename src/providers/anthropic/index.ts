@@ -1,8 +1,8 @@
-import { openAIUsage } from '../openai-compatible/usage';
+import { openAIUsage } from '../shared/usage';
 import type { ProviderTranslator } from '../types';
 import { buildRequest } from './request';
-import { translateResponse } from './response';
-import { AnthropicStreamTranslator } from './stream';
+import { clientStatus, translateResponse } from './response';
+import { streamTranslator } from './stream';
 
 /**
  * Anthropic's Messages API (POST {base}/messages, `x-api-key` + `anthropic-version`): OpenAI chat
@@ -12,8 +12,9 @@ export const translator: ProviderTranslator = {
   type: 'anthropic',
   request: buildRequest,
   response: translateResponse,
-  /** 529 overloaded has no meaning to OpenAI clients: it becomes 503 Service Unavailable. */
-  status: (status) => (status === 529 ? 503 : status),
-  streamTranslator: (input) => (input.endpoint === 'chat.completions' ? new AnthropicStreamTranslator(input) : undefined),
+  status: clientStatus,
+  streamTranslator,
   usage: openAIUsage,
 };
+
+export const aliases: readonly string[] = [];

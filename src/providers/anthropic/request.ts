@@ -1,6 +1,7 @@
-import { GatewayError } from '../../errors';
-import type { JsonObject } from '../../plugins/types';
-import type { ChatMessage, ChatRequest, ContentPart, ToolChoice, ToolDefinition } from '../openai-types';
+import type { JsonObject } from '../../domain';
+import { invalidValue, unsupportedEndpoint, unsupportedParameter } from '../shared/errors';
+import { parseJson, positiveInt } from '../shared/json';
+import type { ChatMessage, ChatRequest, ContentPart, ToolChoice, ToolDefinition } from '../shared/openai-types';
 import type { TranslationInput, UpstreamRequest } from '../types';
 import {
   ANTHROPIC_VERSION,
@@ -21,9 +22,6 @@ export const DEFAULT_MAX_TOKENS = 4096;
 const JSON_OBJECT_INSTRUCTION = 'Respond with a single valid JSON object and nothing else: no prose, no Markdown code fences.';
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
-const bad = (message: string, param: string | null, code = 'invalid_value'): GatewayError => new GatewayError(400, code, message, { param });
-const unsupported = (message: string, param: string): GatewayError => new GatewayError(400, 'unsupported_parameter', message, { param });
-
 /**
  * The synthetic tool a `response_format: json_schema` request is answered through: Anthropic is
  * made to call it, and its input becomes the assistant's JSON content. Undefined otherwise.
@@ -39,7 +37,7 @@ export function buildRequest(input: TranslationInput): UpstreamRequest {
   const { endpoint, provider, apiKey } = input;
   if (endpoint !== 'chat.completions') {
     const message = `The Anthropic provider \`${provider.name}\` does not support the ${endpoint} endpoint; only chat completions.`;
-    throw new GatewayError(400, 'unsupported_endpoint', message);
+    throw unsupportedEndpoint(message);
   }
   const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION, ...provider.headers, 'content-type': 'application/json' };
   if (apiKey) headers['x-api-key'] = apiKey;
@@ -48,9 +46,9 @@ export function buildRequest(input: TranslationInput): UpstreamRequest {
 
 function toNative({ body, target, stream }: TranslationInput): NativeRequest {
   const req = (body ?? {}) as ChatRequest;
-  if (!Array.isArray(req.messages)) throw bad('`messages` must be an array of chat messages.', 'messages', 'missing_required_parameter');
-  if (typeof req.n === 'number' && req.n > 1) throw unsupported('Anthropic returns one choice per request; `n` must be 1.', 'n');
-  if (req.logprobs === true) throw unsupported('Anthropic does not return log probabilities.', 'logprobs');
+  if (!Array.isArray(req.messages)) throw invalidValue('`messages` must be an array of chat messages.', 'messages', 'missing_required_parameter');
+  if (typeof req.n === 'number' && req.n > 1) throw unsupportedParameter('Anthropic returns one choice per request; `n` must be 1.', 'n');
+  if (req.logprobs === true) throw unsupportedParameter('Anthropic does not return log probabilities.', 'logprobs');
 
   const { system, messages } = convertMessages(req.messages);
   const out: NativeRequest = {
@@ -68,10 +66,6 @@ function toNative({ body, target, stream }: TranslationInput): NativeRequest {
   applyTools(req, out, system);
   if (system.length) out.system = system.join('\n\n');
   return out;
-}
-
-function positiveInt(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /** Tools, tool_choice, parallel_tool_calls and response_format (which may add a tool). */
@@ -102,7 +96,7 @@ function applyTools(req: ChatRequest, out: NativeRequest, system: string[]): voi
 
 function convertTool(t: ToolDefinition, i: number): NativeTool {
   if (!t || t.type !== 'function' || !t.function || typeof t.function.name !== 'string') {
-    throw unsupported('Only `function` tools are supported by Anthropic.', `tools[${i}]`);
+    throw unsupportedParameter('Only `function` tools are supported by Anthropic.', `tools[${i}]`);
   }
   const tool: NativeTool = { name: t.function.name, input_schema: t.function.parameters ?? { type: 'object', properties: {} } };
   if (t.function.description) tool.description = t.function.description;
@@ -115,7 +109,7 @@ function convertToolChoice(c: ToolChoice | undefined): NativeToolChoice | undefi
   if (c === 'none') return { type: 'none' };
   if (c === 'required') return { type: 'any' };
   if (typeof c === 'object' && c.type === 'function' && typeof c.function?.name === 'string') return { type: 'tool', name: c.function.name };
-  throw bad('`tool_choice` must be "auto", "none", "required" or {"type":"function","function":{"name":…}}.', 'tool_choice');
+  throw invalidValue('`tool_choice` must be "auto", "none", "required" or {"type":"function","function":{"name":…}}.', 'tool_choice');
 }
 
 /** System/developer messages go to `system`; the rest become strictly alternating user/assistant turns. */
@@ -131,7 +125,7 @@ function convertMessages(messages: ChatMessage[]): { system: string[]; messages:
 
   messages.forEach((m, i) => {
     const param = `messages[${i}]`;
-    if (!m || typeof m !== 'object') throw bad('Each message must be an object.', param);
+    if (!m || typeof m !== 'object') throw invalidValue('Each message must be an object.', param);
     switch (m.role) {
       case 'system':
       case 'developer': {
@@ -149,7 +143,7 @@ function convertMessages(messages: ChatMessage[]): { system: string[]; messages:
         push('user', [toolResult(m, param)]);
         break;
       default:
-        throw unsupported(`Messages with role \`${String(m.role)}\` are not supported by Anthropic; use \`tool\` messages.`, `${param}.role`);
+        throw unsupportedParameter(`Messages with role \`${String(m.role)}\` are not supported by Anthropic; use \`tool\` messages.`, `${param}.role`);
     }
   });
   // Within a user turn, tool results must come before any other content.
@@ -164,11 +158,11 @@ function convertMessages(messages: ChatMessage[]): { system: string[]; messages:
 function textOf(content: ChatMessage['content'], param: string): string {
   if (content === undefined || content === null) return '';
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) throw bad('Message content must be a string or an array of content parts.', param);
+  if (!Array.isArray(content)) throw invalidValue('Message content must be a string or an array of content parts.', param);
   return content
     .map((p, j) => {
       if (p?.type === 'text' && typeof p.text === 'string') return p.text;
-      throw unsupported('Only text parts are allowed here.', `${param}[${j}]`);
+      throw unsupportedParameter('Only text parts are allowed here.', `${param}[${j}]`);
     })
     .join('\n');
 }
@@ -176,7 +170,7 @@ function textOf(content: ChatMessage['content'], param: string): string {
 function userContent(content: ChatMessage['content'], param: string): ContentBlock[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : [];
-  if (!Array.isArray(content)) throw bad('Message content must be a string or an array of content parts.', param);
+  if (!Array.isArray(content)) throw invalidValue('Message content must be a string or an array of content parts.', param);
   const blocks: ContentBlock[] = [];
   content.forEach((p, j) => {
     const block = userPart(p, `${param}[${j}]`);
@@ -189,28 +183,28 @@ function userPart(p: ContentPart, param: string): ContentBlock | undefined {
   if (p?.type === 'text') return typeof p.text === 'string' && p.text ? { type: 'text', text: p.text } : undefined;
   if (p?.type === 'image_url') {
     const url = (p as { image_url?: { url?: unknown } }).image_url?.url;
-    if (typeof url !== 'string') throw bad('`image_url.url` must be a string.', param);
+    if (typeof url !== 'string') throw invalidValue('`image_url.url` must be a string.', param);
     return { type: 'image', source: mediaSource(url, param) };
   }
   if (p?.type === 'file') {
     const file = (p as { file?: { file_data?: unknown; filename?: unknown } }).file;
-    if (typeof file?.file_data !== 'string') throw unsupported('Only inline files (`file.file_data` data URLs) are supported by Anthropic.', param);
+    if (typeof file?.file_data !== 'string') throw unsupportedParameter('Only inline files (`file.file_data` data URLs) are supported by Anthropic.', param);
     const block: ContentBlock = { type: 'document', source: mediaSource(file.file_data, param) };
     if (typeof file.filename === 'string') block.title = file.filename;
     return block;
   }
-  throw unsupported(`Content parts of type \`${String(p?.type)}\` are not supported by Anthropic.`, param);
+  throw unsupportedParameter(`Content parts of type \`${String(p?.type)}\` are not supported by Anthropic.`, param);
 }
 
 /** `data:<type>;base64,<data>` → base64 source; http(s) URLs → url source. */
 function mediaSource(url: string, param: string): ImageSource {
   if (url.startsWith('data:')) {
     const m = /^data:([^;,]+)((?:;[^;,]*)*);base64,(.*)$/s.exec(url);
-    if (!m) throw bad('Data URLs must be base64 encoded (`data:<media type>;base64,<data>`).', param);
+    if (!m) throw invalidValue('Data URLs must be base64 encoded (`data:<media type>;base64,<data>`).', param);
     return { type: 'base64', media_type: m[1], data: m[3] };
   }
   if (/^https?:\/\//i.test(url)) return { type: 'url', url };
-  throw bad('Image URLs must be https URLs or base64 data URLs.', param);
+  throw invalidValue('Image URLs must be https URLs or base64 data URLs.', param);
 }
 
 function assistantContent(m: ChatMessage, param: string): ContentBlock[] {
@@ -220,15 +214,15 @@ function assistantContent(m: ChatMessage, param: string): ContentBlock[] {
   } else if (Array.isArray(m.content)) {
     m.content.forEach((p, j) => {
       const text = p?.type === 'text' ? p.text : p?.type === 'refusal' ? (p as { refusal?: unknown }).refusal : undefined;
-      if (typeof text !== 'string') throw unsupported('Assistant content parts must be text or refusal parts.', `${param}.content[${j}]`);
+      if (typeof text !== 'string') throw unsupportedParameter('Assistant content parts must be text or refusal parts.', `${param}.content[${j}]`);
       if (text) blocks.push({ type: 'text', text });
     });
   } else if (m.content !== undefined && m.content !== null) {
-    throw bad('Message content must be a string or an array of content parts.', `${param}.content`);
+    throw invalidValue('Message content must be a string or an array of content parts.', `${param}.content`);
   }
   (Array.isArray(m.tool_calls) ? m.tool_calls : []).forEach((tc, j) => {
     const p = `${param}.tool_calls[${j}]`;
-    if (!tc || typeof tc.id !== 'string' || typeof tc.function?.name !== 'string') throw bad('Tool calls need an `id` and a `function.name`.', p);
+    if (!tc || typeof tc.id !== 'string' || typeof tc.function?.name !== 'string') throw invalidValue('Tool calls need an `id` and a `function.name`.', p);
     blocks.push({ type: 'tool_use', id: tc.id, name: tc.function.name, input: parseArguments(tc.function.arguments, `${p}.function.arguments`) });
   });
   return blocks;
@@ -237,18 +231,14 @@ function assistantContent(m: ChatMessage, param: string): ContentBlock[] {
 function parseArguments(args: unknown, param: string): unknown {
   if (args === undefined || args === null || args === '') return {};
   if (typeof args !== 'string') return args;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    throw bad('Tool call arguments must be a JSON object encoded as a string.', param);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('Tool call arguments must be a JSON object.', param);
+  const parsed = parseJson(args);
+  if (parsed === undefined) throw invalidValue('Tool call arguments must be a JSON object encoded as a string.', param);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidValue('Tool call arguments must be a JSON object.', param);
   return parsed;
 }
 
 function toolResult(m: ChatMessage, param: string): ToolResultBlock {
-  if (typeof m.tool_call_id !== 'string' || !m.tool_call_id) throw bad('Tool messages need a `tool_call_id`.', `${param}.tool_call_id`);
+  if (typeof m.tool_call_id !== 'string' || !m.tool_call_id) throw invalidValue('Tool messages need a `tool_call_id`.', `${param}.tool_call_id`);
   const block: ToolResultBlock = { type: 'tool_result', tool_use_id: m.tool_call_id, content: toolResultContent(m.content, `${param}.content`) };
   // Not part of OpenAI's schema, but some clients flag failed tool runs this way.
   if ((m as { is_error?: unknown }).is_error === true) block.is_error = true;
@@ -258,11 +248,11 @@ function toolResult(m: ChatMessage, param: string): ToolResultBlock {
 function toolResultContent(content: ChatMessage['content'], param: string): ToolResultBlock['content'] {
   if (content === undefined || content === null) return '';
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) throw bad('Message content must be a string or an array of content parts.', param);
+  if (!Array.isArray(content)) throw invalidValue('Message content must be a string or an array of content parts.', param);
   const blocks: (TextBlock | ImageBlock)[] = [];
   content.forEach((p, j) => {
     const block = userPart(p, `${param}[${j}]`);
-    if (block && block.type !== 'text' && block.type !== 'image') throw unsupported('Tool results may hold text and images only.', `${param}[${j}]`);
+    if (block && block.type !== 'text' && block.type !== 'image') throw unsupportedParameter('Tool results may hold text and images only.', `${param}[${j}]`);
     if (block) blocks.push(block);
   });
   return blocks.length ? blocks : '';

@@ -1,13 +1,14 @@
-import { errorTypeForStatus, type OpenAIErrorBody } from '../../errors';
-import type { JsonValue } from '../../plugins/types';
-import type { ChatCompletion, FinishReason, ToolCall, Usage } from '../openai-types';
-import { completionId } from '../stream';
+import { errorTypeForStatus, type OpenAIErrorBody } from '../../domain/errors';
+import type { JsonValue } from '../../domain';
+import { assistantMessage, buildCompletion } from '../shared/completion';
+import { asJson, isObj, nonEmpty, numOrZero } from '../shared/json';
+import type { FinishReason, ToolCall, Usage } from '../shared/openai-types';
 import type { TranslationInput } from '../types';
 import type { NativeMessageResponse, NativeUsage } from './native';
 import { jsonSchemaToolName } from './request';
 
-type Obj = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+/** 529 overloaded has no meaning to OpenAI clients: it becomes 503 Service Unavailable. */
+export const clientStatus = (status: number): number => (status === 529 ? 503 : status);
 
 /** Anthropic `stop_reason` → OpenAI `finish_reason`. */
 export function finishReason(stopReason: unknown): FinishReason {
@@ -30,9 +31,9 @@ export function finishReason(stopReason: unknown): FinishReason {
  * writes, so the prompt total is the sum of the three; cache reads are OpenAI's cached tokens.
  */
 export function toOpenAIUsage(u: NativeUsage | undefined): Usage {
-  const cacheRead = num(u?.cache_read_input_tokens);
-  const prompt = num(u?.input_tokens) + cacheRead + num(u?.cache_creation_input_tokens);
-  const completion = num(u?.output_tokens);
+  const cacheRead = numOrZero(u?.cache_read_input_tokens);
+  const prompt = numOrZero(u?.input_tokens) + cacheRead + numOrZero(u?.cache_creation_input_tokens);
+  const completion = numOrZero(u?.output_tokens);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cacheRead } };
 }
 
@@ -70,18 +71,18 @@ export function toOpenAIError(nativeType: string | undefined, message: string, s
 }
 
 function errorResponse(body: JsonValue, status: number): JsonValue | undefined {
-  const b = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Obj;
-  const err = (b.error && typeof b.error === 'object' ? b.error : undefined) as Obj | undefined;
+  const b = isObj(body) ? body : {};
+  const err = isObj(b.error) ? b.error : undefined;
   // Already OpenAI-shaped (a gateway or proxy in between answered): leave it.
   if (b.type !== 'error' && err && ('code' in err || 'param' in err)) return undefined;
   const message = typeof err?.message === 'string' ? err.message : `The provider answered with HTTP ${status}.`;
-  return toOpenAIError(typeof err?.type === 'string' ? err.type : undefined, message, status) as unknown as JsonValue;
+  return asJson(toOpenAIError(typeof err?.type === 'string' ? err.type : undefined, message, status));
 }
 
 /** A native Messages response (or error) → an OpenAI chat completion (or error). */
 export function translateResponse(body: JsonValue, status: number, input: TranslationInput): JsonValue | undefined {
   if (status >= 400) return errorResponse(body, status);
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  if (!isObj(body)) return undefined;
   const msg = body as NativeMessageResponse;
   if (input.endpoint !== 'chat.completions' || !Array.isArray(msg.content)) return undefined;
 
@@ -102,20 +103,6 @@ export function translateResponse(body: JsonValue, status: number, input: Transl
     text = json;
     if (finish === 'tool_calls' && !toolCalls.length) finish = 'stop';
   }
-  const out: ChatCompletion = {
-    id: typeof msg.id === 'string' && msg.id ? msg.id : completionId(),
-    object: 'chat.completion',
-    created: Math.floor(Date.now() / 1000),
-    model: typeof msg.model === 'string' && msg.model ? msg.model : input.target.model,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: text || (toolCalls.length ? null : ''), refusal: null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
-        logprobs: null,
-        finish_reason: finish,
-      },
-    ],
-    usage: toOpenAIUsage(msg.usage),
-  };
-  return out as unknown as JsonValue;
+  const choice = { index: 0, message: assistantMessage(text, toolCalls), logprobs: null, finish_reason: finish };
+  return asJson(buildCompletion(nonEmpty(msg.id), nonEmpty(msg.model) ?? input.target.model, [choice], toOpenAIUsage(msg.usage)));
 }

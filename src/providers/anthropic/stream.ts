@@ -1,12 +1,18 @@
-import type { SseEvent } from '../../core/sse';
-import type { ChatRequest, FinishReason } from '../openai-types';
-import { ChunkFactory, doneEvent, streamErrorEvent } from '../stream';
+import type { SseEvent } from '../../domain/sse';
+import type { FinishReason } from '../shared/openai-types';
+import { ChunkFactory, doneEvent, includeUsage, streamErrorEvent } from '../shared/stream';
 import type { StreamTranslator, TranslationInput } from '../types';
 import type { NativeUsage } from './native';
 import { jsonSchemaToolName } from './request';
 import { finishReason, toOpenAIError, toOpenAIUsage } from './response';
 
-type Obj = Record<string, any>;
+/** Stream events are read loosely: every field is checked where it is used. */
+type Loose = Record<string, any>;
+
+/** Chat completions stream; Anthropic streams nothing else. */
+export function streamTranslator(input: TranslationInput): StreamTranslator | undefined {
+  return input.endpoint === 'chat.completions' ? new AnthropicStreamTranslator(input) : undefined;
+}
 
 /**
  * Anthropic's typed stream events → OpenAI chunks. Content-block indices count text and tool
@@ -25,14 +31,13 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   private done = false;
 
   constructor(private readonly input: TranslationInput) {
-    const body = input.body as ChatRequest | undefined;
-    this.includeUsage = body?.stream_options?.include_usage === true;
+    this.includeUsage = includeUsage(input.body);
     this.jsonTool = jsonSchemaToolName(input.body);
   }
 
   translate(ev: SseEvent): SseEvent[] {
     if (this.done) return [];
-    const data = ev.json as Obj | undefined;
+    const data = ev.json as Loose | undefined;
     const type = typeof data?.type === 'string' ? data.type : ev.event;
     if (!data || typeof data !== 'object') return type === 'error' ? this.error(undefined, ev.data || 'The provider stream failed.') : [];
     switch (type) {
@@ -64,14 +69,14 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     return (this.chunks ??= new ChunkFactory(this.input.target.model));
   }
 
-  private start(message: Obj): SseEvent[] {
+  private start(message: Loose): SseEvent[] {
     const model = typeof message.model === 'string' && message.model ? message.model : this.input.target.model;
     this.chunks ??= new ChunkFactory(model, typeof message.id === 'string' && message.id ? message.id : undefined);
     this.mergeUsage(message.usage);
     return [this.chunks.chunk({ role: 'assistant', content: '' })];
   }
 
-  private blockStart(index: number, block: Obj): SseEvent[] {
+  private blockStart(index: number, block: Loose): SseEvent[] {
     if (block.type === 'text') return typeof block.text === 'string' && block.text ? [this.factory().chunk({ content: block.text })] : [];
     if (block.type !== 'tool_use') return [];
     if (this.jsonTool !== undefined && block.name === this.jsonTool) {
@@ -84,7 +89,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     return [this.factory().chunk({ tool_calls: [call] })];
   }
 
-  private blockDelta(index: number, delta: Obj): SseEvent[] {
+  private blockDelta(index: number, delta: Loose): SseEvent[] {
     if (delta.type === 'text_delta') return typeof delta.text === 'string' && delta.text ? [this.factory().chunk({ content: delta.text })] : [];
     if (delta.type !== 'input_json_delta' || typeof delta.partial_json !== 'string' || !delta.partial_json) return [];
     const target = this.blocks.get(index);
@@ -93,7 +98,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     return [this.factory().chunk({ tool_calls: [{ index: target, function: { arguments: delta.partial_json } }] })];
   }
 
-  private messageDelta(data: Obj): SseEvent[] {
+  private messageDelta(data: Loose): SseEvent[] {
     this.mergeUsage(data.usage);
     const stop = data.delta?.stop_reason;
     if (stop === undefined || stop === null || this.finishSent) return [];
@@ -125,6 +130,6 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   /** message_start carries the input counts, message_delta the (cumulative) output count. */
   private mergeUsage(u: unknown): void {
     if (!u || typeof u !== 'object') return;
-    for (const [k, v] of Object.entries(u as Obj)) if (typeof v === 'number') (this.usage as Obj)[k] = v;
+    for (const [k, v] of Object.entries(u as Loose)) if (typeof v === 'number') (this.usage as Loose)[k] = v;
   }
 }

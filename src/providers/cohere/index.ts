@@ -1,9 +1,8 @@
-import type { JsonValue } from '../../plugins/types';
-import { openAIUsage } from '../openai-compatible/usage';
-import type { ProviderTranslator, TranslationInput } from '../types';
-import { cohereRequest } from './request';
-import { chatResponse, clientStatus, embedResponse, errorResponse } from './response';
-import { CohereStreamTranslator } from './stream';
+import { openAIUsage } from '../shared/usage';
+import type { ProviderTranslator } from '../types';
+import { buildRequest } from './request';
+import { clientStatus, translateResponse } from './response';
+import { streamTranslator } from './stream';
 
 /**
  * Cohere API v2: Chat (`POST {base}/chat`, SSE when `stream: true`) and Embed
@@ -11,23 +10,11 @@ import { CohereStreamTranslator } from './stream';
  */
 export const translator: ProviderTranslator = {
   type: 'cohere',
-
-  request: cohereRequest,
-
-  response(body: JsonValue, status: number, input: TranslationInput): JsonValue | undefined {
-    if (status >= 400) return errorResponse(body, status);
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
-    if (input.endpoint === 'embeddings') return embedResponse(body, input) as unknown as JsonValue;
-    if (input.endpoint === 'chat.completions') return chatResponse(body, input) as unknown as JsonValue;
-    return undefined;
-  },
-
+  request: buildRequest,
+  response: translateResponse,
   status: clientStatus,
-
-  streamTranslator(input: TranslationInput) {
-    return input.endpoint === 'chat.completions' ? new CohereStreamTranslator(input) : undefined;
-  },
-
-  /** The translated body is OpenAI-shaped by the time usage is read. */
+  streamTranslator,
   usage: openAIUsage,
 };
+
+export const aliases: readonly string[] = [];

@@ -1,18 +1,13 @@
-import { GatewayError } from '../../errors';
-import type { JsonObject, JsonValue } from '../../plugins/types';
-import type { ChatMessage, ChatRequest, ContentPart, EmbeddingsRequest, ToolDefinition } from '../openai-types';
+import type { JsonObject, JsonValue } from '../../domain';
+import { invalidValue, unsupportedEndpoint, unsupportedParameter } from '../shared/errors';
+import { isObj, type Obj } from '../shared/json';
+import type { ChatMessage, ChatRequest, ContentPart, EmbeddingsRequest, ToolDefinition } from '../shared/openai-types';
 import type { TranslationInput, UpstreamRequest } from '../types';
 
 /**
  * OpenAI chat completions and embeddings → Cohere API v2 (`POST /v2/chat`, `POST /v2/embed`).
  * Reference: https://docs.cohere.com/reference/chat and https://docs.cohere.com/reference/embed
  */
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
-
-const unsupported = (param: string, message: string): GatewayError => new GatewayError(400, 'unsupported_parameter', message, { param });
-const invalid = (param: string, message: string): GatewayError => new GatewayError(400, 'invalid_value', message, { param });
 
 export function cohereHeaders(input: TranslationInput, stream: boolean): Record<string, string> {
   const headers: Record<string, string> = { ...input.provider.headers };
@@ -23,7 +18,7 @@ export function cohereHeaders(input: TranslationInput, stream: boolean): Record<
   return headers;
 }
 
-export function cohereRequest(input: TranslationInput): UpstreamRequest {
+export function buildRequest(input: TranslationInput): UpstreamRequest {
   const base = input.provider.basePath;
   if (input.endpoint === 'chat.completions') {
     return { path: `${base}/chat`, headers: cohereHeaders(input, input.stream), body: chatBody(input) };
@@ -31,7 +26,7 @@ export function cohereRequest(input: TranslationInput): UpstreamRequest {
   if (input.endpoint === 'embeddings') {
     return { path: `${base}/embed`, headers: cohereHeaders(input, false), body: embedBody(input) };
   }
-  throw new GatewayError(400, 'unsupported_endpoint', `The Cohere provider does not support the ${input.endpoint} endpoint; use chat completions or embeddings.`);
+  throw unsupportedEndpoint(`The Cohere provider does not support the ${input.endpoint} endpoint; use chat completions or embeddings.`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -39,8 +34,8 @@ export function cohereRequest(input: TranslationInput): UpstreamRequest {
 
 function chatBody(input: TranslationInput): JsonObject {
   const req = (input.body ?? {}) as unknown as ChatRequest;
-  if (!Array.isArray(req.messages) || req.messages.length === 0) throw invalid('messages', 'messages must be a non-empty array.');
-  if (req.n !== undefined && req.n !== null && req.n !== 1) throw unsupported('n', 'Cohere returns one choice per request; n must be 1.');
+  if (!Array.isArray(req.messages) || req.messages.length === 0) throw invalidValue('messages must be a non-empty array.', 'messages');
+  if (req.n !== undefined && req.n !== null && req.n !== 1) throw unsupportedParameter('Cohere returns one choice per request; n must be 1.', 'n');
 
   const out: Obj = { model: input.target.model, messages: req.messages.map((m, i) => message(m, i)) };
   if (input.stream) out.stream = true;
@@ -71,19 +66,19 @@ function tools(req: ChatRequest, out: Obj): void {
     // Cohere has no named choice: force a call and offer only the named tool.
     const name = (choice as { function?: { name?: unknown } }).function?.name;
     const only = list.filter((t) => t?.function?.name === name);
-    if (typeof name !== 'string' || only.length === 0) throw invalid('tool_choice', `tool_choice names a tool that is not in tools: ${String(name)}.`);
+    if (typeof name !== 'string' || only.length === 0) throw invalidValue(`tool_choice names a tool that is not in tools: ${String(name)}.`, 'tool_choice');
     list = only;
     out.tool_choice = 'REQUIRED';
   } else if (choice !== undefined && choice !== null && choice !== 'auto') {
-    throw invalid('tool_choice', `Unsupported tool_choice: ${JSON.stringify(choice)}.`);
+    throw invalidValue(`Unsupported tool_choice: ${JSON.stringify(choice)}.`, 'tool_choice');
   }
   if (!list.length) {
-    if (out.tool_choice === 'REQUIRED') throw invalid('tool_choice', 'tool_choice requires tools.');
+    if (out.tool_choice === 'REQUIRED') throw invalidValue('tool_choice requires tools.', 'tool_choice');
     return;
   }
   out.tools = list.map((t, i) => {
     if (t?.type !== 'function' || !isObj(t.function) || typeof t.function.name !== 'string') {
-      throw unsupported(`tools[${i}]`, 'Only function tools are supported by Cohere.');
+      throw unsupportedParameter('Only function tools are supported by Cohere.', `tools[${i}]`);
     }
     const fn: Obj = { name: t.function.name };
     if (t.function.description !== undefined) fn.description = t.function.description;
@@ -100,11 +95,11 @@ function responseFormat(req: ChatRequest, out: Obj): void {
   else if (rf.type === 'json_schema') {
     const schema = (rf as { json_schema?: { schema?: unknown } }).json_schema?.schema;
     out.response_format = isObj(schema) ? { type: 'json_object', json_schema: schema } : { type: 'json_object' };
-  } else throw unsupported('response_format', `Unsupported response_format type: ${String((rf as { type?: unknown }).type)}.`);
+  } else throw unsupportedParameter(`Unsupported response_format type: ${String((rf as { type?: unknown }).type)}.`, 'response_format');
 }
 
 function message(m: ChatMessage, i: number): Obj {
-  if (!isObj(m)) throw invalid(`messages[${i}]`, 'Each message must be an object.');
+  if (!isObj(m)) throw invalidValue('Each message must be an object.', `messages[${i}]`);
   switch (m.role) {
     case 'system':
     case 'developer':
@@ -114,10 +109,10 @@ function message(m: ChatMessage, i: number): Obj {
     case 'assistant':
       return assistant(m, i);
     case 'tool':
-      if (typeof m.tool_call_id !== 'string') throw invalid(`messages[${i}].tool_call_id`, 'Tool messages need a tool_call_id.');
+      if (typeof m.tool_call_id !== 'string') throw invalidValue('Tool messages need a tool_call_id.', `messages[${i}].tool_call_id`);
       return { role: 'tool', tool_call_id: m.tool_call_id, content: textOnly(m.content, i) };
     default:
-      throw unsupported(`messages[${i}].role`, `The message role \`${String(m.role)}\` is not supported by Cohere; use tool messages.`);
+      throw unsupportedParameter(`The message role \`${String(m.role)}\` is not supported by Cohere; use tool messages.`, `messages[${i}].role`);
   }
 }
 
@@ -140,11 +135,11 @@ function assistant(m: ChatMessage, i: number): Obj {
 function textOnly(content: ChatMessage['content'], i: number): string {
   if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
-  if (!Array.isArray(content)) throw invalid(`messages[${i}].content`, 'content must be a string or an array of parts.');
+  if (!Array.isArray(content)) throw invalidValue('content must be a string or an array of parts.', `messages[${i}].content`);
   return content
     .map((p) => {
       if (p?.type !== 'text' || typeof (p as { text?: unknown }).text !== 'string') {
-        throw unsupported(`messages[${i}].content`, `Content parts of type \`${String(p?.type)}\` are only supported in user messages.`);
+        throw unsupportedParameter(`Content parts of type \`${String(p?.type)}\` are only supported in user messages.`, `messages[${i}].content`);
       }
       return (p as { text: string }).text;
     })
@@ -154,17 +149,17 @@ function textOnly(content: ChatMessage['content'], i: number): string {
 function userContent(content: ChatMessage['content'], i: number): string | JsonValue[] {
   if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
-  if (!Array.isArray(content)) throw invalid(`messages[${i}].content`, 'content must be a string or an array of parts.');
+  if (!Array.isArray(content)) throw invalidValue('content must be a string or an array of parts.', `messages[${i}].content`);
   return content.map((p: ContentPart): JsonValue => {
     if (p?.type === 'text' && typeof (p as { text?: unknown }).text === 'string') return { type: 'text', text: (p as { text: string }).text };
     if (p?.type === 'image_url') {
       const img = (p as { image_url?: { url?: unknown; detail?: unknown } }).image_url;
-      if (!img || typeof img.url !== 'string') throw invalid(`messages[${i}].content`, 'image_url parts need an image_url.url.');
+      if (!img || typeof img.url !== 'string') throw invalidValue('image_url parts need an image_url.url.', `messages[${i}].content`);
       const image: Obj = { url: img.url };
       if (img.detail === 'auto' || img.detail === 'low' || img.detail === 'high') image.detail = img.detail;
       return { type: 'image_url', image_url: image } as JsonValue;
     }
-    throw unsupported(`messages[${i}].content`, `Content parts of type \`${String(p?.type)}\` are not supported by Cohere.`);
+    throw unsupportedParameter(`Content parts of type \`${String(p?.type)}\` are not supported by Cohere.`, `messages[${i}].content`);
   });
 }
 
@@ -174,8 +169,8 @@ function userContent(content: ChatMessage['content'], i: number): string | JsonV
 function embedBody(input: TranslationInput): JsonObject {
   const req = (input.body ?? {}) as unknown as EmbeddingsRequest;
   const texts = typeof req.input === 'string' ? [req.input] : req.input;
-  if (!Array.isArray(texts) || texts.length === 0) throw invalid('input', 'input must be a string or a non-empty array of strings.');
-  if (!texts.every((t) => typeof t === 'string')) throw unsupported('input', 'Cohere embeds text only; token-array input is not supported.');
+  if (!Array.isArray(texts) || texts.length === 0) throw invalidValue('input must be a string or a non-empty array of strings.', 'input');
+  if (!texts.every((t) => typeof t === 'string')) throw unsupportedParameter('Cohere embeds text only; token-array input is not supported.', 'input');
   const out: Obj = {
     model: input.target.model,
     texts,

@@ -1,14 +1,19 @@
-import { errorTypeForStatus, type OpenAIErrorBody } from '../../errors';
-import type { JsonValue } from '../../plugins/types';
-import type { ChatCompletion, EmbeddingsResponse, FinishReason, ToolCall, Usage } from '../openai-types';
-import { completionId } from '../stream';
+import { errorTypeForStatus, type OpenAIErrorBody } from '../../domain/errors';
+import type { JsonValue } from '../../domain';
+import { assistantMessage, buildCompletion, embeddingList } from '../shared/completion';
+import { asJson, isObj, nonEmpty, num, type Obj } from '../shared/json';
+import type { ChatCompletion, EmbeddingsResponse, FinishReason, ToolCall, Usage } from '../shared/openai-types';
 import type { TranslationInput } from '../types';
 
 /** Cohere API v2 answers (chat, embed, errors) → OpenAI shapes. */
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+export function translateResponse(body: JsonValue, status: number, input: TranslationInput): JsonValue | undefined {
+  if (status >= 400) return errorResponse(body, status);
+  if (!isObj(body)) return undefined;
+  if (input.endpoint === 'embeddings') return asJson(embedResponse(body, input));
+  if (input.endpoint === 'chat.completions') return asJson(chatResponse(body, input));
+  return undefined;
+}
 
 const FINISH: Record<string, FinishReason> = {
   COMPLETE: 'stop',
@@ -30,7 +35,7 @@ export function finishReason(reason: unknown, hasToolCalls = false): FinishReaso
  * Cohere's `usage` (`{billed_units, tokens, cached_tokens?}`) → OpenAI usage. `tokens` counts
  * what the model saw; `billed_units` is the fallback when a deployment reports only that.
  */
-export function openAIUsage(usage: unknown): Usage | undefined {
+export function toOpenAIUsage(usage: unknown): Usage | undefined {
   if (!isObj(usage)) return undefined;
   const tokens = isObj(usage.tokens) ? usage.tokens : {};
   const billed = isObj(usage.billed_units) ? usage.billed_units : {};
@@ -66,47 +71,22 @@ function toolCalls(calls: unknown): ToolCall[] {
   });
 }
 
-export function chatResponse(body: Obj, input: TranslationInput): ChatCompletion {
+function chatResponse(body: Obj, input: TranslationInput): ChatCompletion {
   const msg = isObj(body.message) ? body.message : {};
   const calls = toolCalls(msg.tool_calls);
   const content = text(msg.content);
-  const message: ChatCompletion['choices'][number]['message'] = {
-    role: 'assistant',
-    content: content || calls.length === 0 ? content : null,
-    refusal: null,
-  };
-  if (calls.length) message.tool_calls = calls;
-  const out: ChatCompletion = {
-    id: typeof body.id === 'string' && body.id ? body.id : completionId(),
-    object: 'chat.completion',
-    created: Math.floor(Date.now() / 1000),
-    model: typeof body.model === 'string' ? body.model : input.target.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(body.finish_reason, calls.length > 0) }],
-  };
-  const usage = openAIUsage(body.usage);
-  if (usage) out.usage = usage;
-  return out;
+  const choice = { index: 0, message: assistantMessage(content, calls), logprobs: null, finish_reason: finishReason(body.finish_reason, calls.length > 0) };
+  const model = typeof body.model === 'string' ? body.model : input.target.model;
+  return buildCompletion(nonEmpty(body.id), model, [choice], toOpenAIUsage(body.usage));
 }
 
-export function embedResponse(body: Obj, input: TranslationInput): EmbeddingsResponse {
+function embedResponse(body: Obj, input: TranslationInput): EmbeddingsResponse {
   const wantBase64 = isObj(input.body) && input.body.encoding_format === 'base64';
   const byType = isObj(body.embeddings) ? body.embeddings.float : body.embeddings;
   const vectors = Array.isArray(byType) ? (byType as number[][]) : [];
   const billed = isObj(body.meta) && isObj(body.meta.billed_units) ? body.meta.billed_units : {};
   const prompt = num(billed.input_tokens) ?? 0;
-  return {
-    object: 'list',
-    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: wantBase64 ? toBase64(v) : v })),
-    model: input.target.model,
-    usage: { prompt_tokens: prompt, total_tokens: prompt },
-  };
-}
-
-/** OpenAI's base64 encoding: little-endian float32 values. */
-function toBase64(v: number[]): string {
-  const buf = Buffer.alloc(v.length * 4);
-  v.forEach((x, i) => buf.writeFloatLE(x, i * 4));
-  return buf.toString('base64');
+  return embeddingList(vectors, input.target.model, wantBase64, { prompt_tokens: prompt, total_tokens: prompt });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,10 +125,10 @@ export function errorFor(status: number, message: string): OpenAIErrorBody {
 }
 
 /** A Cohere error body (`{"id"?, "message"}`) → the OpenAI error shape. */
-export function errorResponse(body: JsonValue, status: number): JsonValue {
+function errorResponse(body: JsonValue, status: number): JsonValue {
   if (isObj(body) && isObj(body.error) && typeof body.error.message === 'string') return body; // already OpenAI-shaped
   let message = `Cohere returned HTTP ${status}.`;
   if (isObj(body) && typeof body.message === 'string' && body.message) message = body.message;
   else if (typeof body === 'string' && body) message = body;
-  return errorFor(status, message) as unknown as JsonValue;
+  return asJson(errorFor(status, message));
 }

@@ -1,8 +1,9 @@
-import type { SseEvent } from '../../core/sse';
-import type { ChunkToolCallDelta, FinishReason, Usage } from '../openai-types';
-import { ChunkFactory, doneEvent, streamErrorEvent } from '../stream';
+import type { SseEvent } from '../../domain/sse';
+import { isObj, type Obj } from '../shared/json';
+import type { ChunkToolCallDelta, FinishReason, Usage } from '../shared/openai-types';
+import { ChunkFactory, doneEvent, includeUsage, streamErrorEvent } from '../shared/stream';
 import type { StreamTranslator, TranslationInput } from '../types';
-import { errorFor, finishReason, openAIUsage } from './response';
+import { errorFor, finishReason, toOpenAIUsage } from './response';
 
 /**
  * Cohere v2 chat stream → OpenAI chunks. Cohere sends named SSE events whose JSON repeats the
@@ -10,8 +11,10 @@ import { errorFor, finishReason, openAIUsage } from './response';
  * delta/end, citation-start/end, debug, message-end (finish_reason, usage, error).
  */
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
+/** Chat completions stream; embeddings are never streamed. */
+export function streamTranslator(input: TranslationInput): StreamTranslator | undefined {
+  return input.endpoint === 'chat.completions' ? new CohereStreamTranslator(input) : undefined;
+}
 
 /** `delta.message` of an event. */
 function deltaMessage(data: Obj): Obj {
@@ -34,8 +37,7 @@ export class CohereStreamTranslator implements StreamTranslator {
 
   constructor(input: TranslationInput) {
     this.model = input.target.model;
-    const so = input.body?.stream_options;
-    this.includeUsage = isObj(so) && so.include_usage === true;
+    this.includeUsage = includeUsage(input.body);
   }
 
   private chunks(id?: string): ChunkFactory {
@@ -136,7 +138,7 @@ export class CohereStreamTranslator implements StreamTranslator {
     this.start(out);
     const finish: FinishReason = finishReason(delta.finish_reason, this.sawToolCall);
     out.push(this.chunks().chunk({}, finish));
-    const usage: Usage | undefined = openAIUsage(delta.usage);
+    const usage: Usage | undefined = toOpenAIUsage(delta.usage);
     if (this.includeUsage && usage) out.push(this.chunks().usage(usage));
     out.push(doneEvent());
     this.done = true;

@@ -1,8 +1,8 @@
-import { openAIUsage } from '../openai-compatible/usage';
-import type { ProviderTranslator, TranslationInput } from '../types';
+import { openAIUsage } from '../shared/usage';
+import type { ProviderTranslator } from '../types';
 import { buildRequest } from './request';
 import { translateResponse } from './response';
-import { GeminiStreamTranslator } from './stream';
+import { streamTranslator } from './stream';
 
 /**
  * Google's Gemini API (generativelanguage.googleapis.com/v1beta): generateContent,
@@ -12,13 +12,8 @@ export const translator: ProviderTranslator = {
   type: 'google',
   request: buildRequest,
   response: translateResponse,
-  streamTranslator(input: TranslationInput) {
-    if (input.endpoint !== 'chat.completions') return undefined;
-    const so = input.body?.stream_options;
-    const includeUsage = Boolean(so && typeof so === 'object' && !Array.isArray(so) && so.include_usage === true);
-    return new GeminiStreamTranslator(input.target.model, includeUsage);
-  },
+  streamTranslator,
   usage: openAIUsage,
 };
 
-export const aliases = ['gemini'];
+export const aliases: readonly string[] = ['gemini'];

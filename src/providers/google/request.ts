@@ -1,16 +1,13 @@
-import { GatewayError } from '../../errors';
-import type { JsonObject } from '../../plugins/types';
-import type { ChatMessage, ContentPart, ToolDefinition } from '../openai-types';
+import type { JsonObject } from '../../domain';
+import { ownValue } from '../../domain/own';
+import { invalidValue, unsupportedEndpoint, unsupportedParameter } from '../shared/errors';
+import { isObj, parseJson, type Obj } from '../shared/json';
+import type { ChatMessage, ContentPart, ToolDefinition } from '../shared/openai-types';
 import type { TranslationInput, UpstreamRequest } from '../types';
-import { isObj, signatureOf, type GeminiContent, type GeminiPart, type Obj } from './common';
+import { signatureOf, type GeminiContent, type GeminiPart } from './native';
 import { toGeminiSchema } from './schema';
-import { ownValue } from '../../util/own';
 
 /** OpenAI chat completions / embeddings request → Gemini generateContent / batchEmbedContents. */
-
-const invalid = (message: string, param: string | null = 'messages', code = 'invalid_value') =>
-  new GatewayError(400, code, message, { param });
-const unsupported = (message: string, param: string) => new GatewayError(400, 'unsupported_parameter', message, { param });
 
 /** `models/gemini-2.0-flash` for `gemini-2.0-flash`; `tunedModels/x` and `models/x` stay as they are. */
 export const modelResource = (model: string): string => (model.includes('/') ? model : `models/${model}`);
@@ -22,7 +19,7 @@ export const modelResource = (model: string): string => (model.includes('/') ? m
  */
 export function modelPath(model: string): string {
   const segments = modelResource(model).split('/');
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) throw invalid(`The model \`${model}\` is not a valid Gemini model name.`, 'model');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) throw invalidValue(`The model \`${model}\` is not a valid Gemini model name.`, 'model');
   return segments.map(encodeURIComponent).join('/');
 }
 
@@ -42,18 +39,18 @@ export function buildRequest(input: TranslationInput): UpstreamRequest {
   if (endpoint === 'embeddings') {
     return { path: `${base}:batchEmbedContents`, headers, body: embeddingsBody((body ?? {}) as Obj, target.model) };
   }
-  throw new GatewayError(400, 'unsupported_endpoint', `The Gemini API provider \`${provider.name}\` does not support the ${endpoint} endpoint.`);
+  throw unsupportedEndpoint(`The Gemini API provider \`${provider.name}\` does not support the ${endpoint} endpoint.`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Chat
 
 export function chatBody(body: Obj): JsonObject {
-  if (!Array.isArray(body.messages)) throw invalid('`messages` must be an array of messages.', 'messages', 'invalid_type');
+  if (!Array.isArray(body.messages)) throw invalidValue('`messages` must be an array of messages.', 'messages', 'invalid_type');
   const { system, contents } = convertMessages(body.messages as ChatMessage[]);
   const out: Obj = {};
   if (contents.length === 0) {
-    if (system.length === 0) throw invalid('`messages` must contain at least one message.', 'messages', 'empty_array');
+    if (system.length === 0) throw invalidValue('`messages` must contain at least one message.', 'messages', 'empty_array');
     // Gemini needs at least one content: a system-only prompt becomes the user turn.
     out.contents = [{ role: 'user', parts: system }];
   } else {
@@ -87,7 +84,7 @@ function convertMessages(messages: ChatMessage[]): { system: GeminiPart[]; conte
   };
 
   messages.forEach((m, i) => {
-    if (!isObj(m)) throw invalid(`messages[${i}] must be an object.`, `messages[${i}]`, 'invalid_type');
+    if (!isObj(m)) throw invalidValue(`messages[${i}] must be an object.`, `messages[${i}]`, 'invalid_type');
     switch (m.role) {
       case 'system':
       case 'developer':
@@ -103,13 +100,13 @@ function convertMessages(messages: ChatMessage[]): { system: GeminiPart[]; conte
       case 'function': {
         const name = m.role === 'tool' ? (callNames.get(m.tool_call_id ?? '') ?? m.name) : m.name;
         if (!name) {
-          throw invalid(`messages[${i}].tool_call_id \`${m.tool_call_id ?? ''}\` does not match a tool call of an earlier assistant message.`, `messages[${i}].tool_call_id`);
+          throw invalidValue(`messages[${i}].tool_call_id \`${m.tool_call_id ?? ''}\` does not match a tool call of an earlier assistant message.`, `messages[${i}].tool_call_id`);
         }
         push('user', [{ functionResponse: { name, response: toolResponse(m.content) } }]);
         break;
       }
       default:
-        throw invalid(`messages[${i}].role \`${String((m as { role?: unknown }).role)}\` is not supported.`, `messages[${i}].role`);
+        throw invalidValue(`messages[${i}].role \`${String((m as { role?: unknown }).role)}\` is not supported.`, `messages[${i}].role`);
     }
   });
   return { system, contents };
@@ -125,7 +122,7 @@ function partsOf(content: ChatMessage['content']): ContentPart[] {
 function textParts(content: ChatMessage['content'], i: number): GeminiPart[] {
   const out: GeminiPart[] = [];
   for (const p of partsOf(content)) {
-    if (p.type !== 'text') throw invalid(`messages[${i}]: only text content is supported in system messages.`, `messages[${i}].content`);
+    if (p.type !== 'text') throw invalidValue(`messages[${i}]: only text content is supported in system messages.`, `messages[${i}].content`);
     if (typeof p.text === 'string' && p.text) out.push({ text: p.text });
   }
   return out;
@@ -142,13 +139,13 @@ function userParts(content: ChatMessage['content'], i: number): GeminiPart[] {
       case 'image_url': {
         const image = part.image_url;
         const url = typeof image === 'string' ? image : isObj(image) ? image.url : undefined;
-        if (typeof url !== 'string' || !url) throw invalid(`messages[${i}]: image_url.url is required.`, `messages[${i}].content`);
+        if (typeof url !== 'string' || !url) throw invalidValue(`messages[${i}]: image_url.url is required.`, `messages[${i}].content`);
         out.push(mediaPart(url, i));
         break;
       }
       case 'input_audio': {
         const audio = part.input_audio as { data?: unknown; format?: unknown } | undefined;
-        if (!audio || typeof audio.data !== 'string') throw invalid(`messages[${i}]: input_audio.data is required.`, `messages[${i}].content`);
+        if (!audio || typeof audio.data !== 'string') throw invalidValue(`messages[${i}]: input_audio.data is required.`, `messages[${i}].content`);
         const format = typeof audio.format === 'string' ? audio.format : 'wav';
         out.push({ inlineData: { mimeType: `audio/${format === 'mp3' ? 'mp3' : format}`, data: audio.data } });
         break;
@@ -157,11 +154,11 @@ function userParts(content: ChatMessage['content'], i: number): GeminiPart[] {
         const file = isObj(part.file) ? part.file : {};
         if (typeof file.file_data === 'string') out.push(mediaPart(file.file_data, i));
         else if (typeof file.file_id === 'string' && /^(https?|gs):\/\//.test(file.file_id)) out.push(mediaPart(file.file_id, i));
-        else throw unsupported('File parts need `file_data` (a data URL) or a file URI for the Gemini API.', `messages[${i}].content`);
+        else throw unsupportedParameter('File parts need `file_data` (a data URL) or a file URI for the Gemini API.', `messages[${i}].content`);
         break;
       }
       default:
-        throw unsupported(`Content parts of type \`${String(p.type)}\` are not supported by the Gemini API.`, `messages[${i}].content`);
+        throw unsupportedParameter(`Content parts of type \`${String(p.type)}\` are not supported by the Gemini API.`, `messages[${i}].content`);
     }
   }
   return out;
@@ -197,7 +194,7 @@ export function mimeFromUrl(url: string): string {
 function mediaPart(url: string, i: number): GeminiPart {
   if (url.startsWith('data:')) {
     const m = /^data:([^;,]*)((?:;[^;,]*)*?)(;base64)?,(.*)$/s.exec(url);
-    if (!m) throw invalid(`messages[${i}]: the data URL is malformed.`, `messages[${i}].content`);
+    if (!m) throw invalidValue(`messages[${i}]: the data URL is malformed.`, `messages[${i}].content`);
     const mimeType = m[1] || 'application/octet-stream';
     const data = m[3] ? m[4] : Buffer.from(decodeURIComponent(m[4]), 'utf8').toString('base64');
     return { inlineData: { mimeType, data } };
@@ -208,12 +205,8 @@ function mediaPart(url: string, i: number): GeminiPart {
 function parseArguments(args: unknown, i: number): Obj {
   if (isObj(args)) return args;
   if (typeof args !== 'string' || args.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    throw invalid(`messages[${i}]: tool call arguments are not valid JSON.`, `messages[${i}].tool_calls`);
-  }
+  const parsed = parseJson(args);
+  if (parsed === undefined) throw invalidValue(`messages[${i}]: tool call arguments are not valid JSON.`, `messages[${i}].tool_calls`);
   return isObj(parsed) ? parsed : { value: parsed };
 }
 
@@ -226,7 +219,7 @@ function assistantParts(m: ChatMessage, i: number, callNames: Map<string, string
   const calls = Array.isArray(m.tool_calls) ? m.tool_calls : [];
   for (const call of calls) {
     if (!isObj(call) || !isObj(call.function) || typeof call.function.name !== 'string') {
-      throw invalid(`messages[${i}].tool_calls: each tool call needs function.name.`, `messages[${i}].tool_calls`);
+      throw invalidValue(`messages[${i}].tool_calls: each tool call needs function.name.`, `messages[${i}].tool_calls`);
     }
     if (typeof call.id === 'string') callNames.set(call.id, call.function.name);
     const part: GeminiPart = { functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, i) } };
@@ -246,12 +239,9 @@ function toolResponse(content: ChatMessage['content']): Obj {
   const text = partsOf(content)
     .map((p) => (p.type === 'text' && typeof p.text === 'string' ? p.text : ''))
     .join('');
-  let value: unknown = text;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // plain text result
-  }
+  const parsed = parseJson(text);
+  // Not JSON: a plain text result (`null` is JSON, so not `??`).
+  const value = parsed === undefined ? text : parsed;
   return isObj(value) ? value : { result: value };
 }
 
@@ -263,7 +253,7 @@ function functionDeclarations(body: Obj): Obj[] {
   if (Array.isArray(body.tools)) {
     (body.tools as ToolDefinition[]).forEach((t, i) => {
       if (!isObj(t) || t.type !== 'function' || !isObj(t.function)) {
-        throw unsupported(`tools[${i}]: only function tools are supported by the Gemini API.`, `tools[${i}].type`);
+        throw unsupportedParameter(`tools[${i}]: only function tools are supported by the Gemini API.`, `tools[${i}].type`);
       }
       defs.push(t.function);
     });
@@ -271,7 +261,7 @@ function functionDeclarations(body: Obj): Obj[] {
     for (const f of body.functions) if (isObj(f)) defs.push(f as (typeof defs)[number]);
   }
   return defs.map((f, i) => {
-    if (typeof f.name !== 'string' || !f.name) throw invalid(`tools[${i}].function.name is required.`, `tools[${i}].function.name`, 'missing_required_parameter');
+    if (typeof f.name !== 'string' || !f.name) throw invalidValue(`tools[${i}].function.name is required.`, `tools[${i}].function.name`, 'missing_required_parameter');
     const decl: Obj = { name: f.name };
     if (typeof f.description === 'string') decl.description = f.description;
     const params = toGeminiSchema(f.parameters);
@@ -299,7 +289,7 @@ function functionCallingConfig(choice: unknown): Obj | undefined {
       return at.mode === 'required' ? { mode: 'ANY', allowedFunctionNames: names } : { mode: 'AUTO' };
     }
   }
-  throw invalid('`tool_choice` must be "auto", "none", "required" or a named function.', 'tool_choice');
+  throw invalidValue('`tool_choice` must be "auto", "none", "required" or a named function.', 'tool_choice');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +306,7 @@ function generationConfig(body: Obj): Obj {
   if (typeof body.stop === 'string') gen.stopSequences = [body.stop];
   else if (Array.isArray(body.stop) && body.stop.length) gen.stopSequences = body.stop.filter((s) => typeof s === 'string');
   if (body.n !== undefined && body.n !== null) {
-    if (typeof body.n !== 'number' || !Number.isInteger(body.n) || body.n < 1) throw invalid('`n` must be a positive integer.', 'n');
+    if (typeof body.n !== 'number' || !Number.isInteger(body.n) || body.n < 1) throw invalidValue('`n` must be a positive integer.', 'n');
     if (body.n > 1) gen.candidateCount = body.n;
   }
   if (typeof body.seed === 'number') gen.seed = body.seed;
@@ -331,7 +321,7 @@ function generationConfig(body: Obj): Obj {
       gen.responseMimeType = 'application/json';
       const schema = toGeminiSchema(isObj(rf.json_schema) ? rf.json_schema.schema : undefined);
       if (schema) gen.responseSchema = schema;
-    } else if (rf.type !== 'text') throw invalid(`response_format.type \`${String(rf.type)}\` is not supported.`, 'response_format');
+    } else if (rf.type !== 'text') throw invalidValue(`response_format.type \`${String(rf.type)}\` is not supported.`, 'response_format');
   }
   return gen;
 }
@@ -342,9 +332,9 @@ function generationConfig(body: Obj): Obj {
 export function embeddingsBody(body: Obj, model: string): JsonObject {
   const raw = body.input;
   const inputs = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : undefined;
-  if (!inputs || inputs.length === 0) throw invalid('`input` must be a string or a non-empty array of strings.', 'input', 'invalid_type');
+  if (!inputs || inputs.length === 0) throw invalidValue('`input` must be a string or a non-empty array of strings.', 'input', 'invalid_type');
   if (!inputs.every((s): s is string => typeof s === 'string')) {
-    throw unsupported('The Gemini API embeds text only: token-id arrays are not supported.', 'input');
+    throw unsupportedParameter('The Gemini API embeds text only: token-id arrays are not supported.', 'input');
   }
   const resource = modelResource(model);
   const requests = inputs.map((text) => {

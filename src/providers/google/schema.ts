@@ -1,5 +1,5 @@
-import { ownValue } from '../../util/own';
-import { isObj, type Obj } from './common';
+import { ownValue } from '../../domain/own';
+import { isObj, type Obj } from '../shared/json';
 
 /**
  * JSON Schema → Gemini `Schema` (a subset of OpenAPI 3.0). Gemini rejects unknown keys

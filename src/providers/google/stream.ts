@@ -1,17 +1,15 @@
-import type { SseEvent } from '../../core/sse';
-import { ChunkFactory, doneEvent, streamErrorEvent } from '../stream';
-import type { StreamTranslator } from '../types';
-import {
-  finishReason,
-  geminiError,
-  isObj,
-  openAIError,
-  toOpenAIToolCall,
-  toOpenAIUsage,
-  type GeminiCandidate,
-  type GeminiResponse,
-  type GeminiUsage,
-} from './common';
+import type { SseEvent } from '../../domain/sse';
+import { isObj } from '../shared/json';
+import { ChunkFactory, doneEvent, includeUsage, streamErrorEvent } from '../shared/stream';
+import type { StreamTranslator, TranslationInput } from '../types';
+import type { GeminiCandidate, GeminiResponse, GeminiUsage } from './native';
+import { finishReason, geminiError, openAIError, toOpenAIToolCall, toOpenAIUsage } from './response';
+
+/** Chat completions stream (`streamGenerateContent?alt=sse`); embeddings are never streamed. */
+export function streamTranslator(input: TranslationInput): StreamTranslator | undefined {
+  if (input.endpoint !== 'chat.completions') return undefined;
+  return new GeminiStreamTranslator(input.target.model, includeUsage(input.body));
+}
 
 interface CandidateState {
   /** Tool calls emitted so far: the next call's ordinal `index`. */

@@ -1,5 +1,5 @@
-import { filterBody } from '../../../src/security/content-filter';
-import type { JsonValue } from '../../../src/plugins/types';
+import { filterBody } from '../../../plugins/content-filter/engine';
+import type { JsonValue } from '../../../src/domain';
 import { FAKE_KEY, filters, SCAN } from './helpers';
 
 const chat = (...contents: JsonValue[]) => ({ model: 'm', messages: contents.map((content) => ({ role: 'user', content })) });

@@ -1,5 +1,5 @@
-import { buildDetector, type DetectorSpec, type Finding } from '../../../src/security/content-filter';
-import { cardValid, caSinValid, esDniValid, ibanValid, luhnValid } from '../../../src/security/content-filter/checks';
+import { buildDetector, type DetectorSpec, type Finding } from '../../../plugins/content-filter/engine';
+import { cardValid, caSinValid, esDniValid, ibanValid, luhnValid } from '../../../plugins/content-filter/engine/checks';
 
 /**
  * Every detector against true positives and near misses. Credentials are assembled at run

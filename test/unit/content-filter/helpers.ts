@@ -1,4 +1,4 @@
-import { compileFilters, type CompiledFilters } from '../../../src/security/content-filter';
+import { compileFilters, type CompiledFilters } from '../../../plugins/content-filter/engine';
 
 export const SCAN = { maxScanChars: 65536, windowChars: 64, maxHoldChars: 4096 };
 

@@ -1,10 +1,11 @@
 import plugin from '../../../plugins/content-filter';
 import { ExchangeContext, RequestState, ResponseState } from '../../../src/core/context';
 import { Headers } from '../../../src/core/headers';
-import { SseEvent } from '../../../src/core/sse';
-import { isGatewayError } from '../../../src/errors';
+import { SseEvent } from '../../../src/domain/sse';
+import { isGatewayError } from '../../../src/domain/errors';
 import type { Logger } from '../../../src/observability/logger';
-import type { AuditEvent, JsonObject, PluginHooks, PluginHostApi, SecuritySettings, ShortCircuit } from '../../../src/plugins/types';
+import type { PluginHooks, PluginHostApi, ShortCircuit } from '../../../src/plugins/api';
+import type { AuditEvent, JsonObject, SecuritySettings } from '../../../src/domain';
 import { SettingsService } from '../../../src/security/settings';
 import { FAKE_KEY } from './helpers';
 

@@ -1,6 +1,6 @@
-import { compileFilters, FilterCache, parseContentFilters, DEFAULT_REQUEST_PATHS } from '../../../src/security/content-filter';
+import { compileFilters, FilterCache, parseContentFilters, DEFAULT_REQUEST_PATHS } from '../../../plugins/content-filter/engine';
 import { SettingsService } from '../../../src/security/settings';
-import type { SecuritySettings } from '../../../src/plugins/types';
+import type { SecuritySettings } from '../../../src/domain';
 
 const LIMITS = { maxPatternLength: 100 };
 const rule = (extra: Record<string, unknown> = {}) => ({ name: 'r1', detectors: ['pii'], action: 'redact', ...extra });

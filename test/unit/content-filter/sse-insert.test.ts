@@ -1,4 +1,4 @@
-import { SseEvent } from '../../../src/core/sse';
+import { SseEvent } from '../../../src/domain/sse';
 
 /** StreamEvent.insertBefore: extra events go out just before the one they were attached to. */
 test('inserted events precede the event, unchanged or rewritten or dropped', () => {

@@ -1,5 +1,5 @@
-import { StreamFilter, TextWindow } from '../../../src/security/content-filter';
-import type { JsonValue } from '../../../src/plugins/types';
+import { StreamFilter, TextWindow } from '../../../plugins/content-filter/engine';
+import type { JsonValue } from '../../../src/domain';
 import { FAKE_KEY, filters, SCAN, splitInto } from './helpers';
 
 /** Pushes pieces through a window (the last one final) and returns what the client would see. */

@@ -1,8 +1,8 @@
-import { SseParser, type SseEvent } from '../../../src/core/sse';
-import { GatewayError } from '../../../src/errors';
-import type { Endpoint, JsonObject } from '../../../src/plugins/types';
+import { SseParser, type SseEvent } from '../../../src/domain/sse';
+import { GatewayError } from '../../../src/domain/errors';
+import type { Endpoint, JsonObject } from '../../../src/domain';
 import { translator } from '../../../src/providers/anthropic';
-import { toRuntime, translatorFor } from '../../../src/providers/registry';
+import { toRuntime, translatorFor } from '../../../src/control/provider-registry';
 import type { ProviderRuntime, TranslationInput } from '../../../src/providers/types';
 import { startFakeAnthropic, type FakeAnthropic } from '../../helpers/fake-anthropic';
 

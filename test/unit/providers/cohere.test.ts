@@ -1,7 +1,7 @@
-import { SseEvent, SseParser } from '../../../src/core/sse';
-import { GatewayError } from '../../../src/errors';
-import type { Endpoint, JsonObject, JsonValue } from '../../../src/plugins/types';
-import { toRuntime, translatorFor } from '../../../src/providers/registry';
+import { SseEvent, SseParser } from '../../../src/domain/sse';
+import { GatewayError } from '../../../src/domain/errors';
+import type { Endpoint, JsonObject, JsonValue } from '../../../src/domain';
+import { toRuntime, translatorFor } from '../../../src/control/provider-registry';
 import type { ProviderRuntime, TranslationInput } from '../../../src/providers/types';
 import { translator } from '../../../src/providers/cohere';
 

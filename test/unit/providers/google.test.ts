@@ -1,7 +1,7 @@
-import { SseParser } from '../../../src/core/sse';
-import { GatewayError } from '../../../src/errors';
-import type { Endpoint, JsonObject, JsonValue } from '../../../src/plugins/types';
-import { toRuntime } from '../../../src/providers/registry';
+import { SseParser } from '../../../src/domain/sse';
+import { GatewayError } from '../../../src/domain/errors';
+import type { Endpoint, JsonObject, JsonValue } from '../../../src/domain';
+import { toRuntime } from '../../../src/control/provider-registry';
 import type { ProviderRuntime, TranslationInput } from '../../../src/providers/types';
 import { aliases, translator } from '../../../src/providers/google';
 import { toGeminiSchema } from '../../../src/providers/google/schema';
@@ -26,7 +26,7 @@ const WEATHER = { type: 'function', function: { name: 'get_weather', description
 const TIME = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { type: 'string' } } } } };
 
 describe('registration', () => {
-  // The registry discovers the folder; the e2e suite configures both `google` and `gemini`.
+  // The static registry (src/providers/translators.ts) lists the folder; the e2e suite configures both `google` and `gemini`.
   test('the folder exports type google and alias gemini', () => {
     expect(translator.type).toBe('google');
     expect(aliases).toEqual(['gemini']);

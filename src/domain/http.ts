@@ -1,0 +1,9 @@
+/** Read-only, case-insensitive view of HTTP headers. */
+export interface HeaderView {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  entries(): IterableIterator<[string, string]>;
+}
+
+/** The OpenAI API surface a request addresses, independent of the URL prefix used. */
+export type Endpoint = 'chat.completions' | 'completions' | 'embeddings' | 'models' | 'responses' | 'unknown';

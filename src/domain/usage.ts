@@ -1,0 +1,57 @@
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}
+
+/**
+ * How an exchange ended for the client: `completed` (the whole response was delivered),
+ * `responded` (the gateway answered itself), `cancelled` (the client went away first),
+ * `interrupted` (cut short by a shutdown), `failed` (the processor stream broke).
+ */
+export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'interrupted' | 'failed';
+
+/** One request's usage and billing record. */
+export interface UsageRecord {
+  /** The id the gateway minted for this request; unique, so a record written twice is stored once. */
+  id: string;
+  /** The x-request-id the request carried (the client's or Envoy's): for correlation only, not unique. */
+  requestId: string | null;
+  /** Epoch milliseconds when the request arrived. */
+  time: number;
+  keyId: string | null;
+  user: string | null;
+  team: string | null;
+  tier: string | null;
+  /** `standard` or `langchain`, from the path the client used. */
+  endpoint: string;
+  /** OpenAI API surface: `chat.completions`, `embeddings`, ... */
+  api: string;
+  provider: string | null;
+  modelRequested: string | null;
+  modelServed: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  durationMs: number;
+  ttftMs: number | null;
+  status: number;
+  streamed: boolean;
+  /** How the exchange ended; null on records written before outcomes were stored. */
+  outcome: ExchangeOutcome | null;
+}
+
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  costUsd: number;
+}
