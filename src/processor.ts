@@ -211,7 +211,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
   // Shared by every replica from here on: stored settings win over the configured ones.
   await settings.attach(store.settings, log);
   // envoy.service.ratelimit.v3: Envoy's rate limit filter asks here (src/ratelimit).
-  const limiter = createRateLimiter(config, { log, registry: metrics.registry, env, plugins: plugins.plugins.map((p) => p.name) });
+  const limiter = createRateLimiter(config, { log, registry: metrics.registry, env });
   const inflight = new InFlight();
   const planner = new FallbackPlanner(config.fallbacks, registry);
   const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log });

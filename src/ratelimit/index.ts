@@ -18,7 +18,7 @@ function redisCounters(): typeof import('./redis').RedisCounters {
  */
 export function createRateLimiter(
   config: GatewayConfig,
-  opts: { log: Logger; registry?: Registry; env?: NodeJS.ProcessEnv; plugins?: string[] },
+  opts: { log: Logger; registry?: Registry; env?: NodeJS.ProcessEnv },
 ): RateLimiter {
   const rl = config.rate_limits;
   const env = opts.env ?? process.env;
@@ -39,11 +39,5 @@ export function createRateLimiter(
     { backend: backend.name, redis: url ? redactUrl(url, 'redis://(unparsable)') : undefined, rules: rl.rules.map((r) => r.name), failure_mode: rl.failure_mode, timeout_ms: rl.timeout_ms },
     'rate limiting',
   );
-  if (rl.rules.length > 0 && opts.plugins && !opts.plugins.includes('rate-limit-descriptors')) {
-    opts.log.warn(
-      { rules: rl.rules.map((r) => r.name) },
-      'rate_limits.rules are configured but the rate-limit-descriptors plugin is not loaded: rules on key, user, team, identity or model match no request',
-    );
-  }
   return new RateLimiter({ limits, backend, failureMode: rl.failure_mode, log: opts.log, registry: opts.registry });
 }

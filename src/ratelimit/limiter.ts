@@ -62,6 +62,7 @@ export class RateLimiter {
   readonly backendErrors: Counter<'backend'>;
   readonly duration: Histogram<'result'>;
   private lastErrorLog = 0;
+  private warnedNoDimensions = false;
 
   constructor(private readonly opts: RateLimiterOptions) {
     const registers = opts.registry ? [opts.registry] : [];
@@ -92,6 +93,14 @@ export class RateLimiter {
 
   /** Which kinds of limit can apply to a request that published this (none: Envoy skips the call). */
   applicableKinds(published: RateLimitPublication): DescriptorKind[] {
+    if (!this.warnedNoDimensions && this.opts.limits.length > 0 && Object.keys(published.dimensions).length === 0) {
+      // Rules match on what plugins publish (the rate-limit-descriptors plugin, or one of yours).
+      this.warnedNoDimensions = true;
+      this.opts.log.warn(
+        { rules: [...new Set(this.opts.limits.map((l) => l.rule))] },
+        'rate_limits.rules are configured but a request published no key, user, team, identity or model: is the rate-limit-descriptors plugin (or one of your own calling ctx.rateLimits.setDimension) loaded?',
+      );
+    }
     return applicableKinds(this.opts.limits, published);
   }
 

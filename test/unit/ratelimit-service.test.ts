@@ -38,6 +38,20 @@ const charge = (key: string, tokens: number): RateLimitRequest => ({
 const header = (res: { response_headers_to_add: { key: string; value: string }[] }, name: string) => res.response_headers_to_add.find((h) => h.key === name)?.value;
 
 describe('RateLimiter', () => {
+  test('applicable kinds come from what the request published; rules with nothing published warn once', () => {
+    const warnings: string[] = [];
+    const spy = { ...log, warn: (_o: object, msg?: string) => void warnings.push(String(msg)) } as unknown as typeof log;
+    const l = new RateLimiter({ limits: compileRules([{ name: 'rpm', match: { key: '*' }, requests_per_minute: 2 }]), backend: new MemoryCounters(), failureMode: 'fail_open', log: spy });
+    expect(l.applicableKinds({ dimensions: { key: 'k1' } })).toEqual(['requests']);
+    expect(warnings).toEqual([]);
+    expect(l.applicableKinds({ dimensions: {} })).toEqual([]);
+    expect(l.applicableKinds({ dimensions: {} })).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('rate-limit-descriptors');
+    // A quota alone needs no rule.
+    expect(l.applicableKinds({ dimensions: {}, quota: { principal: 'p', limit: 5, windowSeconds: 60 } })).toEqual(['requests']);
+  });
+
   test('allowed calls: per-descriptor statuses and the limits under internal header names', async () => {
     const { l } = limiter();
     const res = await l.shouldRateLimit(requests('k1'));
