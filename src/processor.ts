@@ -35,10 +35,11 @@ import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { PluginHost } from './plugins/host';
 import { mappingsFrom, ProviderRegistry, toRuntime } from './control/provider-registry';
-import type { PluginHostApi } from './plugins/api';
+import type { PluginHostApi, PriceBook } from './plugins/api';
+import type { AuditEvent } from './domain';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
-import type { Store } from './store/types';
+import type { Store, UsageStore } from './store/types';
 import { Pricing } from './usage/pricing';
 import { UsageWriter } from './usage/writer';
 import { withTimeout } from './util/async';
@@ -105,6 +106,31 @@ function listen(server: http.Server, host: string, port: number): Promise<number
 
 /** The services plugins may use, beyond the provider catalogue. */
 export type CoreServices = Pick<PluginHostApi, 'keys' | 'usage' | 'pricing' | 'metrics' | 'security' | 'audit'>;
+
+/** What plugins get from the host, over the processor's own services. */
+export function coreServices(d: {
+  keys: KeyService;
+  writer: UsageWriter;
+  usage: Pick<UsageStore, 'totalsForKey'>;
+  pricing: PriceBook;
+  metrics: GatewayMetrics;
+  settings: SettingsService;
+  audit: (e: AuditEvent) => void;
+}): CoreServices {
+  return {
+    keys: {
+      async authenticate(secret) {
+        const r = await d.keys.authenticate(secret);
+        return r.ok ? { ok: true, key: keyInfo(r.key), credential: d.keys.providerCredential(r.key) } : r;
+      },
+    },
+    usage: { record: (r) => d.writer.enqueue(r), totalsForKey: (id, since) => d.usage.totalsForKey(id, since) },
+    pricing: d.pricing,
+    metrics: d.metrics.api,
+    security: { current: () => d.settings.current(), addValidator: (v) => d.settings.addValidator(v) },
+    audit: { record: d.audit },
+  };
+}
 
 /** Loads the configured plugins, giving them the small APIs they may use. */
 export function loadPlugins(
@@ -193,19 +219,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     },
     log,
   );
-  const services: CoreServices = {
-    keys: {
-      async authenticate(secret) {
-        const r = await keys.authenticate(secret);
-        return r.ok ? { ok: true, key: keyInfo(r.key), credential: keys.providerCredential(r.key) } : r;
-      },
-    },
-    usage: { record: (r) => writer.enqueue(r), totalsForKey: (id, since) => store.usage.totalsForKey(id, since) },
-    pricing,
-    metrics: metrics.api,
-    security: { current: () => settings.current(), addValidator: (v) => settings.addValidator(v) },
-    audit: { record: (e) => audit.record(e) },
-  };
+  const services = coreServices({ keys, writer, usage: store.usage, pricing, metrics, settings, audit: (e) => audit.record(e) });
   const plugins = await loadPlugins(config, registry, log, services, metrics);
   checkSecuritySettings(settings);
   // Shared by every replica from here on: stored settings win over the configured ones.

@@ -42,7 +42,8 @@ export default definePlugin({
         if (request.endpoint === 'models') {
           if (request.method !== 'GET') throw new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}.`);
           const visible = host.providers.models().filter((m) => allowed(ctx.principal, m));
-          const id = /^\/models\/(.+)$/.exec(request.path.slice(request.prefix.length))?.[1];
+          // `/models/x/` is `/models/x`, as the core reads every path.
+          const id = /^\/models\/(.+)$/.exec(request.path.slice(request.prefix.length).replace(/\/+$/, ''))?.[1];
           if (id !== undefined) {
             const wanted = safeDecode(id);
             const model = wanted === undefined ? undefined : visible.find((m) => m.id === wanted);

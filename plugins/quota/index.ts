@@ -21,6 +21,15 @@ interface Options {
   budget_cache_ms: number;
 }
 
+/** QUOTA_LIMIT: a whole number of requests (0 allows none); anything else keeps the default 100. */
+function envLimit(v: string | undefined, log: { warn(o: object, msg: string): void }): number {
+  if (v === undefined || v.trim() === '') return 100;
+  const n = Number(v);
+  if (Number.isSafeInteger(n) && n >= 0) return n;
+  log.warn({ QUOTA_LIMIT: v.slice(0, 32) }, 'QUOTA_LIMIT is not a whole number of requests: the default 100 applies');
+  return 100;
+}
+
 const envBool = (v: string | undefined) => (v === undefined ? undefined : !/^(0|false|no|off)$/i.test(v.trim()));
 
 export default definePlugin<Options>({
@@ -39,7 +48,7 @@ export default definePlugin<Options>({
   },
   create(options, host) {
     const enabled = options.enabled ?? envBool(process.env.QUOTA_ENABLED) ?? true;
-    const defaultLimit = options.limit ?? (Number(process.env.QUOTA_LIMIT) || 100);
+    const defaultLimit = options.limit ?? envLimit(process.env.QUOTA_LIMIT, host.log);
     const spend = new Map<string, { at: number; tokens: number; cost: number }>();
     host.log.info({ enabled, limit: defaultLimit, window_seconds: options.window_seconds }, 'request quota');
 
