@@ -3,7 +3,8 @@ import { allowsModel, allowsProvider, definePlugin, GatewayError, respond, type 
 /**
  * Picks the provider for the requested model (model mappings with weighted deployments,
  * `provider/model` or `provider.model`, then the providers' model patterns) and answers
- * `GET /v1/models[/{id}]` with what the caller may use. The caller's allowed models and
+ * `GET /v1/models` (the listable models) and `GET /v1/models/{id}` (any id chat would route)
+ * with what the caller may use. The caller's allowed models and
  * providers are enforced by the core, for whatever target a plugin chooses.
  */
 
@@ -36,21 +37,31 @@ export default definePlugin({
   description: 'Routes requests to a provider by model name and serves /v1/models',
   configSchema: { type: 'object', additionalProperties: false, properties: {} },
   create(_options, host) {
+    /**
+     * `GET /v1/models/{id}` knows every id chat routes, by the same resolution (mappings,
+     * `provider/model`, `provider.model`, patterns): a listed id as listed, another with the
+     * provider chat would send it to. Unknown ids are undefined.
+     */
+    const describe = (id: string): ModelEntry | undefined => {
+      const target = host.providers.resolve(id);
+      if (!target) return undefined;
+      return host.providers.models().find((m) => m.id === id) ?? { id, provider: target.provider };
+    };
     return {
       onRequest(ctx) {
         const { request } = ctx;
         if (request.endpoint === 'models') {
           if (request.method !== 'GET') throw new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}.`);
-          const visible = host.providers.models().filter((m) => allowed(ctx.principal, m));
           // `/models/x/` is `/models/x`, as the core reads every path.
           const id = /^\/models\/(.+)$/.exec(request.path.slice(request.prefix.length).replace(/\/+$/, ''))?.[1];
           if (id !== undefined) {
             const wanted = safeDecode(id);
-            const model = wanted === undefined ? undefined : visible.find((m) => m.id === wanted);
-            if (!model) throw notFound(wanted ?? id);
+            const model = wanted === undefined ? undefined : describe(wanted);
+            if (!model || !allowed(ctx.principal, model)) throw notFound(wanted ?? id);
             return respond(200, modelObject(model));
           }
           const provider = new URLSearchParams(request.query).get('provider');
+          const visible = host.providers.models().filter((m) => allowed(ctx.principal, m));
           return respond(200, { object: 'list', data: visible.filter((m) => !provider || m.provider === provider).map(modelObject) });
         }
 

@@ -13,7 +13,10 @@ function putChecked(manager: ProviderManager, body: unknown, name?: string): Ret
   return manager.put(body, name);
 }
 
-/** GET/POST /v1/providers, GET/PUT/DELETE /v1/providers/{name} (admin role). Keys are never echoed. */
+/**
+ * GET/POST /v1/providers, GET/PUT/DELETE /v1/providers/{name} (admin role). Keys are never echoed.
+ * A POST may be LiteLLM's `{base_url, api_key, model_names}`: the answer names the provider.
+ */
 export function registerProviderRoutes(
   router: AdminRouter,
   registry: ProviderRegistry,
@@ -29,8 +32,9 @@ export function registerProviderRoutes(
   // One audit record per change: added (201) or changed (200); a refused POST counts as an add.
   const putAction = (fallback: string) => (_req: AdminRequest, res: AdminResponse | undefined) =>
     res?.status === 201 ? 'provider.added' : res && res.status < 400 ? 'provider.changed' : fallback;
-  const named = (req: AdminRequest) => {
-    const name = req.params.name ?? (req.body as { name?: unknown } | undefined)?.name;
+  // The audit target: a POST without a name is recorded under the name it was given.
+  const named = (req: AdminRequest, res?: AdminResponse) => {
+    const name = req.params.name ?? (req.body as { name?: unknown } | undefined)?.name ?? (res?.body as { name?: unknown } | undefined)?.name;
     return typeof name === 'string' ? name.slice(0, 200) : undefined;
   };
   const view = (name: string) => {

@@ -100,11 +100,14 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
     const scope = scopeOf(caller);
     if (scope.kind === 'none') return noScope('usage');
     const s = await usage.summary(scope.kind === 'team' ? { team: scope.team } : scope.kind === 'key' ? { keyId: scope.keyId } : {});
+    // The earlier Go gateway's names (total_requests, requests_by_provider, average_response_ms,
+    // last_updated), which its dashboards and scripts read; average_response_time_ms is kept too.
     return {
       status: 200,
       body: {
         total_requests: s.totalRequests,
         requests_by_provider: s.requestsByProvider,
+        average_response_ms: s.averageResponseMs,
         average_response_time_ms: s.averageResponseMs,
         last_updated: s.lastUpdated === null ? null : new Date(s.lastUpdated).toISOString(),
       },

@@ -15,10 +15,14 @@ export interface ClusterPublisher {
 /** The Envoy clusters for the registry's current providers (and fallback chains). */
 export type ClusterBuilder = (providers: ProviderRuntime[]) => Record<string, unknown>[];
 
-/** Body of POST /v1/providers (and PUT /v1/providers/{name}). */
+/**
+ * Body of POST /v1/providers (and PUT /v1/providers/{name}). A POST may be LiteLLM's short form,
+ * `{base_url, api_key, model_names}`: `type` is then `openai-compatible` and the name is derived
+ * from the base URL (deriveProviderName); a PUT names both.
+ */
 export interface ProviderSpec {
-  name: string;
-  type: string;
+  name?: string;
+  type?: string;
   base_url: string;
   api_key?: string;
   api_key_env?: string;
@@ -31,7 +35,7 @@ export interface ProviderSpec {
 const specSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'type', 'base_url'],
+  required: ['base_url'],
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
     type: { type: 'string', minLength: 1, maxLength: 64 },
@@ -45,6 +49,49 @@ const specSchema = {
   },
 } as const;
 const validateSpec = new Ajv({ allErrors: false, strict: false }).compile<ProviderSpec>(specSchema);
+
+/** The type of a provider whose POST body gives none (LiteLLM's short form). */
+export const DEFAULT_PROVIDER_TYPE = 'openai-compatible';
+
+const NAME_MAX = 63;
+
+/**
+ * A provider name from a base URL: its host (with an explicit port) in the name rules' letters,
+ * `https://api.together.xyz/v1` → `api-together-xyz`, `http://localhost:11434/v1` →
+ * `localhost-11434`; `provider` when nothing usable is left. Not yet unique (see ProviderManager).
+ */
+export function deriveProviderName(baseUrl: string): string {
+  let host = '';
+  try {
+    host = new URL(baseUrl).host;
+  } catch {
+    // An unusable URL is refused (base_url) before a name is needed.
+  }
+  const slug = host
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    // Room for a `-NNN` suffix that makes it unique.
+    .slice(0, NAME_MAX - 4)
+    .replace(/-+$/, '');
+  return slug || 'provider';
+}
+
+/** The spec's field for an ajv error: the top-level field for anything inside a model list. */
+function specProblem(e: NonNullable<typeof validateSpec.errors>[number]): ProviderSpecError {
+  if (e.keyword === 'additionalProperties') {
+    const field = String(e.params.additionalProperty);
+    return new ProviderSpecError(`Unknown field '${field}'.`, field);
+  }
+  if (e.keyword === 'required') {
+    const field = String(e.params.missingProperty);
+    return new ProviderSpecError(`'${field}' is required.`, field);
+  }
+  const field = e.instancePath.slice(1).replace(/\//g, '.');
+  const list = /^(model_names|models)(\.|$)/.exec(field)?.[1];
+  if (list) return new ProviderSpecError(`'${list}' must be an array of model names (at most 1000 strings of 1 to 256 characters).`, list);
+  return new ProviderSpecError(`'${field}' ${e.message}.`, field);
+}
 
 export class ProviderSpecError extends Error {
   constructor(
@@ -80,6 +127,8 @@ export function publicProvider(p: ProviderRuntime, source: 'config' | 'api', cre
  */
 export class ProviderManager {
   private readonly apiProviders = new Map<string, ProviderRecord>();
+  /** Names derived for POSTs still being applied: two at once never get the same one. */
+  private readonly derivingNames = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -170,25 +219,56 @@ export class ProviderManager {
   }
 
   /** Creates or replaces an API provider; resolves once Envoy has the cluster (or after 2 s). */
+  /**
+   * Creates or replaces an API provider; resolves once Envoy has the cluster (or after 2 s).
+   * Without `nameFromPath` (a POST) the body may leave out `type` (openai-compatible) and `name`
+   * (derived from the base URL, unique among all providers); a PUT's body names both.
+   */
   async put(spec: unknown, nameFromPath?: string): Promise<{ provider: Record<string, unknown>; created: boolean; applied: boolean }> {
-    if (!validateSpec(spec)) {
-      const e = validateSpec.errors![0];
-      const param = e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : e.keyword === 'required' ? String(e.params.missingProperty) : e.instancePath.slice(1).replace(/\//g, '.');
-      throw new ProviderSpecError(e.keyword === 'additionalProperties' ? `Unknown field '${param}'.` : `'${param}' ${e.message}.`, param);
+    if (!validateSpec(spec)) throw specProblem(validateSpec.errors![0]);
+    if (nameFromPath !== undefined) {
+      for (const field of ['name', 'type'] as const) if (spec[field] === undefined) throw new ProviderSpecError(`'${field}' is required.`, field);
+      if (spec.name !== nameFromPath) throw new ProviderSpecError('The name in the body must match the path.', 'name');
     }
-    if (nameFromPath !== undefined && spec.name !== nameFromPath) throw new ProviderSpecError('The name in the body must match the path.', 'name');
-    if (this.configNames.has(spec.name)) {
+    const type = spec.type ?? DEFAULT_PROVIDER_TYPE;
+    if (spec.name !== undefined && this.configNames.has(spec.name)) {
       throw new ProviderSpecError(`Provider '${spec.name}' is defined in the configuration file and cannot be changed through the API.`, 'name', 409);
     }
-    if (!translatorFor(spec.type)) throw new ProviderSpecError(`Unknown provider type '${spec.type}'.`, 'type');
+    if (!translatorFor(type)) throw new ProviderSpecError(`Unknown provider type '${type}'.`, 'type');
     if (spec.api_key && spec.api_key_env) throw new ProviderSpecError('Give api_key or api_key_env, not both.', 'api_key');
     const urlProblem = baseUrlProblem(spec.base_url);
     if (urlProblem) throw new ProviderSpecError(`'base_url' ${urlProblem}.`, 'base_url');
+    if (spec.name !== undefined) return this.save(spec, spec.name, type);
+    const name = await this.freeName(deriveProviderName(spec.base_url));
+    try {
+      return await this.save(spec, name, type);
+    } finally {
+      this.derivingNames.delete(name);
+    }
+  }
+
+  /** `base`, else `base-2`, `base-3`, ...: the first name no provider (configured, live or stored) has; reserved until released. */
+  private async freeName(base: string): Promise<string> {
+    for (let i = 1; i <= 1000; i++) {
+      const name = i === 1 ? base : `${base}-${i}`;
+      if (this.configNames.has(name) || this.registry.get(name) || this.derivingNames.has(name)) continue;
+      this.derivingNames.add(name);
+      const stored = await this.store.get(name).catch((err: unknown) => {
+        this.derivingNames.delete(name);
+        throw err;
+      });
+      if (!stored) return name;
+      this.derivingNames.delete(name);
+    }
+    throw new ProviderSpecError(`No free provider name starting with '${base}': give a 'name'.`, 'name', 409);
+  }
+
+  private async save(spec: ProviderSpec, name: string, type: string): Promise<{ provider: Record<string, unknown>; created: boolean; applied: boolean }> {
     const now = Date.now();
-    const existing = await this.store.get(spec.name);
+    const existing = await this.store.get(name);
     const rec: ProviderRecord = {
-      name: spec.name,
-      type: spec.type,
+      name,
+      type,
       baseUrl: spec.base_url,
       apiKey: spec.api_key_env ? `env:${spec.api_key_env}` : spec.api_key ? this.box.store(spec.api_key) : null,
       models: spec.model_names ?? spec.models ?? [],

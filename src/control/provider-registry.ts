@@ -45,7 +45,12 @@ export function toRuntime(cfg: ProviderConfig, env: NodeJS.ProcessEnv = process.
   };
 }
 
-/** Model-name rules a provider gets when its configuration lists no `models`. */
+/**
+ * Model-name rules a provider gets when its configuration lists no `models`, by its configured
+ * `type`. `openai-compatible` has none on purpose: such a server (vLLM, Ollama, ...) serves
+ * names of its own choosing, and OpenAI's rules would take `gpt-*` from a real `openai`
+ * provider listed after it. README's provider table shows the same rules.
+ */
 export const DEFAULT_MODEL_PATTERNS: Record<string, string[]> = {
   openai: ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*', 'text-embedding-*'],
   anthropic: ['claude-*'],
@@ -157,7 +162,9 @@ export class ProviderRegistry {
 
   /**
    * The models that can be listed: mappings, and the exact (non-pattern) model names providers
-   * declare. Patterns such as `gpt-*` route requests but name no model to list.
+   * declare. Patterns such as `gpt-*` route requests but name no model to list. An exact name is
+   * listed with the provider resolve() sends it to (an earlier provider's pattern, or a
+   * `provider/` prefix, can win over the provider that declares it), as chat would.
    */
   catalog(): ModelEntry[] {
     const out = new Map<string, ModelEntry>();
@@ -166,7 +173,12 @@ export class ProviderRegistry {
       if (provider) out.set(m.id, { id: m.id, provider, displayName: m.displayName, contextWindow: m.contextWindow });
     }
     for (const p of this.byName.values()) {
-      for (const name of p.models) if (!name.includes('*') && !out.has(name)) out.set(name, { id: name, provider: p.name });
+      for (const name of p.models) {
+        // A mapping id is the mapping's (none listed when none of its providers is left: chat 404s).
+        if (name.includes('*') || out.has(name) || this.mappings.has(name)) continue;
+        const target = this.resolve(name);
+        if (target) out.set(name, { id: name, provider: target.provider });
+      }
     }
     return [...out.values()].sort((a, b) => a.id.localeCompare(b.id));
   }

@@ -158,6 +158,7 @@ export class RateLimiter {
     const states = planned.map((p, i) => {
       const c = result.counters[i];
       const refused = result.over && refuses(p.op, c.count);
+      // The count is the sliding estimate, rounded up: remaining one-unit requests pass now.
       const remaining = Math.max(0, p.op.limit - c.count);
       this.decisions.inc({ rule: p.limit.rule, decision: p.op.mode === 'charge' ? 'charged' : refused ? 'over_limit' : 'ok' });
       return { ...p, count: c.count, resetMs: Math.max(0, c.resetMs), refused, remaining };
@@ -197,6 +198,8 @@ export class RateLimiter {
     }
     if (!result.over) return { overall_code: 'OK', statuses, response_headers_to_add: headers };
 
+    // A refused counter's resetMs is the wait until enough of its sliding window has slid out
+    // for this request (counters.ts, resetMs): the longest of them is when the request passes.
     const refused = states.filter((s) => s.refused);
     const waitMs = Math.max(...refused.map((s) => s.resetMs));
     const first = refused[0];

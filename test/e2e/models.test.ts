@@ -66,3 +66,26 @@ test('embeddings pass through to an OpenAI-compatible provider', async () => {
   expect(body.data[0].embedding.length).toBeGreaterThan(0);
   expect(body.usage.prompt_tokens).toBeGreaterThan(0);
 });
+
+test('GET /v1/models/{id} knows every id chat routes, and refuses what chat refuses', async () => {
+  for (const id of ['echo', 'echo.echo', 'echo/echo', 'echo.other-model', 'my-echo']) {
+    const res = await get(`/v1/models/${id}`);
+    expect([id, res.status]).toEqual([id, 200]);
+    expect(await res.json()).toMatchObject({ id, object: 'model', owned_by: 'echo', provider: 'echo' });
+  }
+  const routed = await chat(gw.url, { model: 'echo.echo', messages: [{ role: 'user', content: 'prefixed' }] });
+  expect(routed.status).toBe(200);
+  expect(routed.headers.get('x-gateway-served-by')).toBe('echo/echo');
+
+  for (const id of ['nobody.echo', 'nobody/echo', 'echo.', 'gpt-4o-mini']) {
+    const res = await get(`/v1/models/${id}`);
+    expect([id, res.status]).toEqual([id, 404]);
+    expect((await res.json()).error.code).toBe('model_not_found');
+    expect((await chat(gw.url, { model: id, messages: [{ role: 'user', content: 'x' }] })).status).toBe(404);
+  }
+  // Allowed models ['echo']: another spelling of it is not allowed, here as in chat.
+  expect((await get('/v1/models/echo', LIMITED)).status).toBe(200);
+  expect((await get('/v1/models/echo.echo', LIMITED)).status).toBe(404);
+  const refused = await chat(gw.url, { model: 'echo.echo', messages: [{ role: 'user', content: 'x' }] }, { authorization: `Bearer ${LIMITED}` });
+  expect(refused.status).toBe(403);
+});

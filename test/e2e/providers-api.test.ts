@@ -139,3 +139,61 @@ test('/health reports each provider from Envoy\'s view', async () => {
   expect(h.status).toBe('healthy');
   expect(h.providers.echo).toMatchObject({ healthy: true, ejected: false, circuit_open: false });
 });
+
+describe("LiteLLM's short body {base_url, api_key, model_names}", () => {
+  const post = (body: unknown) => api('/v1/providers', { method: 'POST', body: JSON.stringify(body) });
+
+  test('is an openai-compatible provider named after its host: it serves, and DELETE takes the returned name', async () => {
+    const host = `127-0-0-1-${new URL(fake.url).port}`;
+    const created = await post({ base_url: fake.url, api_key: 'sk-short-body-secret', model_names: ['short-model'] });
+    expect(created.status).toBe(201);
+    const first = await created.json();
+    expect(first).toMatchObject({ name: host, type: 'openai-compatible', source: 'api', has_api_key: true, models: ['short-model'], applied: true });
+    expect(JSON.stringify(first)).not.toContain('sk-short-body-secret');
+
+    // The same body again is another provider, under a name of its own.
+    const again = await post({ base_url: fake.url, api_key: 'sk-short-body-second', model_names: ['short-model'] });
+    expect(again.status).toBe(201);
+    const second = await again.json();
+    expect(second.name).toBe(`${host}-2`);
+    expect((await (await api(`/v1/providers/${second.name}`)).json()).type).toBe('openai-compatible');
+
+    const served = await chatAs('short-model');
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-gateway-served-by')).toBe(`${host}/short-model`);
+    expect(fake.requests.at(-1)!.headers.authorization).toBe('Bearer sk-short-body-secret');
+    expect((await chatAs(`${second.name}/short-model`)).status).toBe(200);
+    expect(fake.requests.at(-1)!.headers.authorization).toBe('Bearer sk-short-body-second');
+
+    for (const p of [first, second]) {
+      const deleted = await api(`/v1/providers/${p.name}`, { method: 'DELETE' });
+      expect(deleted.status).toBe(200);
+      expect(await deleted.json()).toMatchObject({ name: p.name, deleted: true });
+    }
+    expect((await chatAs('short-model')).status).toBe(404);
+    expect(await envoyClusters()).not.toContain(`provider_${host}::`);
+  });
+
+  test('bad input is a 400 in the OpenAI error shape naming the field; a PUT still names its provider and type', async () => {
+    const before = (await (await api('/v1/providers')).json()).data.length;
+    const cases: [string, string, unknown][] = [
+      ['POST', 'model_names', { base_url: fake.url, api_key: 'sk-x', model_names: 'short-model' }],
+      ['POST', 'model_names', { base_url: fake.url, api_key: 'sk-x', model_names: ['ok', 7] }],
+      ['POST', 'model_names', { base_url: fake.url, api_key: 'sk-x', model_names: [''] }],
+      ['POST', 'base_url', { api_key: 'sk-x', model_names: ['m'] }],
+      ['POST', 'base_url', { base_url: 'ftp://example.com', api_key: 'sk-x', model_names: ['m'] }],
+      ['POST', 'api_key', { base_url: fake.url, api_key: 7, model_names: ['m'] }],
+      ['POST', 'type', { base_url: fake.url, type: 'nonsense', model_names: ['m'] }],
+      ['POST', 'model', { base_url: fake.url, model: 'm' }],
+      ['PUT', 'name', { base_url: fake.url, type: 'openai-compatible' }],
+      ['PUT', 'type', { name: 'put-me', base_url: fake.url }],
+    ];
+    for (const [method, param, body] of cases) {
+      const res = await api(method === 'PUT' ? '/v1/providers/put-me' : '/v1/providers', { method, body: JSON.stringify(body) });
+      expect([method, param, res.status]).toEqual([method, param, 400]);
+      const { error } = await res.json();
+      expect(error).toEqual({ message: expect.stringContaining(param), type: 'invalid_request_error', param, code: 'invalid_provider' });
+    }
+    expect((await (await api('/v1/providers')).json()).data.length).toBe(before);
+  });
+});

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
+import Redis from 'ioredis';
 import { RedisCounters } from '../../src/ratelimit/redis';
 import { describeCounters } from '../unit/counter-suite';
 
@@ -45,6 +46,59 @@ if (!url) {
       const check = await a.apply([{ ...charge, hits: 0, mode: 'check' }]);
       expect(check.counters[0].count).toBe(700);
     } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test('a counter is one hash that expires one window after its last hit; checks alone store nothing', async () => {
+    const prefix = `test:${process.pid}:${crypto.randomBytes(4).toString('hex')}:`;
+    const c = await open(prefix);
+    const raw = new Redis(url);
+    try {
+      await c.apply([{ key: 'unused', hits: 0, limit: 5, windowMs: 60_000, mode: 'check' }]);
+      expect(await raw.keys(`${prefix}*`)).toEqual([]);
+      await c.apply([{ key: 'used', hits: 1, limit: 5, windowMs: 60_000, mode: 'limit' }]);
+      await new Promise((r) => setTimeout(r, 50));
+      await c.apply([{ key: 'used', hits: 1, limit: 5, windowMs: 60_000, mode: 'limit' }]);
+      const keys = await raw.keys(`${prefix}*`);
+      expect(keys).toHaveLength(1);
+      expect(await raw.type(keys[0])).toBe('hash');
+      // Renewed by the second hit: about one window (at most two after the window started).
+      const ttl = await raw.pttl(keys[0]);
+      expect(ttl).toBeGreaterThan(59_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      const h = await raw.hgetall(keys[0]);
+      expect(Number(h.c)).toBe(2);
+      expect(Number(h.cl) - Number(h.s)).toBeGreaterThanOrEqual(40);
+    } finally {
+      raw.disconnect();
+      await c.close();
+    }
+  });
+
+  test("the window runs on Redis's clock: replicas with skewed clocks agree on counts and resets", async () => {
+    const prefix = `test:${process.pid}:${crypto.randomBytes(4).toString('hex')}:`;
+    const [a, b] = await Promise.all([open(prefix), open(prefix)]);
+    const op = { key: 'skew', hits: 1, limit: 10, windowMs: 60_000, mode: 'limit' as const };
+    const real = Date.now;
+    try {
+      const results = [];
+      for (let i = 0; i < 12; i++) {
+        // Replica b an hour ahead, then an hour behind: nothing the script sees.
+        if (i % 2) Date.now = () => real() + (i % 4 === 1 ? 3_600_000 : -3_600_000);
+        try {
+          results.push(await (i % 2 ? b : a).apply([op]));
+        } finally {
+          Date.now = real;
+        }
+      }
+      expect(results.map((r) => r.over)).toEqual([...Array(10).fill(false), true, true]);
+      expect(results.map((r) => r.counters[0].count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10]);
+      const resets = results.map((r) => r.counters[0].resetMs);
+      expect(Math.max(...resets) - Math.min(...resets)).toBeLessThan(1000);
+      expect(Math.max(...resets)).toBeLessThanOrEqual(60_000);
+    } finally {
+      Date.now = real;
       await Promise.all([a.close(), b.close()]);
     }
   });

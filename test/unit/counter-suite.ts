@@ -6,6 +6,8 @@ import type { CounterBackend, CounterOp } from '../../src/ratelimit/counters';
  * cases against each. Keys are unique per test, so a shared Redis needs no cleanup.
  */
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
 type Step = { ops: Omit<CounterOp, 'key'>[]; over: boolean; counts: number[] };
 
 const op = (mode: CounterOp['mode'], hits: number, limit: number, windowMs = 60_000): Omit<CounterOp, 'key'> => ({ mode, hits, limit, windowMs });
@@ -109,6 +111,50 @@ export function describeCounters(name: string, open: () => Promise<CounterBacken
       const r = await backend.apply([{ key, ...op('limit', 1, 1, 150) }]);
       expect(r.over).toBe(false);
       expect(r.counters[0].count).toBe(1);
+    });
+
+    test('a burst straddling a window boundary passes at most 1.1× the limit (sliding, not fixed, windows)', async () => {
+      // On the backend's own clock (Redis: the server's), so real time: a 2 s window and a burst
+      // of a tenth of it, 100 ms either side of the boundary. A fixed window would pass 2×.
+      const key = fresh();
+      const L = 100;
+      const W = 2000;
+      const first = await backend.apply([{ key, ...op('limit', 1, L, W) }]);
+      const boundary = Date.now() + first.counters[0].resetMs;
+      await sleep(boundary - 100 - Date.now());
+      let passed = 0;
+      let calls = 0;
+      while (Date.now() < boundary + 100) {
+        const batch = await Promise.all(Array.from({ length: 5 }, () => backend.apply([{ key, ...op('limit', 1, L, W) }])));
+        passed += batch.filter((r) => !r.over).length;
+        calls += 5;
+      }
+      expect(calls).toBeGreaterThan(2 * L); // the burst did go on after the boundary
+      expect(passed).toBeGreaterThanOrEqual(L - 1); // the window was filled before it
+      expect(passed).toBeLessThanOrEqual(1.1 * L);
+    });
+
+    test('a refused call is told when to come back, at most a window after the last hit', async () => {
+      const key = fresh();
+      const W = 1000;
+      // Three requests spread over half the window, the fourth refused.
+      for (let i = 0; i < 3; i++) {
+        expect((await backend.apply([{ key, ...op('limit', 1, 3, W) }])).over).toBe(false);
+        if (i < 2) await sleep(250);
+      }
+      const refused = await backend.apply([{ key, ...op('limit', 1, 3, W) }]);
+      expect(refused.over).toBe(true);
+      const wait = refused.counters[0].resetMs;
+      // Next window, the 3 hits spread over ~500 ms must weigh <= 2: ~167 ms into it.
+      expect(wait).toBeGreaterThan(W - 500);
+      expect(wait).toBeLessThanOrEqual(W);
+      const back = Date.now() + wait;
+      await sleep(back - 100 - Date.now());
+      expect((await backend.apply([{ key, ...op('limit', 1, 3, W) }])).over).toBe(true);
+      await sleep(back + 20 - Date.now());
+      const r = await backend.apply([{ key, ...op('limit', 1, 3, W) }]);
+      expect(r.over).toBe(false);
+      expect(r.counters[0].count).toBeGreaterThanOrEqual(2); // this one, and the previous window still partly counted
     });
 
     test('concurrent calls never lose an increment nor share the last unit', async () => {

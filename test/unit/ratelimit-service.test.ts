@@ -103,6 +103,45 @@ describe('RateLimiter', () => {
     expect(await registry.metrics()).toContain('gateway_ratelimit_decisions_total{rule="tpm",decision="charged"} 1');
   });
 
+  test('sliding windows: retry-after is the wait for one more request, remaining and reset agree', async () => {
+    let now = 1_700_000_000_000;
+    const start = now;
+    const l = new RateLimiter({
+      limits: compileRules([{ name: 'rpm', match: { key: '*' }, requests_per_minute: 10 }]),
+      backend: new MemoryCounters(() => now),
+      failureMode: 'fail_open',
+      log,
+    });
+    const ask = () => l.shouldRateLimit({ descriptors: [{ entries: [{ key: 'kind', value: 'requests' }, { key: 'key', value: 'k' }] }] });
+    // Ten requests, one every 6 s: the limit, evenly spent over the first window.
+    for (let i = 0; i < 10; i++) {
+      now = start + i * 6000;
+      const res = await ask();
+      expect(res.overall_code).toBe('OK');
+      expect(header(res, 'x-gateway-ratelimit-remaining-requests')).toBe(String(9 - i));
+    }
+    // The last one took the last unit: its reset is already the wait for the next, 6 s after the
+    // first request slid out (the ten hits are taken as spread over the 54 s they span).
+    now = start + 60_000;
+    const refused = await ask();
+    expect(refused.overall_code).toBe('OVER_LIMIT');
+    expect(header(refused, 'x-ratelimit-remaining-requests')).toBe('0');
+    const waitMs = Number(header(refused, 'retry-after-ms'));
+    expect(waitMs).toBe(5400);
+    expect(header(refused, 'retry-after')).toBe('6');
+    expect(header(refused, 'x-ratelimit-reset-requests')).toBe('5.4s');
+    expect(refused.statuses[0].duration_until_reset).toEqual({ seconds: 5, nanos: 400_000_000 });
+    now += waitMs - 1;
+    expect((await ask()).overall_code).toBe('OVER_LIMIT');
+    now += 1;
+    const ok = await ask();
+    expect(ok.overall_code).toBe('OK');
+    // Steady at the limit: no room left, the reset says when the next one will fit.
+    expect(header(ok, 'x-gateway-ratelimit-remaining-requests')).toBe('0');
+    expect(header(ok, 'x-gateway-ratelimit-reset-requests')).toBe('5.4s');
+    await l.close();
+  });
+
   test('descriptors no rule matches: OK without statuses detail or headers', async () => {
     const { l } = limiter();
     const res = await l.shouldRateLimit({ descriptors: [{ entries: [{ key: 'kind', value: 'requests' }, { key: 'team', value: 'x' }] }] });

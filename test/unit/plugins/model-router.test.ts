@@ -184,7 +184,6 @@ describe('GET /v1/models', () => {
   });
 
   test.each([
-    ['/v1/models/gpt-4o', 'gpt-4o'],
     ['/v1/models/__proto__', '__proto__'],
     ['/v1/models/%E0%A4%A', '%E0%A4%A'],
   ])('GET %s: 404 model_not_found (patterns name no model; bad escapes are unknown models)', async (path, named) => {
@@ -208,5 +207,75 @@ describe('GET /v1/models', () => {
   test('providers added at run time are listed at once', () => {
     h.registry.upsert({ ...h.registry.get('local')!, name: 'extra', cluster: 'provider_extra', models: ['phi-4'] });
     expect(ids(get('/v1/models?provider=extra'))).toEqual(['phi-4']);
+  });
+});
+
+describe('GET /v1/models/{id} knows every id chat routes, by the same resolution', () => {
+  const path = (id: string) => `/v1/models/${id.split('/').map(encodeURIComponent).join('/')}`;
+
+  test.each([
+    ['a provider model pattern', 'gpt-4o', 'openai'],
+    ["the provider type's default patterns", 'claude-3-5-haiku', 'anthropic'],
+    ['an exact model name', 'llama3', 'local'],
+    ['another provider pattern', 'local-phi', 'local'],
+    ['provider/model', 'local/any-model', 'local'],
+    ['provider.model', 'openai.gpt-4o-mini', 'openai'],
+    ['provider/model with a slash in the model', 'local/org/model-v1', 'local'],
+    ['a mapping', 'smart', 'anthropic'],
+    ['a unicode model name', 'модель', 'local'],
+  ])('%s: %s is described with the provider chat sends it to', (_name, id, provider) => {
+    const r = get(path(id));
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id, object: 'model', owned_by: provider, provider });
+    expect(route(id).target?.provider).toBe(provider);
+  });
+
+  test('a mapping keeps its display name and context window', () => {
+    expect(get('/v1/models/smart').body).toEqual({
+      id: 'smart', object: 'model', created: 0, owned_by: 'anthropic', provider: 'anthropic', display_name: 'Smart', context_window: 200000,
+    });
+  });
+
+  test.each(['no-such-model', 'local/', 'openai.', 'nobody/gpt-x', 'nobody.gpt-x', '__proto__'])('%j: 404 model_not_found, as chat', async (id) => {
+    const err = await gatewayError(() => hooks.onRequest!(requestContext({ method: 'GET', path: path(id) })));
+    expect([err.status, err.code]).toEqual([404, 'model_not_found']);
+    const chatErr = await gatewayError(() => hooks.onRequest!(requestContext({ body: chat(id) })));
+    expect([chatErr.status, chatErr.code]).toEqual([404, 'model_not_found']);
+  });
+
+  test.each([
+    ['allowed providers', { allowedProviders: ['local'] }, 'openai.gpt-4o-mini'],
+    ['allowed providers (a pattern)', { allowedProviders: ['anthropic'] }, 'gpt-4o'],
+    ['allowed models (another spelling of an allowed one)', { allowedModels: ['gpt-4o'] }, 'openai/gpt-4o'],
+    ['allowed models', { allowedModels: ['llama3'] }, 'claude-x'],
+  ] as [string, Partial<Principal>, string][])('not allowed by its %s: 404, not 403', async (_name, limits, id) => {
+    const principal: Principal = { id: 'k', kind: 'api_key', ...limits };
+    const err = await gatewayError(() => hooks.onRequest!(requestContext({ method: 'GET', path: path(id), principal })));
+    expect([err.status, err.code]).toEqual([404, 'model_not_found']);
+  });
+
+  test('allowed by both lists: described', () => {
+    const principal: Principal = { id: 'k', kind: 'api_key', allowedModels: ['openai.*'], allowedProviders: ['openai'] };
+    expect(get('/v1/models/openai.gpt-4o-mini', principal).body).toMatchObject({ id: 'openai.gpt-4o-mini', provider: 'openai' });
+  });
+
+  test('an exact name an earlier provider pattern takes is listed and described with that provider', () => {
+    h.registry.upsert({ ...h.registry.get('local')!, name: 'shadow', cluster: 'provider_shadow', models: ['gpt-4o-mini', 'shadow-only'] });
+    expect(route('gpt-4o-mini').target?.provider).toBe('openai');
+    expect(get('/v1/models/gpt-4o-mini').body).toMatchObject({ provider: 'openai' });
+    const listed = (get('/v1/models').body as { data: { id: string; provider: string }[] }).data;
+    expect(listed.filter((m) => m.id === 'gpt-4o-mini' || m.id === 'shadow-only').map((m) => [m.id, m.provider])).toEqual([
+      ['gpt-4o-mini', 'openai'],
+      ['shadow-only', 'shadow'],
+    ]);
+  });
+
+  test('providers added or removed at run time are resolved at once', async () => {
+    const lookup = () => hooks.onRequest!(requestContext({ method: 'GET', path: '/v1/models/extra.anything' }));
+    expect((await gatewayError(lookup)).status).toBe(404);
+    h.registry.upsert({ ...h.registry.get('local')!, name: 'extra', cluster: 'provider_extra', models: [] });
+    expect(get('/v1/models/extra.anything').body).toMatchObject({ id: 'extra.anything', provider: 'extra' });
+    h.registry.remove('extra');
+    expect((await gatewayError(lookup)).status).toBe(404);
   });
 });
