@@ -4,12 +4,13 @@ import path from 'node:path';
 import { envoyAdminProbe } from './admin/health';
 import { adminJwtVerifier } from './admin/jwt';
 import { ConfigError, loadConfig } from './config/load';
+import { envOverridesIn } from './config/env';
 import { resolveWorkers, workerCount } from './config/workers';
 import { checkPortsFree, listeningPorts, PortUnavailableError } from './config/ports';
 import type { GatewayConfig } from './config/types';
 import { gatewayBootstrap, writeBootstrap } from './envoy/config/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
-import { createLogger, flushLogs, type Logger } from './observability/logger';
+import { flushLogs, gatewayLogger, LogFileError, type GatewayLog, type Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
 import { checkSecuritySettings, loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
 import { SettingsService } from './security/settings';
@@ -91,7 +92,25 @@ function withWorkers(processor: Processor, workers: WorkerPool): Processor {
   });
 }
 
-async function start(config: GatewayConfig, log: Logger): Promise<void> {
+/**
+ * With a log file, SIGHUP reopens it (logrotate's `postrotate`: `kill -HUP <pid>`); the primary
+ * passes the signal on to the processor workers, which write to the file too. Without one,
+ * SIGHUP keeps its default (the process ends).
+ */
+function reopenLogOnSighup(logging: GatewayLog, log: Logger, forwardToWorkers: boolean): void {
+  if (!logging.file) return;
+  process.on('SIGHUP', () => {
+    logging.reopen();
+    if (forwardToWorkers) for (const w of Object.values(cluster.workers ?? {})) if (w && !w.isDead()) w.process.kill('SIGHUP');
+    log.info({ file: logging.file }, 'log file reopened');
+  });
+}
+
+async function start(config: GatewayConfig, logging: GatewayLog): Promise<void> {
+  const { log } = logging;
+  reopenLogOnSighup(logging, log, true);
+  const overrides = envOverridesIn(process.env);
+  if (overrides.length) log.info({ overrides: Object.fromEntries(overrides.map((o) => [o.variable, o.key])) }, 'configuration overridden by environment variables');
   resolveWorkers(config);
   const manageEnvoy = config.envoy.manage;
   let supervisor: EnvoySupervisor | undefined;
@@ -206,9 +225,12 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const config = loadConfig({ path: args.config });
   if (args.noEnvoy) config.envoy.manage = false;
-  const log = createLogger(config.logging.level);
+  const logging = gatewayLogger(config.logging, config.base_dir);
+  const log = logging.log;
   if (cluster.isWorker && process.env.GATEWAY_PROCESSOR_WORKER === '1') {
     const workerLog = log.child({ worker: cluster.worker?.id });
+    // Workers write their own lines to stdout and to the log file; the primary forwards SIGHUP.
+    reopenLogOnSighup(logging, workerLog, false);
     process.on('uncaughtException', (err) => {
       workerLog.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception');
       flushLogs(workerLog);
@@ -234,11 +256,11 @@ async function main(): Promise<void> {
     flushLogs(log);
     return;
   }
-  await start(config, log);
+  await start(config, logging);
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError || err instanceof EnvoyMissingError || err instanceof PortUnavailableError) {
+  if (err instanceof ConfigError || err instanceof EnvoyMissingError || err instanceof PortUnavailableError || err instanceof LogFileError) {
     process.stderr.write(`llm-gateway: ${err.message}\n`);
     process.exit(2);
   }

@@ -235,6 +235,8 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     metrics,
     log,
     routingHeader: ROUTING_HEADER,
+    requestTimeoutMs: config.server.request_timeout_seconds * 1000,
+    logBodies: config.logging.bodies.enabled ? { maxBytes: config.logging.bodies.max_bytes } : undefined,
     pricing,
     inflight,
     attempts,

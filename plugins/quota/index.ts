@@ -2,7 +2,9 @@ import { definePlugin, GatewayError } from '../../src';
 
 /**
  * Per-key request quota (default 100 requests per hour, as the original gateway: QUOTA_ENABLED
- * and QUOTA_LIMIT), overridable per key, plus the keys' token and dollar budgets.
+ * and QUOTA_LIMIT), overridable per key, plus the keys' token and dollar budgets. As for every
+ * setting with an environment variable: the options (the configuration file) win over the
+ * defaults, and QUOTA_ENABLED / QUOTA_LIMIT win over both.
  *
  * The quota is counted by the gateway's global rate limiting, not here: the plugin sets each
  * caller's quota through the rate limit capability (`ctx.rateLimits.setQuota`), and Envoy's rate
@@ -21,16 +23,22 @@ interface Options {
   budget_cache_ms: number;
 }
 
-/** QUOTA_LIMIT: a whole number of requests (0 allows none); anything else keeps the default 100. */
-function envLimit(v: string | undefined, log: { warn(o: object, msg: string): void }): number {
-  if (v === undefined || v.trim() === '') return 100;
+const DEFAULT_LIMIT = 100;
+
+/**
+ * QUOTA_LIMIT: a whole number of requests (0 allows none). Unset or empty: undefined; anything
+ * else is ignored with a warning, and the option (or the default 100) applies.
+ */
+function envLimit(v: string | undefined, fallback: number, log: { warn(o: object, msg: string): void }): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
   const n = Number(v);
   if (Number.isSafeInteger(n) && n >= 0) return n;
-  log.warn({ QUOTA_LIMIT: v.slice(0, 32) }, 'QUOTA_LIMIT is not a whole number of requests: the default 100 applies');
-  return 100;
+  log.warn({ QUOTA_LIMIT: v.slice(0, 32), limit: fallback }, `QUOTA_LIMIT is not a whole number of requests: ${fallback} applies`);
+  return undefined;
 }
 
-const envBool = (v: string | undefined) => (v === undefined ? undefined : !/^(0|false|no|off)$/i.test(v.trim()));
+/** QUOTA_ENABLED: off for 0/false/no/off, on for anything else; unset or empty: undefined. */
+const envBool = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : !/^(0|false|no|off)$/i.test(v.trim()));
 
 export default definePlugin<Options>({
   name: 'quota',
@@ -47,8 +55,9 @@ export default definePlugin<Options>({
     },
   },
   create(options, host) {
-    const enabled = options.enabled ?? envBool(process.env.QUOTA_ENABLED) ?? true;
-    const defaultLimit = options.limit ?? envLimit(process.env.QUOTA_LIMIT, host.log);
+    // The environment over the options (the configuration file), the options over the defaults.
+    const enabled = envBool(process.env.QUOTA_ENABLED) ?? options.enabled ?? true;
+    const defaultLimit = envLimit(process.env.QUOTA_LIMIT, options.limit ?? DEFAULT_LIMIT, host.log) ?? options.limit ?? DEFAULT_LIMIT;
     const spend = new Map<string, { at: number; tokens: number; cost: number }>();
     host.log.info({ enabled, limit: defaultLimit, window_seconds: options.window_seconds }, 'request quota');
 

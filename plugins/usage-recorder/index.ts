@@ -1,10 +1,14 @@
-import { definePlugin, type RequestContext } from '../../src';
+import { CACHED_ANSWER_METADATA, definePlugin, type CachedAnswer, type RequestContext } from '../../src';
 
 /**
  * Records one usage record per request (tokens, cost, timing, who and what) through the
  * gateway's batched writer. For streams it asks the provider for the exact token counts
  * (`stream_options.include_usage`) even when the client did not, and then hides that extra
  * usage chunk from the client, so billing never rests on an estimate.
+ *
+ * A request the response cache answered (its CachedAnswer in ctx.metadata) is recorded once,
+ * flagged `cached`, with the cached answer's tokens and the cache's cost: nothing went upstream,
+ * so the core has neither usage nor cost for it.
  */
 
 const STREAM_USAGE_ENDPOINTS = new Set(['chat.completions', 'completions']);
@@ -35,7 +39,9 @@ export default definePlugin({
 
       onComplete(ctx) {
         const p = ctx.principal;
-        const u = ctx.usage;
+        // Only an answer the client actually got from the cache (a 200 reply by the gateway).
+        const hit = ctx.outcome === 'responded' && ctx.finalStatus === 200 ? (ctx.metadata.get(CACHED_ANSWER_METADATA) as CachedAnswer | undefined) : undefined;
+        const u = hit ? hit.usage : ctx.usage;
         const langchain = ctx.request.prefix === '/v1/langchain' || p?.tier === 'langchain';
         host.usage.record({
           id: ctx.id,
@@ -49,18 +55,19 @@ export default definePlugin({
           api: ctx.request.endpoint,
           provider: ctx.target?.provider ?? null,
           modelRequested: ctx.request.model ?? null,
-          modelServed: ctx.servedModel ?? ctx.target?.model ?? null,
+          modelServed: (hit ? hit.model : ctx.servedModel) ?? ctx.target?.model ?? null,
           promptTokens: u?.promptTokens ?? 0,
           completionTokens: u?.completionTokens ?? 0,
           cachedTokens: u?.cachedTokens ?? 0,
           reasoningTokens: u?.reasoningTokens ?? 0,
           totalTokens: u?.totalTokens ?? 0,
-          costUsd: ctx.costUsd ?? 0,
+          costUsd: (hit ? hit.costUsd : ctx.costUsd) ?? 0,
           durationMs: ctx.durationMs ?? 0,
           ttftMs: ctx.timeToFirstByteMs === undefined ? null : Math.round(ctx.timeToFirstByteMs * 100) / 100,
           status: ctx.finalStatus ?? 0,
-          streamed: ctx.response?.streamed ?? false,
+          streamed: hit ? hit.streamed : (ctx.response?.streamed ?? false),
           outcome: ctx.outcome ?? null,
+          ...(hit ? { cached: true } : {}),
         });
       },
     };

@@ -35,6 +35,11 @@ export class AdminRouter {
     return this;
   }
 
+  /** Every route served, as `METHOD /path` with `:name` segments (e.g. `GET /v1/keys/:id`). */
+  listRoutes(): string[] {
+    return this.routes.flatMap((r) => [...r.byMethod.keys()].map((method) => `${method} /${r.segments.join('/')}`));
+  }
+
   private match(path: string): { route: Route; params: Record<string, string> } | undefined {
     const parts = path.split('/').filter(Boolean);
     for (const route of this.routes) {

@@ -3,6 +3,7 @@ import { hasDotSegment } from '../core/endpoints';
 import { errorBody } from '../domain/errors';
 import { tooDeep } from '../domain/json-depth';
 import type { Logger } from '../observability/logger';
+import { registerDocsRoutes } from './openapi/routes';
 import type { AdminResponse, AdminRouter, BodyReader } from './router';
 
 /** Admin bodies are small settings objects; Envoy holds the admin routes to the same limit (bootstrap.ts). */
@@ -100,8 +101,12 @@ function discardRest(req: http.IncomingMessage): void {
   req.resume();
 }
 
-/** The processor's HTTP API (health, metrics, management), reached through Envoy's admin routes. */
+/**
+ * The processor's HTTP API (health, metrics, management), reached through Envoy's admin routes.
+ * It also serves the API's description: /openapi.json and Swagger UI at /docs (./openapi).
+ */
 export function createAdminServer(router: AdminRouter, log: Logger): http.Server {
+  registerDocsRoutes(router);
   // Envoy already caps request headers (60 KB by default, answered with a JSON 431); Node's own
   // 16 KB cap would answer bodiless 431s for what Envoy let through.
   const server = http.createServer({ maxHeaderSize: 96 * 1024 }, async (req, res) => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { embeddedDefaults } from './defaults';
+import { applyEnvOverrides } from './env';
 import { gatewayConfigSchema } from './schema';
 import type { Defaulted } from './schema-kit';
 import { mtlsProblems, withIdentityOptions } from '../identity/config';
@@ -74,6 +75,9 @@ function secretsHidden(doc: Record<string, unknown>): Record<string, unknown> {
   return { ...doc, keys: { ...keys, entries: Object.fromEntries(named) } };
 }
 
+/** A variable that overrides the configuration (src/config/env.ts) has a value that cannot be used. */
+class EnvironmentError extends ConfigError {}
+
 export interface LoadOptions {
   /** Explicit path; when absent, ./gateway.yaml is used if present, else the embedded defaults. */
   path?: string;
@@ -81,7 +85,12 @@ export interface LoadOptions {
   cwd?: string;
 }
 
-export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+/**
+ * Validates a configuration document and fills its defaults, then applies the environment
+ * variables that override it (src/config/env.ts): file values win over defaults, the
+ * environment over both. `cwd` is what relative paths in those variables are relative to.
+ */
+export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): GatewayConfig {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError('configuration must be a YAML mapping at the top level');
@@ -96,6 +105,8 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
     throw new ConfigError('invalid gateway configuration', (validateConfig.errors ?? []).map(describeSchemaError));
   }
   const config: GatewayConfig = Object.assign(doc, { base_dir: baseDir });
+  const envProblems = applyEnvOverrides(config, env, cwd);
+  if (envProblems.length) throw new EnvironmentError('invalid environment', envProblems);
   checkSemantics(config);
   config.plugins = withIdentityOptions(config.plugins, config.mtls);
   return config;
@@ -142,7 +153,7 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
   const file = path.resolve(cwd, explicit ?? 'gateway.yaml');
   if (!fs.existsSync(file)) {
     if (explicit) throw new ConfigError(`configuration file not found: ${file}`);
-    return parseConfig(structuredClone(embeddedDefaults), cwd, env);
+    return parseConfig(structuredClone(embeddedDefaults), cwd, env, cwd);
   }
   let raw: unknown;
   try {
@@ -151,9 +162,9 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
   }
   try {
-    return parseConfig(raw, path.dirname(file), env);
+    return parseConfig(raw, path.dirname(file), env, cwd);
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message.split(':\n')[0]}`, err.problems);
+    if (err instanceof ConfigError && !(err instanceof EnvironmentError)) throw new ConfigError(`${file}: ${err.message.split(':\n')[0]}`, err.problems);
     throw err;
   }
 }

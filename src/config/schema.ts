@@ -20,12 +20,17 @@ export const serverSchema = Default(
   Closed({
     /** Address Envoy's HTTP listener binds. */
     listen_address: Default(Type.String(), '0.0.0.0'),
+    /** The public listener's port; $SERVER_PORT overrides it. */
     http_port: Default(port(), 8080),
     /** false: no plain listener (mesh deployments where only the mTLS listener is exposed). */
     http_enabled: Default(Type.Boolean(), true),
     /** Largest request body accepted; larger bodies get a JSON 413 from Envoy. */
     max_request_body_bytes: Default(Type.Integer({ minimum: 1024 }), 10 * 1024 * 1024),
-    /** Whole-request timeout for LLM routes; 0 disables it (long streams). */
+    /**
+     * Whole-request timeout for LLM routes (streams included), answered with an OpenAI-shaped
+     * 504; it also caps a provider's own timeout_seconds. 0 disables it (long streams).
+     * $REQUEST_TIMEOUT overrides it.
+     */
     request_timeout_seconds: Default(Type.Number({ minimum: 0 }), 600),
     /** Time a stream may stay silent before Envoy resets it. */
     stream_idle_timeout_seconds: Default(Type.Number({ minimum: 1 }), 300),
@@ -80,9 +85,38 @@ export const processorSchema = Default(
   {},
 );
 
+export const logFileSchema = Default(
+  Closed({
+    /** JSON logs to this file as well as stdout; $LOG_TO_FILE overrides it. */
+    enabled: Default(Type.Boolean(), false),
+    /**
+     * Appended to, and reopened on SIGHUP (logrotate's postrotate). Relative to the
+     * configuration's folder; $LOG_FILE_PATH (relative to the working directory) overrides it.
+     */
+    path: Default(Type.String({ minLength: 1 }), 'logs/gateway.log'),
+  }),
+  {},
+);
+
+export const bodyLoggingSchema = Default(
+  Closed({
+    /**
+     * The per-request log line carries the request body (after the plugins ran: the content
+     * filter's redactions apply) and the response body as the client got it (streams as their
+     * assembled text). Off by default: bodies are user data.
+     */
+    enabled: Default(Type.Boolean(), false),
+    /** Per body; a longer one is cut at this many bytes and marked as truncated. */
+    max_bytes: Default(Type.Integer({ minimum: 1 }), 16384),
+  }),
+  {},
+);
+
 export const loggingSchema = Default(
   Closed({
     level: Default(StringEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+    file: logFileSchema,
+    bodies: bodyLoggingSchema,
   }),
   {},
 );
@@ -149,7 +183,11 @@ export const keySourceSchema = Type.Object(
 
 export const keysSchema = Default(
   Closed({
-    /** keys.json in the original gateway's shape; defaults to $KEYS_FILE, else keys.json beside the config if present. */
+    /**
+     * keys.json in the original gateway's shape (relative to the configuration's folder); else
+     * keys.json beside the configuration if present. $KEYS_FILE_PATH (the original gateway's
+     * name) or $KEYS_FILE, relative to the working directory, override it.
+     */
     file: Type.Optional(Type.String()),
     /** Inline keys, same shape as keys.json's virtual_keys: secret → settings (checked on import, src/keys/schema.ts). */
     entries: Default(OpenObject<{ [secret: string]: KeySpec }>(), {}),

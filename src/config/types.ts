@@ -8,6 +8,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { Defaulted } from './schema-kit';
 import type {
+  bodyLoggingSchema,
   deploymentSchema,
   echoDemoSchema,
   envoySchema,
@@ -15,6 +16,7 @@ import type {
   gatewayConfigSchema,
   keySourceSchema,
   keysSchema,
+  logFileSchema,
   loggingSchema,
   modelMappingSchema,
   pluginSchema,
@@ -38,6 +40,8 @@ export type ServerConfig = Defaulted<typeof serverSchema>;
 export type EnvoyConfig = Defaulted<typeof envoySchema>;
 export type ProcessorConfig = Defaulted<typeof processorSchema>;
 export type LoggingConfig = Defaulted<typeof loggingSchema>;
+export type LogFileConfig = Defaulted<typeof logFileSchema>;
+export type BodyLoggingConfig = Defaulted<typeof bodyLoggingSchema>;
 export type ProviderConfig = Defaulted<typeof providerSchema>;
 export type PluginConfig = Defaulted<typeof pluginSchema>;
 export type EchoDemoConfig = Defaulted<typeof echoDemoSchema>;

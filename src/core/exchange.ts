@@ -22,6 +22,7 @@ import type { Published } from './published';
 import { modelDenied } from './access-policy';
 import { CLIENT_CERT_HEADER } from './context';
 import { correlationId } from '../util/correlation';
+import { BodyCapture } from './body-capture';
 
 export type { Continue, Directive, Respond };
 
@@ -44,6 +45,14 @@ export interface ExchangeDeps {
    * metadata plugins set themselves (none: no RateLimitService call).
    */
   rateLimitKinds?: (rateLimit: RateLimitPublication, metadata: ReadonlyMap<string, string | number>) => readonly RateLimitKind[];
+  /**
+   * server.request_timeout_seconds in milliseconds (0 or absent: none). A provider's own
+   * timeout_seconds, sent as x-envoy-upstream-rq-timeout-ms (which replaces the route timeout),
+   * is capped by it, so no provider setting lets a request outlive it.
+   */
+  requestTimeoutMs?: number;
+  /** logging.bodies: request and response bodies on the per-request log line, each cut at maxBytes. */
+  logBodies?: { maxBytes: number };
 }
 
 /** Client credentials and hop-by-hop values that must never reach a provider. */
@@ -106,8 +115,12 @@ export class Exchange {
   private status = 0;
   /** Published values not yet sent to Envoy. */
   private publish: Published = {};
+  /** Bodies for the log line: only with logging.bodies on (nothing is kept otherwise). */
+  private readonly capture: BodyCapture | undefined;
 
-  constructor(private readonly deps: ExchangeDeps) {}
+  constructor(private readonly deps: ExchangeDeps) {
+    if (deps.logBodies) this.capture = new BodyCapture(deps.logBodies.maxBytes);
+  }
 
   /** Whether the request reached the processor (its headers were handled). */
   get started(): boolean {
@@ -163,6 +176,7 @@ export class Exchange {
         return this.fail(new GatewayError(400, 'invalid_request_body', 'The request body must be a JSON object.'));
       }
       request.body = parsed as JsonObject;
+      this.capture?.requestText(text);
     }
     return this.routeRequest();
   }
@@ -190,6 +204,8 @@ export class Exchange {
 
     const short = await this.deps.plugins.run('onRequest', this.ctx);
     if (short) return this.respondWith(short);
+    // Logged as the plugins left it (redactions applied); a refused request's body never is.
+    this.capture?.requestPassed(request.body, request.bodyChanged);
 
     if (request.endpoint === 'unknown' || request.endpoint === 'models') {
       return this.fail(new GatewayError(404, 'unknown_url', `Unknown request URL: ${request.method} ${request.path}.`));
@@ -223,7 +239,9 @@ export class Exchange {
     for (const [k, v] of this.ctx.requestHeaderEdits.take()) edits.set(k, v);
     edits.set(this.deps.routingHeader, plan.cluster);
     if (provider.timeoutSeconds > 0 && plan.targets.length === 1) {
-      edits.set('x-envoy-upstream-rq-timeout-ms', String(Math.round(provider.timeoutSeconds * 1000)));
+      const ms = Math.round(provider.timeoutSeconds * 1000);
+      const cap = this.deps.requestTimeoutMs;
+      edits.set('x-envoy-upstream-rq-timeout-ms', String(cap && cap > 0 ? Math.min(ms, cap) : ms));
     }
     const out: Continue = { kind: 'continue', headers: edits, clearRouteCache: true };
     // Read before an attempt's hooks reset the flag; serialised once, below.
@@ -242,6 +260,7 @@ export class Exchange {
     const attempt = await this.deps.attempts.prepare(pending, target.provider);
     if (attempt.kind === 'respond') {
       this.status = attempt.status;
+      this.capture?.responseBody(attempt.body, attempt.headers['content-type']);
       return attempt;
     }
     for (const [k, v] of attempt.headers ?? []) edits.set(k, v);
@@ -274,6 +293,7 @@ export class Exchange {
     if (short) return this.respondWith(short);
 
     if (streamed) {
+      this.capture?.streamStarted();
       this.sse = new SseParser();
       this.decoder = new StringDecoder('utf8');
       this.streamTranslator = this.input && this.translator?.streamTranslator(this.input);
@@ -339,6 +359,7 @@ export class Exchange {
       edits.set('content-length', String(out.body.length));
       edits.set('content-type', 'application/json');
     }
+    this.capture?.responseBody(out.body ?? chunk, out.body ? 'application/json' : response.headers.get('content-type'));
     return out;
   }
 
@@ -360,6 +381,8 @@ export class Exchange {
       if (short) tail = streamErrorEvent(short);
     }
 
+    // What the client gets: the upstream's text, or the rewritten events, and any error tail.
+    this.capture?.streamed((this.rewriteStream ? out : text) + tail, endOfStream);
     // Unchanged pass-through: let Envoy forward the original bytes as they are.
     if (!this.rewriteStream) return tail ? { kind: 'continue', body: Buffer.concat([chunk, Buffer.from(tail)]) } : CONTINUE;
     return { kind: 'continue', body: Buffer.from(out + tail) };
@@ -411,13 +434,15 @@ export class Exchange {
 
   private respondWith(short: ShortCircuit): Respond {
     this.status = short.status;
-    return {
+    const reply: Respond = {
       kind: 'respond',
       status: short.status,
       headers: { 'content-type': 'application/json', ...(short.headers ?? {}) },
       body: Buffer.from(typeof short.body === 'string' ? short.body : JSON.stringify(short.body)),
       details: 'gateway_plugin_response',
     };
+    this.capture?.responseBody(reply.body, reply.headers['content-type']);
+    return reply;
   }
 
   private fail(err: GatewayError): Respond {
@@ -474,6 +499,8 @@ export class Exchange {
         completion_tokens: u?.completionTokens,
         total_tokens: u?.totalTokens,
         cost_usd: ctx.costUsd,
+        // Only with logging.bodies on (src/core/body-capture.ts).
+        ...this.capture?.fields(),
       },
       'request',
     );

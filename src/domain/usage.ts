@@ -44,6 +44,29 @@ export interface UsageRecord {
   streamed: boolean;
   /** How the exchange ended; null on records written before outcomes were stored. */
   outcome: ExchangeOutcome | null;
+  /**
+   * True when the gateway answered from its response cache (nothing went upstream): the tokens are
+   * the cached answer's, the cost the cached rate. Absent (false) for every other record.
+   */
+  cached?: boolean;
+}
+
+/**
+ * `ctx.metadata` key under which the response cache leaves a {@link CachedAnswer} when it answered
+ * a request itself, for the usage recorder (and any plugin of yours) to account for it.
+ */
+export const CACHED_ANSWER_METADATA = 'response-cache.hit';
+
+/** What a request answered from the response cache consumed, as the cache accounts it. */
+export interface CachedAnswer {
+  /** The token usage of the cached answer (what the original request used), if it reported any. */
+  usage: TokenUsage | undefined;
+  /** The cached rate: the configured price of that usage times the cache's cost multiplier. */
+  costUsd: number;
+  /** The model that produced the cached answer (its `model`), if known. */
+  model: string | undefined;
+  /** Whether the client got the answer as a stream (replayed as server-sent events). */
+  streamed: boolean;
 }
 
 export interface UsageTotals {

@@ -172,6 +172,14 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX usage_records_request_idx ON usage_records (request_id)',
     ],
   },
+  {
+    version: 5,
+    name: 'usage_records cached flag',
+    // Requests the response cache answered: false for every record written before.
+    up: () => [],
+    sqlite: ['ALTER TABLE usage_records ADD COLUMN cached INTEGER NOT NULL DEFAULT 0'],
+    postgres: ['ALTER TABLE usage_records ADD COLUMN cached BOOLEAN NOT NULL DEFAULT FALSE'],
+  },
 ];
 
 /** The statements of one migration for one dialect, in order. */
@@ -376,9 +384,10 @@ export const USAGE_COLUMNS = [
   'status',
   'streamed',
   'outcome',
+  'cached',
 ] as const;
 
-/** A usage record's column values, in USAGE_COLUMNS order; `streamed` as the dialect stores it. */
+/** A usage record's column values, in USAGE_COLUMNS order; `streamed` and `cached` as the dialect stores them. */
 export function usageValues(r: UsageRecord, dialect: Dialect): unknown[] {
   return [
     r.id,
@@ -404,6 +413,7 @@ export function usageValues(r: UsageRecord, dialect: Dialect): unknown[] {
     r.status,
     dialect === 'sqlite' ? (r.streamed ? 1 : 0) : Boolean(r.streamed),
     r.outcome ?? null,
+    dialect === 'sqlite' ? (r.cached ? 1 : 0) : Boolean(r.cached),
   ];
 }
 
@@ -432,6 +442,8 @@ export function usageFromRow(row: Record<string, unknown>): UsageRecord {
     status: num(row.status),
     streamed: row.streamed === true || row.streamed === 1 || row.streamed === 't',
     outcome: str(row.outcome) as ExchangeOutcome | null,
+    // Only set when true: `cached` is absent on the records of requests that went upstream.
+    ...(row.cached === true || row.cached === 1 || row.cached === 't' ? { cached: true } : {}),
   };
 }
 

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import plugin from '../../plugins/request-validation';
 import { isGatewayError } from '../../src/domain/errors';
 import type { PluginHostApi, RequestContext } from '../../src/plugins/api';
@@ -224,27 +223,4 @@ describe('request-validation plugin', () => {
     expect(hooks.onRequest!(ctx('models', undefined))).toBeUndefined();
     expect(hooks.onRequest!(ctx('unknown', { anything: true }))).toBeUndefined();
   });
-});
-
-test('validation of a typical chat body takes microseconds', () => {
-  const body: JsonObject = {
-    model: 'gpt-4o-mini',
-    temperature: 0.7,
-    stream: true,
-    messages: [
-      { role: 'system', content: 'You are a helpful assistant.' },
-      { role: 'user', content: [{ type: 'text', text: 'Describe this.' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
-      { role: 'tool', tool_call_id: 'c1', content: '{"temp":20}' },
-      { role: 'user', content: 'Thanks! '.repeat(200) },
-    ],
-    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
-  };
-  for (let i = 0; i < 2000; i++) validator.validate('chat.completions', body);
-  const n = 20000;
-  const t = performance.now();
-  for (let i = 0; i < n; i++) validator.validate('chat.completions', body);
-  const microseconds = ((performance.now() - t) * 1000) / n;
-  // Typically ~5 µs; the bound leaves room for slow CI machines.
-  expect(microseconds).toBeLessThan(100);
 });

@@ -37,6 +37,10 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { prefix: '/v1/providers/' },
   { path: '/v1/security/config' },
   { path: '/v1/audit' },
+  // The API's description: the OpenAPI document and Swagger UI with its files (src/admin/openapi).
+  { path: '/openapi.json' },
+  { path: '/docs' },
+  { prefix: '/docs/' },
 ];
 
 const seconds = (s: number) => `${s}s`;

@@ -96,8 +96,12 @@ describe('the request quota published to the rate limiter', () => {
     ['a fractional QUOTA_LIMIT falls back to 100', { QUOTA_LIMIT: '2.5' }, {}, 100],
     ['a QUOTA_LIMIT beyond safe integers falls back to 100', { QUOTA_LIMIT: '1e20' }, {}, 100],
     ['QUOTA_LIMIT=0 allows no requests, as limit: 0 does', { QUOTA_LIMIT: '0' }, {}, 0],
-    ['the enabled option wins over QUOTA_ENABLED', { QUOTA_ENABLED: 'off' }, { enabled: true }, 100],
-    ['the limit option wins over QUOTA_LIMIT', { QUOTA_LIMIT: '25' }, { limit: 9 }, 9],
+    // The environment wins over the options (the configuration file), as for every variable.
+    ['QUOTA_ENABLED wins over the enabled option', { QUOTA_ENABLED: 'off' }, { enabled: true }, undefined],
+    ['QUOTA_ENABLED=true wins over enabled: false', { QUOTA_ENABLED: 'true' }, { enabled: false }, 100],
+    ['QUOTA_LIMIT wins over the limit option', { QUOTA_LIMIT: '25' }, { limit: 9 }, 25],
+    ['an unusable QUOTA_LIMIT leaves the limit option', { QUOTA_LIMIT: 'lots' }, { limit: 9 }, 9],
+    ['an empty QUOTA_LIMIT is unset', { QUOTA_LIMIT: '' }, { limit: 9 }, 9],
   ])('%s', async (_name, env, options, limit) => {
     Object.assign(process.env, env);
     const hooks = await createPlugin(plugin, h, options);

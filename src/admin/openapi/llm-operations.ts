@@ -1,0 +1,203 @@
+import { chatCompletionsSchema, completionsSchema, embeddingsSchema, responsesSchema } from '../../../plugins/request-validation/openai-schemas';
+import { error, type ResponseDef } from './admin-operations';
+import { closed, ref, type Schema } from './schemas';
+
+/**
+ * The OpenAI-compatible endpoints, under `/v1` and under `/v1/langchain` (LangChain keys only).
+ * The request schemas are those the request-validation plugin checks bodies with (OpenAI's
+ * published API where it is strict, open to vendor fields); the answers are the provider's,
+ * translated to OpenAI's shapes, so their schemas name the fields OpenAI clients rely on and
+ * leave room for more.
+ */
+
+export const LLM_PREFIXES = [
+  { prefix: '/v1', tag: 'OpenAI-compatible', idPrefix: '' },
+  { prefix: '/v1/langchain', tag: 'LangChain', idPrefix: 'langchain' },
+] as const;
+
+export interface LlmOperation {
+  method: 'GET' | 'POST';
+  /** After the prefix, as OpenAI spells it. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  params?: Record<string, string>;
+  query?: { name: string; description: string; schema: Schema }[];
+  body?: Schema;
+  /** Whether `stream: true` answers with server-sent events. */
+  streams?: boolean;
+  ok: ResponseDef;
+  errors: Record<number, ResponseDef>;
+}
+
+const INTEGER = { type: 'integer' };
+const STRING = { type: 'string' };
+const OPT_STRING = { type: ['string', 'null'] };
+
+const USAGE: Schema = {
+  type: 'object',
+  required: ['prompt_tokens', 'total_tokens'],
+  properties: { prompt_tokens: INTEGER, completion_tokens: INTEGER, total_tokens: INTEGER, prompt_tokens_details: { type: 'object' }, completion_tokens_details: { type: 'object' } },
+};
+
+/**
+ * A validation schema without its `discriminator` hints: the validator uses them to report the
+ * error of the branch a client meant, but in OpenAPI a discriminator only selects named
+ * (`$ref`) schemas, and these branches are inline. What the schema accepts is unchanged.
+ */
+function withoutDiscriminators(schema: unknown): Schema {
+  return JSON.parse(JSON.stringify(schema), (key, value) => (key === 'discriminator' ? undefined : value)) as Schema;
+}
+
+/** The requests' and answers' schemas (components). */
+export function llmSchemas(): Record<string, Schema> {
+  return {
+    ChatCompletionRequest: withoutDiscriminators(chatCompletionsSchema({ maxMessages: 10000, extraContentPartTypes: [] })),
+    CompletionRequest: withoutDiscriminators(completionsSchema()),
+    EmbeddingRequest: withoutDiscriminators(embeddingsSchema()),
+    ResponseRequest: withoutDiscriminators(responsesSchema()),
+    Usage: USAGE,
+    ChatCompletion: {
+      type: 'object',
+      required: ['id', 'object', 'created', 'model', 'choices'],
+      properties: {
+        id: STRING,
+        object: { const: 'chat.completion' },
+        created: INTEGER,
+        model: STRING,
+        choices: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['index', 'message', 'finish_reason'],
+            properties: {
+              index: INTEGER,
+              message: {
+                type: 'object',
+                required: ['role'],
+                properties: { role: { const: 'assistant' }, content: OPT_STRING, refusal: OPT_STRING, tool_calls: { type: 'array', items: { type: 'object' } } },
+              },
+              logprobs: { type: ['object', 'null'] },
+              finish_reason: { type: ['string', 'null'], examples: ['stop', 'length', 'tool_calls', 'content_filter'] },
+            },
+          },
+        },
+        usage: ref('Usage'),
+      },
+    },
+    Completion: {
+      type: 'object',
+      required: ['id', 'object', 'created', 'model', 'choices'],
+      properties: {
+        id: STRING,
+        object: { const: 'text_completion' },
+        created: INTEGER,
+        model: STRING,
+        choices: { type: 'array', items: { type: 'object', required: ['index', 'text'], properties: { index: INTEGER, text: STRING, finish_reason: OPT_STRING } } },
+        usage: ref('Usage'),
+      },
+    },
+    EmbeddingList: {
+      type: 'object',
+      required: ['object', 'data', 'model'],
+      properties: {
+        object: { const: 'list' },
+        data: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['object', 'index', 'embedding'],
+            properties: {
+              object: { const: 'embedding' },
+              index: INTEGER,
+              embedding: { type: ['array', 'string'], items: { type: 'number' }, description: 'Numbers, or base64 with `encoding_format: base64`.' },
+            },
+          },
+        },
+        model: STRING,
+        usage: ref('Usage'),
+      },
+    },
+    Response: {
+      type: 'object',
+      required: ['id', 'object', 'model', 'output'],
+      properties: { id: STRING, object: { const: 'response' }, created_at: { type: 'number' }, status: STRING, model: STRING, output: { type: 'array', items: { type: 'object' } }, usage: { type: 'object' } },
+    },
+    // Answered by the gateway itself (the model-router plugin), not by a provider.
+    Model: closed(
+      {
+        id: STRING,
+        object: { const: 'model' },
+        created: INTEGER,
+        owned_by: { type: 'string', description: 'The provider serving the model.' },
+        provider: STRING,
+        display_name: STRING,
+        context_window: INTEGER,
+      },
+      ['display_name', 'context_window'],
+    ),
+    ModelList: closed({ object: { const: 'list' }, data: { type: 'array', items: ref('Model') } }),
+  };
+}
+
+export const EVENT_STREAM = {
+  type: 'string',
+  description: 'Server-sent events: `data: {chunk}` lines (chat.completion.chunk objects for chat), ending with `data: [DONE]`.',
+};
+
+/** Errors any LLM request may get, besides its own. */
+export const LLM_ERRORS: Record<number, ResponseDef> = {
+  400: error(
+    ['invalid_json', 'missing_body', 'missing_required_parameter', 'invalid_type', 'invalid_value', 'unsupported_parameter', 'unsupported_endpoint', 'content_filtered'],
+    'The request is invalid; `param` names the field',
+  ),
+  401: error(['missing_api_key', 'invalid_api_key', 'revoked_api_key', 'expired_api_key'], 'No API key, or an unusable one'),
+  403: error(['model_not_allowed', 'provider_not_allowed', 'insufficient_permissions', 'invalid_key_tier', 'identity_not_allowed'], 'The caller may not make this request'),
+  404: error(['model_not_found', 'unknown_url'], 'No such model (or the caller may not see it)'),
+  413: error(['request_too_large'], 'The request body is larger than the gateway accepts'),
+  429: {
+    ...error(['rate_limit_exceeded', 'insufficient_quota'], 'A rate limit or quota refused the request'),
+    headers: { 'retry-after': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } } },
+  },
+  500: error(['internal_error', 'plugin_error', 'plugin_timeout'], 'The gateway failed'),
+  502: error(['upstream_error'], 'The provider could not be reached or answered with an error that is not JSON'),
+  503: error(['provider_not_configured', 'key_store_unavailable', 'service_unavailable'], 'The provider or a store is unavailable'),
+  504: error(['timeout'], 'The provider did not answer in time'),
+};
+
+const generate = (ok: ResponseDef, body: Schema, summary: string, operationId: string, path: string): LlmOperation => ({
+  method: 'POST',
+  path,
+  operationId,
+  summary,
+  body,
+  streams: path !== '/embeddings',
+  ok,
+  errors: LLM_ERRORS,
+});
+
+export const LLM_OPERATIONS: LlmOperation[] = [
+  generate({ description: 'The completion.', schema: ref('ChatCompletion') }, ref('ChatCompletionRequest'), 'Create a chat completion', 'createChatCompletion', '/chat/completions'),
+  generate({ description: 'The completion.', schema: ref('Completion') }, ref('CompletionRequest'), 'Create a completion (legacy)', 'createCompletion', '/completions'),
+  generate({ description: 'The embeddings.', schema: ref('EmbeddingList') }, ref('EmbeddingRequest'), 'Create embeddings', 'createEmbedding', '/embeddings'),
+  generate({ description: 'The response.', schema: ref('Response') }, ref('ResponseRequest'), 'Create a response (Responses API)', 'createResponse', '/responses'),
+  {
+    method: 'GET',
+    path: '/models',
+    operationId: 'listModels',
+    summary: 'List the models the caller may use',
+    query: [{ name: 'provider', description: 'Only the models of this provider.', schema: STRING }],
+    ok: { description: 'The models.', schema: ref('ModelList') },
+    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+  },
+  {
+    method: 'GET',
+    path: '/models/{model}',
+    operationId: 'getModel',
+    summary: 'Describe a model',
+    params: { model: 'The model id (URL-encoded; it may contain `/`).' },
+    ok: { description: 'The model.', schema: ref('Model') },
+    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['model_not_found'], 'No such model, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+  },
+];
