@@ -87,8 +87,8 @@ export const ERROR_CODES = {
   // Routing and access.
   unknown_url: {
     status: 404,
-    // The processor and the admin API derive not_found_error from the 404; Envoy's local reply says invalid_request_error.
-    type: ['not_found_error', 'invalid_request_error'],
+    // As OpenAI answers an unknown URL: a 404 of type invalid_request_error (errorType).
+    type: 'invalid_request_error',
     source: ['gateway', 'envoy'],
     meaning: 'No endpoint at this method and path (the processor, the admin API, or Envoy when no route matches).',
   },

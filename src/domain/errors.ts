@@ -32,6 +32,14 @@ export function errorTypeForStatus(status: number): OpenAIErrorType {
   return TYPE_FOR_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
 }
 
+/** Codes whose type OpenAI does not derive from the status: an unknown URL is a 404 `invalid_request_error`. */
+const TYPE_FOR_CODE: Readonly<Record<string, OpenAIErrorType>> = { unknown_url: 'invalid_request_error' };
+
+/** The `type` OpenAI sends with this status and code. */
+export function errorType(status: number, code: string | null): OpenAIErrorType {
+  return (code !== null && Object.hasOwn(TYPE_FOR_CODE, code) ? TYPE_FOR_CODE[code] : undefined) ?? errorTypeForStatus(status);
+}
+
 /**
  * An error that becomes an HTTP response. Plugins throw it to reject a request on purpose
  * (as opposed to failing), and the core turns it into the JSON body above.
@@ -53,7 +61,7 @@ export class GatewayError extends Error {
     this.name = 'GatewayError';
     this.status = status;
     this.code = code;
-    this.type = opts.type ?? errorTypeForStatus(status);
+    this.type = opts.type ?? errorType(status, code);
     this.param = opts.param ?? null;
     this.headers = opts.headers ?? {};
   }
@@ -64,7 +72,7 @@ export class GatewayError extends Error {
 }
 
 export function errorBody(status: number, code: GatewayErrorCode | null, message: string, param: string | null = null): OpenAIErrorBody {
-  return { error: { message, type: errorTypeForStatus(status), param, code } };
+  return { error: { message, type: errorType(status, code), param, code } };
 }
 
 /**

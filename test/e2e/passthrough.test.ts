@@ -231,7 +231,11 @@ test('missing model, unknown model and unknown paths get precise JSON errors', a
 
   const path404 = await fetch(`${gw.url}/v1/nothing-here`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
   expect(path404.status).toBe(404);
-  expect((await path404.json()).error.code).toBe('unknown_url');
+  // As OpenAI answers an unknown URL: 404, invalid_request_error.
+  expect((await path404.json()).error).toMatchObject({ code: 'unknown_url', type: 'invalid_request_error' });
+  const admin404 = await fetch(`${gw.url}/v1/keys/nothing/here`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+  expect(admin404.status).toBe(404);
+  expect((await admin404.json()).error).toMatchObject({ code: 'unknown_url', type: 'invalid_request_error' });
 });
 
 test('upstream errors pass through with their status and JSON', async () => {

@@ -16,14 +16,14 @@
  * in KNOWN_DYNAMIC below with the codes it produces (or why it passes a foreign value through).
  *
  * The tests then check: every scanned code is catalogued with the right source, status and type;
- * every catalogue entry is still sent somewhere; types agree with errorTypeForStatus unless the
+ * every catalogue entry is still sent somewhere; types agree with errorType (status, code) unless the
  * code passes one explicitly; docs/errors.md lists exactly the catalogue. The scanner is also run
  * on inline sources to show that it finds (and so the test reports) an uncatalogued code.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { ERROR_CODES, errorTypeForStatus, type ErrorCode, type ErrorCodeInfo, type ErrorCodeType, type ErrorSource, type OpenAIErrorType } from '../../src/domain';
+import { ERROR_CODES, errorType, type ErrorCode, type ErrorCodeInfo, type ErrorCodeType, type ErrorSource, type OpenAIErrorType } from '../../src/domain';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -380,8 +380,8 @@ function problemsOf(scan: ScanResult, known = KNOWN_DYNAMIC): string[] {
     if (s.type !== undefined && !types.includes(s.type)) problems.push(`${where(s)}: '${s.code}' is sent with type ${s.type}, not in its type ${types.join(', ')}`);
     // What GatewayError and errorBody derive from the status when no type is passed.
     const derives = s.via === 'GatewayError' || s.via === 'errorBody' || s.via === 'wrapper' || s.via === 'default';
-    if (derives && s.type === undefined && s.status !== undefined && !types.includes(errorTypeForStatus(s.status))) {
-      problems.push(`${where(s)}: '${s.code}' gets type ${errorTypeForStatus(s.status)} from status ${s.status}, not in its type ${types.join(', ')}`);
+    if (derives && s.type === undefined && s.status !== undefined && !types.includes(errorType(s.status, s.code))) {
+      problems.push(`${where(s)}: '${s.code}' gets type ${errorType(s.status, s.code)} from status ${s.status}, not in its type ${types.join(', ')}`);
     }
   }
   for (const d of scan.dynamic) {
@@ -441,9 +441,9 @@ describe('error code catalogue', () => {
       const info = catalogue[code];
       const types = list(info.type) as readonly string[];
       const explicit = new Set(scan.sites.filter((s) => s.code === code && s.type !== undefined).map((s) => s.type));
-      const derived = new Set(list(info.status).map(errorTypeForStatus));
+      const derived = new Set(list(info.status).map((st) => errorType(st, code)));
       // Every status has its derived type listed, or the code passes its type explicitly somewhere.
-      for (const st of list(info.status)) if (!types.includes(errorTypeForStatus(st)) && explicit.size === 0) wrong.push(`${code}: status ${st} gives ${errorTypeForStatus(st)}, type is ${types.join(', ')}`);
+      for (const st of list(info.status)) if (!types.includes(errorType(st, code)) && explicit.size === 0) wrong.push(`${code}: status ${st} gives ${errorType(st, code)}, type is ${types.join(', ')}`);
       // Every listed type comes from a status or from an explicit site.
       for (const t of types) if (!derived.has(t as OpenAIErrorType) && !explicit.has(t)) wrong.push(`${code}: type ${t} comes from none of its statuses nor any explicit type`);
     }
