@@ -61,6 +61,13 @@ module.exports = {
       to: { path: '^src/', pathNot: [...PUBLIC_API, '^src/providers/'] },
     },
     {
+      name: 'surface-is-pure',
+      severity: 'error',
+      comment: 'A client surface (src/surfaces/**) only translates bodies: it imports src/domain/** and src/surfaces/** only (no other src/ module, no package, no Node built-in: no I/O).',
+      from: { path: '^src/surfaces/' },
+      to: { pathNot: ['^src/domain/', '^src/surfaces/'] },
+    },
+    {
       name: 'domain-is-innermost',
       severity: 'error',
       comment: 'src/domain/** is the innermost layer: it imports nothing outside src/domain/** (no other src/ module, no package, no Node built-in).',

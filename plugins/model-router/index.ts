@@ -4,7 +4,10 @@ import { allowsModel, allowsProvider, definePlugin, GatewayError, respond, type 
  * Picks the provider for the requested model (model mappings with weighted deployments,
  * `provider/model` or `provider.model`, then the providers' model patterns) and answers
  * `GET /v1/models` (the listable models) and `GET /v1/models/{id}` (any id chat would route)
- * with what the caller may use. The caller's allowed models and
+ * with what the caller may use; for the earlier .NET gateway's clients (the `dotnet` surface)
+ * also `GET /api/v1/models/provider/{name}`: one provider's models, its name matched
+ * case-insensitively (`OpenAI` is `openai`), an unknown provider a 404. The core adds the .NET
+ * fields to these lists (src/surfaces/dotnet). The caller's allowed models and
  * providers are enforced by the core, for whatever target a plugin chooses.
  */
 
@@ -28,6 +31,9 @@ function safeDecode(s: string): string | undefined {
     return undefined;
   }
 }
+
+/** The `dotnet` surface's provider listing: `/models/provider/{name}`. */
+const BY_PROVIDER = /^\/models\/provider\/([^/]+)$/;
 
 const notFound = (model: string) =>
   new GatewayError(404, 'model_not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model' });
@@ -53,7 +59,20 @@ export default definePlugin({
         if (request.endpoint === 'models') {
           if (request.method !== 'GET') throw new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}.`);
           // `/models/x/` is `/models/x`, as the core reads every path.
-          const id = /^\/models\/(.+)$/.exec(request.path.slice(request.prefix.length).replace(/\/+$/, ''))?.[1];
+          const rest = request.path.slice(request.prefix.length).replace(/\/+$/, '');
+          const byProvider = request.surface === 'dotnet' ? BY_PROVIDER.exec(rest)?.[1] : undefined;
+          if (byProvider !== undefined) {
+            const wanted = safeDecode(byProvider);
+            // A provider the caller may not use is as unknown to it as one that does not exist.
+            const usable = host.providers.list().filter((p) => allowsProvider(ctx.principal, p.name));
+            const provider = usable.find((p) => p.name === wanted) ?? usable.find((p) => p.name.toLowerCase() === wanted?.toLowerCase());
+            if (!provider) {
+              throw new GatewayError(404, 'provider_not_found', `The provider \`${wanted ?? byProvider}\` does not exist or you do not have access to it.`, { param: 'provider' });
+            }
+            const models = host.providers.models().filter((m) => m.provider === provider.name && allowed(ctx.principal, m));
+            return respond(200, { object: 'list', data: models.map(modelObject) });
+          }
+          const id = /^\/models\/(.+)$/.exec(rest)?.[1];
           if (id !== undefined) {
             const wanted = safeDecode(id);
             const model = wanted === undefined ? undefined : describe(wanted);

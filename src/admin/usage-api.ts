@@ -28,6 +28,20 @@ export function parseTime(value: string | null, param: string): number | undefin
   return t;
 }
 
+const DAY_MS = 86_400_000;
+/** A day (`2023-01-31`), or midnight of one (`2023-01-31T00:00:00`, .NET's DateTime of a date). */
+const WHOLE_DAY = /^\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$/;
+
+/**
+ * The earlier .NET gateway's `endDate`: inclusive of that whole day, so a date (or midnight of
+ * one, as a .NET DateTime of a date is sent) ends the range at the start of the next day (UTC);
+ * any other date-time or timestamp is the exclusive end, as `end` is.
+ */
+export function parseEndDate(value: string | null, param: string): number | undefined {
+  if (value !== null && WHOLE_DAY.test(value)) return Date.parse(`${value.slice(0, 10)}T00:00:00Z`) + DAY_MS;
+  return parseTime(value, param);
+}
+
 export const bad = (e: BadParam): AdminResponse => ({ status: 400, body: errorBody(400, 'invalid_parameter', e.message, e.param) });
 
 export { BadParam };
@@ -47,25 +61,26 @@ function usageFilter(scope: Scope, req: AdminRequest): { keyId?: string; team?: 
 }
 
 /**
- * GET /v1/usage and GET /v1/metrics/summary: what each caller sees follows usageScope()
+ * GET /v1/usage (and its .NET alias GET /api/v1/admin/usage, admins only) and GET /v1/metrics/summary: what each caller sees follows usageScope()
  * (admins everything, a key holder its own key; its team with data isolation on).
  */
 export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, authenticate: Authenticate, settings: { current(): SecuritySettings } = ISOLATION_OFF): void {
   const scopeOf = (caller: AdminCaller) => usageScope(caller, settings.current().data_isolation_enabled);
-  router.add('GET', '/v1/usage', async (req) => {
-    const caller = await authenticate(req, { requireAdmin: false });
+  /** The report over the range the caller's parameters give (`start`/`end`, or the .NET names). */
+  const report = async (req: AdminRequest, requireAdmin: boolean, names: { start: string; end: string }, parseEnd: typeof parseTime): Promise<AdminResponse> => {
+    const caller = await authenticate(req, { requireAdmin });
     if ('status' in caller) return caller;
     const scope = scopeOf(caller);
     if (scope.kind === 'none') return noScope('usage');
     let start: number | undefined;
     let end: number | undefined;
     try {
-      start = parseTime(req.query.get('start'), 'start');
-      end = parseTime(req.query.get('end'), 'end');
+      start = parseTime(req.query.get(names.start), names.start);
+      end = parseEnd(req.query.get(names.end), names.end);
     } catch (e) {
       return bad(e as BadParam);
     }
-    if (start !== undefined && end !== undefined && end < start) return bad(new BadParam('end', "'end' must not be before 'start'."));
+    if (start !== undefined && end !== undefined && end < start) return bad(new BadParam(names.end, `'${names.end}' must not be before '${names.start}'.`));
     const groupBy = req.query.get('group_by') ?? undefined;
     if (groupBy !== undefined && !GROUPS.includes(groupBy as UsageGroupBy)) {
       return bad(new BadParam('group_by', `'group_by' must be one of ${GROUPS.join(', ')}.`));
@@ -92,7 +107,11 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
         })),
       },
     };
-  });
+  };
+  router.add('GET', '/v1/usage', (req) => report(req, false, { start: 'start', end: 'end' }, parseTime));
+  // The earlier .NET gateway's path, for its clients: the same report, for admins, over
+  // `startDate`..`endDate` with `endDate` inclusive of its whole day (parseEndDate).
+  router.add('GET', '/api/v1/admin/usage', (req) => report(req, true, { start: 'startDate', end: 'endDate' }, parseEndDate));
 
   router.add('GET', '/v1/metrics/summary', async (req) => {
     const caller = await authenticate(req, { requireAdmin: false });

@@ -21,6 +21,7 @@ export class RequestState implements GatewayRequest {
     readonly headers: Headers,
     readonly endpoint: Endpoint,
     readonly prefix: string,
+    readonly surface: string = 'openai',
   ) {}
 
   get model(): string | undefined {

@@ -1,11 +1,14 @@
 import type { Endpoint } from '../domain';
+import { matchSurface, type SurfaceMatch } from '../surfaces';
 
 export interface ParsedPath {
   endpoint: Endpoint;
   /** What stood before the OpenAI path: `/v1`, `/v1/langchain`, or ``. */
   prefix: string;
-  /** The OpenAI path itself, e.g. `/chat/completions` or `/models/gpt-4o`. */
+  /** The OpenAI path itself, e.g. `/chat/completions` or `/models/gpt-4o` (a surface's own path under its prefix). */
   rest: string;
+  /** The client surface the path belongs to (src/surfaces), when it is not an OpenAI path. */
+  surface?: SurfaceMatch;
 }
 
 const PREFIXES = ['/v1/langchain', '/v1', ''];
@@ -17,8 +20,11 @@ const EXACT: Record<string, Endpoint> = {
   '/models': 'models',
 };
 
-/** Maps any accepted URL form (`/v1/chat/completions`, `/chat/completions`, ...) to its endpoint. */
+/** Maps any accepted URL form (`/v1/chat/completions`, `/chat/completions`, a surface's `/api/v1/completion`, ...) to its endpoint. */
 export function parsePath(path: string): ParsedPath {
+  // Another API's paths (src/surfaces), by their prefix: served as the OpenAI endpoint they map to.
+  const surface = matchSurface(path);
+  if (surface) return { endpoint: surface.route?.endpoint ?? 'unknown', prefix: surface.surface.prefix, rest: surface.rest, surface };
   for (const prefix of PREFIXES) {
     if (prefix && !(path === prefix || path.startsWith(prefix + '/'))) continue;
     const rest = path.slice(prefix.length).replace(/\/+$/, '') || '/';

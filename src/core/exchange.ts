@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { errorBody, GatewayError } from '../domain/errors';
+import { errorBody, GatewayError, isGatewayError } from '../domain/errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { PluginHost } from '../plugins/host';
@@ -23,6 +23,7 @@ import { modelDenied } from './access-policy';
 import { CLIENT_CERT_HEADER } from './context';
 import { correlationId } from '../util/correlation';
 import { BodyCapture } from './body-capture';
+import type { SurfaceMatch, SurfaceReplyContext, SurfaceStream } from '../surfaces';
 
 export type { Continue, Directive, Respond };
 
@@ -99,6 +100,11 @@ export class Exchange {
   private translator: ProviderTranslator | undefined;
   private input: TranslationInput | undefined;
   private streamTranslator: StreamTranslator | undefined;
+  /** The client surface (src/surfaces) the request came through; undefined for the OpenAI paths. */
+  private surface: SurfaceMatch | undefined;
+  private surfaceStream: SurfaceStream | undefined;
+  /** The model the client asked for, as its surface's request translation gave it. */
+  private requestedModel: string | undefined;
   private sse: SseParser | undefined;
   private decoder: StringDecoder | undefined;
   private rewriteStream = false;
@@ -137,7 +143,9 @@ export class Exchange {
     // clients could share it. In-flight state and usage records are keyed on this id.
     const id = randomUUID();
     const requestId = correlationId(headers.get('x-request-id')) ?? id;
-    const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix);
+    this.surface = parsed.surface;
+    const surfaceName = parsed.surface?.surface.name ?? 'openai';
+    const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix, surfaceName);
     this.ctx = new ExchangeContext(id, requestId, startTime, request, this.deps.log);
 
     // Internal routing headers are the processor's to set; a client-supplied one is dropped.
@@ -188,6 +196,17 @@ export class Exchange {
         return this.fail(new GatewayError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}; use POST.`));
       }
       if (!request.body) return this.fail(new GatewayError(400, 'missing_body', 'The request needs a JSON body.'));
+      // Another API's body becomes the OpenAI body before any plugin sees it (src/surfaces).
+      const route = this.surface?.route;
+      if (route) {
+        try {
+          this.ctx.setRequestBody(this.surface!.surface.request(route, request.body));
+        } catch (err) {
+          if (isGatewayError(err)) return this.fail(err);
+          throw err;
+        }
+        this.requestedModel = request.model;
+      }
       const model = request.body.model;
       if (model === undefined || model === null || model === '') {
         return this.fail(new GatewayError(400, 'missing_required_parameter', 'You must provide a model parameter.', { param: 'model' }));
@@ -297,7 +316,8 @@ export class Exchange {
       this.sse = new SseParser();
       this.decoder = new StringDecoder('utf8');
       this.streamTranslator = this.input && this.translator?.streamTranslator(this.input);
-      this.rewriteStream = Boolean(this.streamTranslator) || this.deps.plugins.has('onResponseChunk');
+      if (this.surface?.route && status < 400) this.surfaceStream = this.surface.surface.stream(this.surface.route, this.replyContext());
+      this.rewriteStream = Boolean(this.streamTranslator) || Boolean(this.surfaceStream) || this.deps.plugins.has('onResponseChunk');
     }
     const edits = this.ctx.responseHeaderEdits.take();
     // Envoy counts every attempt, the same-provider retries it made on its own included.
@@ -354,7 +374,13 @@ export class Exchange {
 
     const edits = this.ctx.responseHeaderEdits.take();
     const out: Continue = { kind: 'continue', headers: edits };
-    if (response.bodyChanged) {
+    // The client's shape for a surface's request; plugins (and onComplete) keep the OpenAI body.
+    const clientBody = this.surface && response.body !== undefined ? this.surfaceJson(response.status, response.body) : undefined;
+    if (clientBody !== undefined) {
+      out.body = Buffer.from(JSON.stringify(clientBody));
+      edits.set('content-length', String(out.body.length));
+      edits.set('content-type', 'application/json');
+    } else if (response.bodyChanged) {
       out.body = Buffer.from(JSON.stringify(response.body ?? null));
       edits.set('content-length', String(out.body.length));
       edits.set('content-type', 'application/json');
@@ -379,6 +405,11 @@ export class Exchange {
     if (endOfStream && !this.streamEnded) {
       const short = await this.deps.plugins.run('onResponse', this.ctx);
       if (short) tail = streamErrorEvent(short);
+    }
+    // A surface's client gets its own events: what the plugins let out, translated last.
+    if (this.surfaceStream) {
+      out = this.surfaceEvents(this.surfaceStream, out + tail, endOfStream);
+      tail = '';
     }
 
     // What the client gets: the upstream's text, or the rewritten events, and any error tail.
@@ -434,15 +465,58 @@ export class Exchange {
 
   private respondWith(short: ShortCircuit): Respond {
     this.status = short.status;
+    const headers = { 'content-type': 'application/json', ...(short.headers ?? {}) };
+    const body = this.surface ? this.surfaceReply(short.status, short.body, headers['content-type']) : short.body;
     const reply: Respond = {
       kind: 'respond',
       status: short.status,
-      headers: { 'content-type': 'application/json', ...(short.headers ?? {}) },
-      body: Buffer.from(typeof short.body === 'string' ? short.body : JSON.stringify(short.body)),
+      headers,
+      body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
       details: 'gateway_plugin_response',
     };
     this.capture?.responseBody(reply.body, reply.headers['content-type']);
     return reply;
+  }
+
+  /** What a surface's answer translators may need beyond the OpenAI body. */
+  private replyContext(): SurfaceReplyContext {
+    return { requestedModel: this.requestedModel, provider: this.ctx.target?.provider };
+  }
+
+  /** An OpenAI JSON answer in the surface's shape: an error, or the success of a known route. */
+  private surfaceJson(status: number, body: JsonValue): JsonValue | undefined {
+    const { surface, route } = this.surface!;
+    if (status >= 400) return surface.error(status, body);
+    return route ? surface.response(route, body, this.replyContext()) : undefined;
+  }
+
+  /** A gateway reply (a plugin's or the core's) in the surface's shape: JSON, or a replayed stream. */
+  private surfaceReply(status: number, body: JsonValue, contentType: string): JsonValue {
+    const route = this.surface!.route;
+    if (contentType.startsWith('text/event-stream')) {
+      const stream = route && status < 400 && typeof body === 'string' ? this.surface!.surface.stream(route, this.replyContext()) : undefined;
+      return stream ? this.surfaceEvents(stream, body as string, true) : body;
+    }
+    if (!contentType.includes('json')) return body;
+    let json = body;
+    if (typeof body === 'string') {
+      try {
+        json = JSON.parse(body) as JsonValue;
+      } catch {
+        return body;
+      }
+    }
+    return this.surfaceJson(status, json) ?? body;
+  }
+
+  /** Serialised OpenAI events (whole events only) → the surface's; its final events at the end. */
+  private surfaceEvents(stream: SurfaceStream, text: string, end: boolean): string {
+    const parser = new SseParser();
+    const events = [...parser.push(text), ...parser.flush()];
+    let out = '';
+    for (const ev of events) for (const translated of stream.translate(ev)) out += translated.serialize();
+    if (end) for (const ev of stream.finish()) out += ev.serialize();
+    return out;
   }
 
   private fail(err: GatewayError): Respond {

@@ -159,7 +159,7 @@ export const ERROR_CODES = {
   key_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no key with this id.' },
   invalid_key_settings: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: "Admin API: the key's settings are invalid; `param` names the field." },
   key_conflict: { status: 409, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: a key with this id already exists, or the key is managed by the configuration file.' },
-  provider_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no provider with this name.' },
+  provider_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no provider with this name; `GET /api/v1/models/provider/{name}`: no provider of that name the caller may use.' },
   invalid_provider: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the provider definition is invalid; `param` names the field.' },
   provider_conflict: { status: 409, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the provider is defined in the configuration file and cannot be changed or removed through the API.' },
   invalid_settings: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the security settings body is not an object of valid settings; `param` names the setting.' },

@@ -46,8 +46,15 @@ export interface GatewayRequest {
   readonly query: string;
   readonly headers: HeaderView;
   readonly endpoint: Endpoint;
-  /** Path prefix the client used before the OpenAI path (`/v1`, `/v1/langchain`, or ``). */
+  /** Path prefix the client used before the OpenAI path (`/v1`, `/v1/langchain`, or ``; a surface's own, e.g. `/api/v1`). */
   readonly prefix: string;
+  /**
+   * The client API the request came in through: `openai` for the OpenAI paths, else a client
+   * surface's name (`dotnet`: the earlier .NET gateway's `/api/v1/...`). The core translates a
+   * surface's body to OpenAI's before any `onRequest` hook and its answers back after them, so
+   * plugins always see OpenAI shapes; `endpoint` is the OpenAI endpoint it is served as.
+   */
+  readonly surface: string;
   /** Parsed JSON body (undefined for GET or non-JSON bodies). Call ctx.setRequestBody to change it. */
   readonly body: JsonObject | undefined;
   /** `body.model`, when present. */

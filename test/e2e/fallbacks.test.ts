@@ -35,9 +35,8 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  openai.requests.length = 0;
-  anthropic.requests.length = 0;
-  openai.handle(undefined);
+  openai.reset();
+  anthropic.reset();
 });
 
 const ask = (extra: object = {}, headers: Record<string, string> = {}) =>

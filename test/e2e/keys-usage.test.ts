@@ -54,10 +54,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-beforeEach(() => {
-  fake.requests.length = 0;
-  fake.handle(undefined);
-});
+beforeEach(() => fake.reset());
 
 const post = (p: string, key: string | undefined, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${gw.url}${p}`, {

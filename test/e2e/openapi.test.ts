@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
-import { SignJWT } from 'jose';
 import { CLIENT_KEY, ROOT, startGateway, testPlugins, type RunningGateway } from '../helpers/gateway';
+import { hs256Jwt } from '../helpers/jwt';
 import { freePorts } from '../helpers/ports';
 import { ADMIN_ROUTES } from '../../src/envoy/config/bootstrap';
 
@@ -123,8 +123,7 @@ async function call(method: string, template: string, opts: CallOptions = {}): P
   return checkAnswer(method, template, await fetch(`${gw.url}${p}${q}`, { method, headers, body: payload }));
 }
 
-const jwt = (claims: Record<string, unknown>) =>
-  new SignJWT({ aud: AUDIENCE, sub: 'openapi-test', ...claims }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
+const jwt = (claims: Record<string, unknown>) => hs256Jwt({ aud: AUDIENCE, sub: 'openapi-test', ...claims }, JWT_SECRET, '5m');
 
 /** The admin router's routes in a processor started from the build the gateway runs. */
 async function servedAdminRoutes(): Promise<string[]> {
@@ -151,7 +150,7 @@ test('the document is OpenAPI 3.1 and lists exactly the routes the admin router 
   for (const [p, ops] of Object.entries<any>(doc.paths)) {
     for (const [method, op] of Object.entries<any>(ops)) {
       // The admin operations are those not tagged as the OpenAI-compatible API.
-      if (!['OpenAI-compatible', 'LangChain'].includes(op.tags[0])) documented.push(`${method.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
+      if (!['OpenAI-compatible', 'LangChain', '.NET gateway'].includes(op.tags[0])) documented.push(`${method.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
     }
   }
   const served = await servedAdminRoutes();
@@ -220,6 +219,28 @@ test('the OpenAI-compatible endpoints answer as documented, under /v1 and /v1/la
   expect((await call('POST', '/v1/langchain/chat/completions', { token: LANGCHAIN, body: chat })).status).toBe(200);
   expect((await call('POST', '/v1/langchain/chat/completions', { token: CLIENT_KEY, body: chat })).body.error.code).toBe('invalid_key_tier');
   expect((await call('GET', '/v1/langchain/models', { token: LANGCHAIN })).status).toBe(200);
+});
+
+test("the earlier .NET gateway's endpoints answer as documented (X-API-Key)", async () => {
+  const key = { 'x-api-key': CLIENT_KEY };
+  const dto = { modelId: 'echo.echo', prompt: 'hello dotnet', systemPrompt: null, maxTokens: 20 };
+  const done = await call('POST', '/api/v1/completion', { headers: key, body: dto });
+  expect([done.body.content, done.body.choices[0].message.content, done.body.modelId]).toEqual(['hello dotnet', 'hello dotnet', 'echo.echo']);
+  expect((await call('POST', '/api/v1/completion', { headers: key, body: { model: 'echo', messages: [{ role: 'user', content: 'hi' }] } })).body.content).toBe('hi');
+  const streamed = await call('POST', '/api/v1/completion/stream', { headers: key, body: dto });
+  expect(streamed.text.trim().endsWith('data: [DONE]')).toBe(true);
+  expect((await call('POST', '/api/v1/completion', { headers: key, body: { ...dto, maxTokens: 'many' } })).body.error.param).toBe('maxTokens');
+  expect((await call('POST', '/api/v1/embedding', { headers: key, body: { modelId: 'echo', texts: ['a', 'b'] } })).body.embeddings).toHaveLength(2);
+  expect((await call('GET', '/api/v1/models', { headers: key })).body.data.map((m: any) => m.id)).toContain('echo');
+  expect((await call('GET', '/api/v1/models/{model}', { headers: key, params: { model: 'echo.echo' } })).body.provider).toBe('echo');
+  expect((await call('GET', '/api/v1/models/{model}', { headers: key, params: { model: 'nope' } })).status).toBe(404);
+  expect((await call('GET', '/api/v1/models/provider/{provider}', { headers: key, params: { provider: 'ECHO' } })).body.data.map((m: any) => m.id)).toEqual(['echo']);
+  expect((await call('GET', '/api/v1/models/provider/{provider}', { headers: key, params: { provider: 'nobody' } })).body.error.code).toBe('provider_not_found');
+
+  const usage = await call('GET', '/api/v1/admin/usage', { headers: { 'x-api-key': ADMIN }, query: { startDate: '2023-01-01', endDate: '2023-01-31' } });
+  expect([usage.body.start, usage.body.end]).toEqual(['2023-01-01T00:00:00.000Z', '2023-02-01T00:00:00.000Z']);
+  expect((await call('GET', '/api/v1/admin/usage', { token: ADMIN, query: { endDate: 'soon' } })).body.error.param).toBe('endDate');
+  expect((await call('GET', '/api/v1/admin/usage', { headers: key })).status).toBe(403);
 });
 
 test('usage and metrics summary, for admins and key holders', async () => {

@@ -68,10 +68,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-beforeEach(() => {
-  fake.requests.length = 0;
-  fake.handle(undefined);
-});
+beforeEach(() => fake.reset());
 
 const body = (extra: object = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello gateway' }], ...extra });
 

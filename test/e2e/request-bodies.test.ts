@@ -1,5 +1,6 @@
 import { chat, CLIENT_KEY, startGateway, testPlugins, waitFor, type RunningGateway } from '../helpers/gateway';
-import { chunk, completion, sendJson, startFakeOpenAI, type FakeOpenAI, type Handler } from '../helpers/fake-openai';
+import { completion, sendJson, startFakeOpenAI, streamPieces, type FakeOpenAI } from '../helpers/fake-openai';
+import { OPENAI_PROJECT_KEY } from '../helpers/secrets';
 import { truncationMarker } from '../../src/core/body-capture';
 
 /**
@@ -11,8 +12,6 @@ import { truncationMarker } from '../../src/core/body-capture';
 
 const UPSTREAM_KEY = 'sk-upstream-bodies-0123456789';
 const MAX_BYTES = 400;
-/** A secret the content filter's `secrets` detector knows, assembled at run time. */
-const OPENAI_KEY = `sk-proj-${Array.from({ length: 48 }, (_, i) => 'Qx7Lm2Rt'[i % 8]).join('')}`;
 
 const RULES = [
   {
@@ -45,10 +44,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-beforeEach(() => {
-  fake.requests.length = 0;
-  fake.handle(undefined);
-});
+beforeEach(() => fake.reset());
 
 const ask = (content: string, extra: object = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra });
 
@@ -59,23 +55,9 @@ async function lineOf(res: Response): Promise<Record<string, any>> {
   return waitFor(() => gw.logs().find((l) => l.msg === 'request' && l.request_id === id), 5000);
 }
 
-function streamPieces(pieces: string[]): Handler {
-  return async (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const send = (c: object) => res.write(`data: ${JSON.stringify(c)}\n\n`);
-    send(chunk(req.json.model, { role: 'assistant', content: '' }));
-    for (const p of pieces) {
-      send(chunk(req.json.model, { content: p }));
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    send(chunk(req.json.model, {}, 'stop'));
-    res.end('data: [DONE]\n\n');
-  };
-}
-
 test('buffered, redacted: the request as the provider got it, the answer as the client got it', async () => {
   fake.handle((req, res) => sendJson(res, 200, completion(req.json.model, `Noted: write to carol@example.org.`)));
-  const res = await chat(gw.url, ask(`my key is ${OPENAI_KEY}, mail ann@example.org`));
+  const res = await chat(gw.url, ask(`my key is ${OPENAI_PROJECT_KEY}, mail ann@example.org`));
   expect(res.status).toBe(200);
   const answer = await res.text();
   const line = await lineOf(res);
@@ -84,7 +66,7 @@ test('buffered, redacted: the request as the provider got it, the answer as the 
   expect(line.response_body).toBe(answer);
   expect(JSON.parse(answer).choices[0].message.content).toBe('Noted: write to [REDACTED:email].');
   const all = gw.output();
-  for (const secret of [OPENAI_KEY, 'ann@example.org', 'carol@example.org', UPSTREAM_KEY, CLIENT_KEY]) expect(all).not.toContain(secret);
+  for (const secret of [OPENAI_PROJECT_KEY, 'ann@example.org', 'carol@example.org', UPSTREAM_KEY, CLIENT_KEY]) expect(all).not.toContain(secret);
 });
 
 test('streamed: the assembled text of the deltas, not raw SSE, with the filter’s redactions', async () => {

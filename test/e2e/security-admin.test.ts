@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type KeyLike } from 'jose';
 import { startGateway, testPlugins, waitFor, type RunningGateway } from '../helpers/gateway';
+import { hs256Jwt } from '../helpers/jwt';
 
 /**
  * The audit log, the security configuration API, data isolation and JWT admin authentication,
@@ -77,8 +78,7 @@ async function auditOf(requestId: string, action?: string): Promise<any[]> {
   return res.body.data;
 }
 
-const hsToken = (claims: Record<string, unknown>, secret = JWT_SECRET) =>
-  new SignJWT({ aud: AUDIENCE, ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+const hsToken = (claims: Record<string, unknown>, secret = JWT_SECRET) => hs256Jwt({ aud: AUDIENCE, ...claims }, secret);
 const now = () => Math.floor(Date.now() / 1000);
 
 test('every admin action leaves exactly one audit record, with actor, target, outcome and request id, and no secret', async () => {

@@ -26,6 +26,26 @@ export function chunk(model: string, delta: object, finish: string | null = null
   return { id: 'chatcmpl-fake123', object: 'chat.completion.chunk', created: 1700000000, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
 }
 
+/**
+ * A handler that streams `pieces` as separate SSE content deltas, a few ms apart so they reach
+ * the gateway separately (then the usage chunk, when the request asks for it).
+ */
+export function streamPieces(pieces: string[]): Handler {
+  return async (req, res) => {
+    const model = req.json.model;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const send = (c: object) => res.write(`data: ${JSON.stringify(c)}\n\n`);
+    send(chunk(model, { role: 'assistant', content: '' }));
+    for (const p of pieces) {
+      send(chunk(model, { content: p }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    send(chunk(model, {}, 'stop'));
+    if (req.json.stream_options?.include_usage) send({ ...chunk(model, {}), choices: [], usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 } });
+    res.end('data: [DONE]\n\n');
+  };
+}
+
 /** Answers a request that offers tools with a call to the first tool, as OpenAI does. */
 function toolCall(body: any, res: http.ServerResponse): void {
   const name = body.tools[0].function.name;

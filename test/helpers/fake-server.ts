@@ -24,6 +24,8 @@ export interface FakeServer {
   requests: RecordedRequest[];
   /** Replaces the default behaviour for the next requests (after the provider's own checks). */
   handle(h: Handler | undefined): void;
+  /** Forgets the recorded requests and goes back to the default behaviour (between tests). */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,10 @@ export async function startRecordingServer(basePath: string, dispatch: Dispatche
     port,
     requests,
     handle: (h) => (handler = h),
+    reset: () => {
+      requests.length = 0;
+      handler = undefined;
+    },
     close: () => {
       server.closeAllConnections();
       return new Promise((r) => server.close(() => r()));

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { SignJWT } from 'jose';
 import { adminAuthenticator } from '../../src/admin/auth';
 import { registerAuditRoutes } from '../../src/admin/audit-api';
 import { JwtVerifier } from '../../src/admin/jwt';
@@ -14,6 +13,7 @@ import { GatewayMetrics } from '../../src/observability/metrics';
 import { AuditService } from '../../src/security/audit';
 import { SettingsService } from '../../src/security/settings';
 import { SqliteStore } from '../../src/store/sqlite';
+import { hs256Jwt } from '../helpers/jwt';
 
 /**
  * The admin API's audit trail and security settings, through the router with a real (in-memory
@@ -42,8 +42,7 @@ async function call(method: string, path: string, opts: { token?: string; body?:
   return { ...res, requestId, body: res.body as any };
 }
 
-const jwt = (claims: Record<string, unknown>, secret = JWT_SECRET) =>
-  new SignJWT({ sub: 'carol@example.com', ...claims }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+const jwt = (claims: Record<string, unknown>, secret = JWT_SECRET) => hs256Jwt({ sub: 'carol@example.com', ...claims }, secret, '5m');
 
 async function recordsOf(requestId: string) {
   await audit.flush();

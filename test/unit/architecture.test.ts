@@ -6,6 +6,7 @@
  *   - plugin-only-public-api          plugins/** → src/ other than src/plugins/api.ts, src/index.ts, src/domain/**
  *   - plugin-only-own-folder          plugins/<a>/** → plugins/<b>/**
  *   - provider-only-public-api        src/providers/** → src/ other than the above and src/providers/**
+ *   - surface-is-pure                 src/surfaces/** → anything outside src/domain/** and src/surfaces/**
  *   - domain-is-innermost             src/domain/** → anything outside src/domain/**
  *   - no-unresolvable                 an import the cruise could not resolve (a hole in the graph)
  *
@@ -164,6 +165,11 @@ describe('architecture (dependency-cruiser)', () => {
       'src/providers/acme/index.ts':
         "import { E } from '../shared';\nimport type { JsonValue } from '../../index';\n" +
         "import type { A } from '../../core/a';\nexport const acme: [unknown, JsonValue?, A?] = [E];\n",
+      // Surfaces: domain and other surfaces are fine; core is not.
+      'src/surfaces/types.ts': "import type { JsonValue } from '../domain/json';\nexport type Body = JsonValue;\n",
+      'src/surfaces/acme/index.ts':
+        "import type { Body } from '../types';\nimport type { JsonValue } from '../../domain';\n" +
+        "import type { A } from '../../core/a';\nexport type S = [Body?, JsonValue?, A?];\n",
       // Plugins: api, root, domain, own folder and packages are fine.
       'plugins/good/helper.ts': 'export const help = 1;\n',
       'plugins/good/index.ts':
@@ -202,6 +208,7 @@ describe('architecture (dependency-cruiser)', () => {
           'plugin-only-own-folder: plugins/bad/index.ts → plugins/good/helper.ts',
           'plugin-only-public-api: plugins/bad/index.ts → src/envoy/extproc/codec.ts',
           'provider-only-public-api: src/providers/acme/index.ts → src/core/a.ts',
+          'surface-is-pure: src/surfaces/acme/index.ts → src/core/a.ts',
         ].sort(),
       );
 

@@ -12,6 +12,7 @@ import { SecretBox } from '../../src/keys/secrets';
 import { KeyService } from '../../src/keys/service';
 import { SqliteStore } from '../../src/store/sqlite';
 import { requestContext, testHost, type TestHost } from './plugins/helpers';
+import { unsetEnvForEachTest } from '../helpers/env';
 
 /**
  * The environment variables of the earlier (Go) gateway, through the loader: for every one,
@@ -172,15 +173,11 @@ describe('KEYS_FILE_PATH: the keys it names are the ones imported', () => {
 
 describe('QUOTA_ENABLED and QUOTA_LIMIT (read by the quota plugin) over its options in the file', () => {
   let h: TestHost;
-  const saved = { QUOTA_ENABLED: process.env.QUOTA_ENABLED, QUOTA_LIMIT: process.env.QUOTA_LIMIT };
+  unsetEnvForEachTest('QUOTA_ENABLED', 'QUOTA_LIMIT');
   beforeEach(async () => {
-    delete process.env.QUOTA_ENABLED;
-    delete process.env.QUOTA_LIMIT;
     h = await testHost();
   });
   afterEach(async () => {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
     await h.close();
   });
 

@@ -1,15 +1,14 @@
-import { InFlight } from '../../src/core/attempts';
+import type { InFlight } from '../../src/core/attempts';
 import { Exchange, type Continue, type Directive, type ExchangeDeps, type Respond } from '../../src/core/exchange';
 import { Headers } from '../../src/core/headers';
-import { UpstreamAttempt } from '../../src/core/upstream-attempt';
+import type { UpstreamAttempt } from '../../src/core/upstream-attempt';
 import type { FallbackConfig } from '../../src/config/types';
 import { GatewayError } from '../../src/domain/errors';
 import { PluginHost } from '../../src/plugins/host';
 import { respond, type PluginHooks, type RequestContext } from '../../src/plugins/api';
 import type { JsonObject, Principal } from '../../src/domain';
-import { FallbackPlanner } from '../../src/routing/fallbacks';
 import { Pricing } from '../../src/usage/pricing';
-import { metricValue, testHost, type TestHost } from './plugins/helpers';
+import { exchangeDeps, hooksPlugin, metricValue, testHost, type TestHost } from './plugins/helpers';
 
 /**
  * The Exchange driven through its own methods, phase by phase, as the ext_proc session drives it:
@@ -54,23 +53,13 @@ async function gateway(opts: Options = {}): Promise<Gateway> {
   const builtins = await h.load(opts.builtins ?? ['model-router', 'usage-recorder']);
   const completed: RequestContext[] = [];
   const extra = [...(opts.hooks ?? []), { onComplete: (ctx: RequestContext) => void completed.push(ctx) }];
-  const plugins = new PluginHost([...builtins.plugins, ...extra.map((hooks, i) => ({ name: `test-${i}`, hooks, timeoutMs: 1000, onError: 'fail_closed' as const }))], h.log);
-  const inflight = new InFlight();
-  const planner = new FallbackPlanner(opts.fallbacks ?? [], h.registry);
-  const attempts = new UpstreamAttempt({ plugins, providers: h.registry, inflight, log: h.log });
-  const deps: ExchangeDeps = {
-    plugins,
-    providers: h.registry,
-    metrics: h.metrics,
-    log: h.log,
-    routingHeader: 'x-gateway-cluster',
+  const plugins = new PluginHost([...builtins.plugins, ...extra.map((hooks, i) => hooksPlugin(`test-${i}`, hooks))], h.log);
+  const deps = exchangeDeps(h, plugins, {
     pricing: new Pricing({ models: { 'gpt-4o': { input: 2.5, output: 10 } }, tier_multipliers: { langchain: 2 } }),
-    inflight,
-    attempts,
-    planRoute: (ctx, target) => planner.plan(ctx, target),
+    fallbacks: opts.fallbacks,
     rateLimitKinds: opts.rateLimitKinds,
-  };
-  return { h, ex: new Exchange(deps), inflight, attempts, completed };
+  });
+  return { h, ex: new Exchange(deps), inflight: deps.inflight, attempts: deps.attempts, completed };
 }
 
 const headers = (h: Record<string, string>) => new Headers(Object.entries(h));

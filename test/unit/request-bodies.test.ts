@@ -1,15 +1,12 @@
-import { InFlight } from '../../src/core/attempts';
 import { BodyCapture, capBuffer, capText, truncationMarker } from '../../src/core/body-capture';
-import { Exchange, type Directive, type ExchangeDeps } from '../../src/core/exchange';
+import { Exchange, type Directive } from '../../src/core/exchange';
 import { Headers } from '../../src/core/headers';
-import { UpstreamAttempt } from '../../src/core/upstream-attempt';
 import { GatewayError } from '../../src/domain/errors';
 import { gatewayLogger, type LogSettings } from '../../src/observability/logger';
 import { PluginHost } from '../../src/plugins/host';
 import type { PluginHooks } from '../../src/plugins/api';
 import type { JsonObject } from '../../src/domain';
-import { FallbackPlanner } from '../../src/routing/fallbacks';
-import { testHost, type TestHost } from './plugins/helpers';
+import { exchangeDeps, hooksPlugin, testHost, type TestHost } from './plugins/helpers';
 
 /**
  * logging.bodies: the request and response bodies on the per-request log line. The capture
@@ -124,6 +121,8 @@ const settings: LogSettings = { level: 'info', file: { enabled: false, path: 'x.
 
 interface Gateway {
   ex: Exchange;
+  /** The lines logged so far. */
+  lines: Record<string, any>[];
   /** The per-request log line, once the exchange finished. */
   line(): Record<string, any>;
 }
@@ -134,22 +133,11 @@ async function gateway(bodies: Partial<BodySettings>, hooks: PluginHooks[] = [])
   const lines: Record<string, any>[] = [];
   const { log } = gatewayLogger(settings, '/tmp', { write: (l: string) => void lines.push(JSON.parse(l)) });
   const builtins = await h.load(['model-router']);
-  const plugins = new PluginHost([...builtins.plugins, ...hooks.map((hk, i) => ({ name: `test-${i}`, hooks: hk, timeoutMs: 1000, onError: 'fail_closed' as const }))], log);
-  const inflight = new InFlight();
-  const planner = new FallbackPlanner([], h.registry);
-  const deps: ExchangeDeps = {
-    plugins,
-    providers: h.registry,
-    metrics: h.metrics,
-    log,
-    routingHeader: 'x-gateway-cluster',
-    inflight,
-    attempts: new UpstreamAttempt({ plugins, providers: h.registry, inflight, log }),
-    planRoute: (ctx, target) => planner.plan(ctx, target),
-    logBodies: bodies.enabled === false ? undefined : { maxBytes: bodies.max_bytes ?? 16384 },
-  };
+  const plugins = new PluginHost([...builtins.plugins, ...hooks.map((hk, i) => hooksPlugin(`test-${i}`, hk))], log);
+  const deps = exchangeDeps(h, plugins, { log, logBodies: bodies.enabled === false ? undefined : { maxBytes: bodies.max_bytes ?? 16384 } });
   return {
     ex: new Exchange(deps),
+    lines,
     line: () => {
       const found = lines.filter((l) => l.msg === 'request');
       expect(found).toHaveLength(1);
@@ -175,22 +163,7 @@ const redact: PluginHooks = {
 
 describe('the per-request log line', () => {
   test('off (the default): no body fields, and nothing is captured', async () => {
-    const h = await testHost({ providers: [{ name: 'openai', type: 'openai-compatible', models: ['gpt-*'] }] });
-    hosts.push(h);
-    const lines: Record<string, any>[] = [];
-    const { log } = gatewayLogger(settings, '/tmp', { write: (l: string) => void lines.push(JSON.parse(l)) });
-    const plugins = await h.load(['model-router']);
-    const inflight = new InFlight();
-    const ex = new Exchange({
-      plugins,
-      providers: h.registry,
-      metrics: h.metrics,
-      log,
-      routingHeader: 'x-gateway-cluster',
-      inflight,
-      attempts: new UpstreamAttempt({ plugins, providers: h.registry, inflight, log }),
-      planRoute: (ctx, target) => new FallbackPlanner([], h.registry).plan(ctx, target),
-    });
+    const { ex, lines } = await gateway({ enabled: false });
     expect((ex as unknown as { capture: unknown }).capture).toBeUndefined();
     await ex.requestHeaders(headers({ ':method': 'POST', ':path': '/v1/chat/completions' }), false);
     await ex.requestBody(Buffer.from(JSON.stringify(chat('hi'))));

@@ -56,17 +56,33 @@ export const error = (codes: string[], what: string): ResponseDef => ({
   schema: ref('Error'),
 });
 
-const RETRY_AFTER = { 'retry-after': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } } };
+export const RETRY_AFTER = { 'retry-after': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } } };
 const unavailable = (code: string, what: string): ResponseDef => ({ ...error([code], what), headers: RETRY_AFTER });
 
 const TIME = { type: 'string', examples: ['2026-11-01', '2026-11-01T12:00:00Z', '1793491200'] };
 const TIME_HELP = 'ISO 8601 date or date-time, or Unix time in seconds or milliseconds.';
+/** The `start` and `end` query parameters of a report. */
+const TIME_RANGE: QueryParam[] = [
+  { name: 'start', description: `From this time (inclusive). ${TIME_HELP}`, schema: TIME },
+  { name: 'end', description: `Until this time (exclusive). ${TIME_HELP}`, schema: TIME },
+];
+const INVALID_QUERY = error(['invalid_parameter'], 'A query parameter is invalid; `param` names it');
 const SETTINGS_VERSION = {
   'x-gateway-settings-version': { description: 'The stored version of the settings shown (0 before any change was stored).', schema: { type: 'string', pattern: '^\\d+$' } },
 };
 
 const KEY_ID = { id: { description: 'The key id (`id` of a key, not its secret).' } };
+const KEY_NOT_FOUND = error(['key_not_found'], 'No key with this id');
+const INVALID_KEY_SETTINGS = error(['invalid_key_settings', 'invalid_json', 'invalid_value'], 'The settings are invalid; `param` names the field');
+
 const PROVIDER_NAME = { name: { description: 'The provider name.' } };
+const PROVIDER_NOT_FOUND = error(['provider_not_found'], 'No provider with this name');
+const INVALID_PROVIDER = error(['invalid_provider', 'invalid_json', 'invalid_value'], 'The provider is invalid; `param` names the field');
+/** The answers of adding or changing a provider. */
+const PROVIDER_APPLIED: Record<number, ResponseDef> = {
+  200: { description: 'The provider was changed.', schema: ref('AppliedProvider') },
+  201: { description: 'The provider was added.', schema: ref('AppliedProvider') },
+};
 
 export const ADMIN_OPERATIONS: AdminOperation[] = [
   // ---- keys ----------------------------------------------------------------------------------
@@ -81,7 +97,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     body: { schema: ref('KeySettings'), required: false },
     responses: {
       201: { description: 'The key, with its secret.', schema: ref('CreatedVirtualKey') },
-      400: error(['invalid_key_settings', 'invalid_json', 'invalid_value'], 'The settings are invalid; `param` names the field'),
+      400: INVALID_KEY_SETTINGS,
       409: error(['key_conflict'], 'A key with the same id already exists'),
     },
   },
@@ -106,7 +122,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     params: KEY_ID,
     responses: {
       200: { description: 'The key.', schema: ref('VirtualKey') },
-      404: error(['key_not_found'], 'No key with this id'),
+      404: KEY_NOT_FOUND,
     },
   },
   ...(['PATCH', 'PUT'] as const).map(
@@ -122,8 +138,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       body: { schema: ref('KeySettings'), required: true },
       responses: {
         200: { description: 'The updated key.', schema: ref('VirtualKey') },
-        400: error(['invalid_key_settings', 'invalid_json', 'invalid_value'], 'The settings are invalid; `param` names the field'),
-        404: error(['key_not_found'], 'No key with this id'),
+        400: INVALID_KEY_SETTINGS,
+        404: KEY_NOT_FOUND,
         409: error(['key_conflict'], 'The key is managed by the configuration or keys.json'),
       },
     }),
@@ -139,7 +155,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     params: KEY_ID,
     responses: {
       200: { description: 'The revoked key.', schema: ref('RevokedVirtualKey') },
-      404: error(['key_not_found'], 'No key with this id'),
+      404: KEY_NOT_FOUND,
     },
   },
 
@@ -154,8 +170,28 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       'Requests, tokens and cost, optionally grouped. Admins see everything (a team admin its team with data isolation on); other keys see their own key (their team with data isolation on).',
     auth: 'caller',
     query: [
-      { name: 'start', description: `From this time (inclusive). ${TIME_HELP}`, schema: TIME },
-      { name: 'end', description: `Until this time (exclusive). ${TIME_HELP}`, schema: TIME },
+      ...TIME_RANGE,
+      { name: 'group_by', description: 'Group the totals.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'] } },
+      { name: 'key_id', description: 'Only this key\'s usage (within what the caller may see).', schema: { type: 'string' } },
+      { name: 'team', description: 'Only this team\'s usage (admins without a team).', schema: { type: 'string' } },
+    ],
+    responses: {
+      200: { description: 'The report.', schema: ref('UsageReport') },
+      400: INVALID_QUERY,
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/admin/usage',
+    operationId: 'getUsageDotnet',
+    tag: 'Usage',
+    summary: 'Usage report (the earlier .NET gateway\'s path)',
+    description:
+      'The report of `GET /v1/usage`, for clients of the earlier .NET gateway, from `startDate` to `endDate`. `endDate` is inclusive of its whole day: a date (`2023-01-31`), or midnight of one (`2023-01-31T00:00:00`, a .NET DateTime of a date), ends the range at the start of the next day (UTC); another date-time or a timestamp is the exclusive end. `group_by`, `key_id` and `team` work as on `/v1/usage`.',
+    auth: 'admin',
+    query: [
+      { name: 'startDate', description: `From this time (inclusive), e.g. \`2023-01-01\`. ${TIME_HELP}`, schema: TIME },
+      { name: 'endDate', description: `Until the end of this day (inclusive), e.g. \`2023-01-31\`; a date-time other than midnight is the exclusive end. ${TIME_HELP}`, schema: TIME },
       { name: 'group_by', description: 'Group the totals.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'] } },
       { name: 'key_id', description: 'Only this key\'s usage (within what the caller may see).', schema: { type: 'string' } },
       { name: 'team', description: 'Only this team\'s usage (admins without a team).', schema: { type: 'string' } },
@@ -197,7 +233,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     params: PROVIDER_NAME,
     responses: {
       200: { description: 'The provider.', schema: ref('Provider') },
-      404: error(['provider_not_found'], 'No provider with this name'),
+      404: PROVIDER_NOT_FOUND,
     },
   },
   {
@@ -210,9 +246,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     auth: 'unscoped_admin',
     body: { schema: ref('NewProviderSpec'), required: true },
     responses: {
-      200: { description: 'The provider was changed.', schema: ref('AppliedProvider') },
-      201: { description: 'The provider was added.', schema: ref('AppliedProvider') },
-      400: error(['invalid_provider', 'invalid_json', 'invalid_value'], 'The provider is invalid; `param` names the field'),
+      ...PROVIDER_APPLIED,
+      400: INVALID_PROVIDER,
       409: error(['provider_conflict'], 'The provider is defined in the configuration file, or no free name could be derived for it'),
     },
   },
@@ -227,9 +262,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     params: PROVIDER_NAME,
     body: { schema: ref('ProviderSpec'), required: true },
     responses: {
-      200: { description: 'The provider was changed.', schema: ref('AppliedProvider') },
-      201: { description: 'The provider was added.', schema: ref('AppliedProvider') },
-      400: error(['invalid_provider', 'invalid_json', 'invalid_value'], 'The provider is invalid; `param` names the field'),
+      ...PROVIDER_APPLIED,
+      400: INVALID_PROVIDER,
       409: error(['provider_conflict'], 'The provider is defined in the configuration file'),
     },
   },
@@ -244,7 +278,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     params: PROVIDER_NAME,
     responses: {
       200: { description: 'The provider was removed.', schema: ref('DeletedProvider') },
-      404: error(['provider_not_found'], 'No provider with this name'),
+      404: PROVIDER_NOT_FOUND,
       409: error(['provider_conflict'], 'The provider is defined in the configuration file'),
     },
   },
@@ -285,8 +319,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       'Newest first. Admins only; with data isolation on, an admin with a team, and any caller with a team, see the records of that team.',
     auth: 'audit',
     query: [
-      { name: 'start', description: `From this time (inclusive). ${TIME_HELP}`, schema: TIME },
-      { name: 'end', description: `Until this time (exclusive). ${TIME_HELP}`, schema: TIME },
+      ...TIME_RANGE,
       { name: 'action', description: 'Only this action.', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$', examples: ['key.revoked'] } },
       { name: 'team', description: 'Only records of this team\'s actors.', schema: { type: 'string', maxLength: 200 } },
       { name: 'request_id', description: 'Only records of this request (its x-request-id).', schema: { type: 'string', maxLength: 200 } },
@@ -294,7 +327,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     ],
     responses: {
       200: { description: 'The records.', schema: ref('AuditList') },
-      400: error(['invalid_parameter'], 'A query parameter is invalid; `param` names it'),
+      400: INVALID_QUERY,
       503: unavailable('audit_store_unavailable', 'The audit log cannot be read, or API keys cannot be checked, right now'),
     },
   },

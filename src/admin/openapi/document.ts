@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../paths';
 import { ADMIN_OPERATIONS, error, type AdminAuth, type AdminOperation, type ResponseDef } from './admin-operations';
-import { EVENT_STREAM, LLM_OPERATIONS, LLM_PREFIXES, llmSchemas, type LlmOperation } from './llm-operations';
+import { DOTNET_OPERATIONS, DOTNET_PREFIX, dotnetSchemas, EVENT_STREAM, LLM_OPERATIONS, LLM_PREFIXES, llmSchemas, type LlmOperation } from './llm-operations';
 import { adminSchemas, type Schema } from './schemas';
 
 /**
@@ -41,6 +41,11 @@ const SECURITY_SCHEMES = {
 const TAGS = [
   { name: 'OpenAI-compatible', description: 'The OpenAI API subset, routed to the configured providers. The same paths without `/v1` are served too.' },
   { name: 'LangChain', description: 'The OpenAI-compatible endpoints for LangChain clients: `/v1/langchain` takes LangChain keys (`langchain-...`) only.' },
+  {
+    name: DOTNET_PREFIX.tag,
+    description:
+      "The earlier .NET gateway's API under `/api/v1`, for the clients built on it: requests in OpenAI's shape or the .NET DTO's (camelCase), answers OpenAI's objects with the DTO's camelCase fields added, errors in OpenAI's shape. `GET /api/v1/admin/usage` is under Usage.",
+  },
   { name: 'Keys', description: 'Virtual keys (admin role).' },
   { name: 'Usage', description: 'Usage and request totals, scoped to what the caller may see.' },
   { name: 'Providers', description: 'Providers, changed at run time without restarting Envoy.' },
@@ -112,7 +117,7 @@ function adminOperation(op: AdminOperation): Record<string, unknown> {
   };
 }
 
-function llmOperation(op: LlmOperation, prefix: (typeof LLM_PREFIXES)[number]): Record<string, unknown> {
+function llmOperation(op: LlmOperation, prefix: { prefix: string; tag: string; idPrefix: string }): Record<string, unknown> {
   const id = prefix.idPrefix ? prefix.idPrefix + op.operationId[0].toUpperCase() + op.operationId.slice(1) : op.operationId;
   const parameters = [
     ...Object.entries(op.params ?? {}).map(([name, description]) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } })),
@@ -151,6 +156,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   const paths: OpenApiDocument['paths'] = {};
   const put = (p: string, method: string, op: Record<string, unknown>) => ((paths[p] ??= {})[method.toLowerCase()] = op);
   for (const prefix of LLM_PREFIXES) for (const op of LLM_OPERATIONS) put(prefix.prefix + op.path, op.method, llmOperation(op, prefix));
+  for (const op of DOTNET_OPERATIONS) put(DOTNET_PREFIX.prefix + op.path, op.method, llmOperation(op, DOTNET_PREFIX));
   for (const op of ADMIN_OPERATIONS) put(openApiPath(op.path), op.method, adminOperation(op));
   return {
     openapi: '3.1.0',
@@ -163,7 +169,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     servers: [{ url: '/', description: 'This gateway' }],
     tags: TAGS,
     paths,
-    components: { schemas: { ...adminSchemas(), ...llmSchemas() }, securitySchemes: SECURITY_SCHEMES },
+    components: { schemas: { ...adminSchemas(), ...llmSchemas(), ...dotnetSchemas() }, securitySchemes: SECURITY_SCHEMES },
   };
 }
 

@@ -1,5 +1,5 @@
 import { chatCompletionsSchema, completionsSchema, embeddingsSchema, responsesSchema } from '../../../plugins/request-validation/openai-schemas';
-import { error, type ResponseDef } from './admin-operations';
+import { error, RETRY_AFTER, type ResponseDef } from './admin-operations';
 import { closed, ref, type Schema } from './schemas';
 
 /**
@@ -41,6 +41,15 @@ const USAGE: Schema = {
   properties: { prompt_tokens: INTEGER, completion_tokens: INTEGER, total_tokens: INTEGER, prompt_tokens_details: { type: 'object' }, completion_tokens_details: { type: 'object' } },
 };
 
+/** A (chat or legacy) completion: `object` is `kind`, each of its choices is a `choice`. */
+function completionAnswer(kind: string, choice: Schema): Schema {
+  return {
+    type: 'object',
+    required: ['id', 'object', 'created', 'model', 'choices'],
+    properties: { id: STRING, object: { const: kind }, created: INTEGER, model: STRING, choices: { type: 'array', items: choice }, usage: ref('Usage') },
+  };
+}
+
 /**
  * A validation schema without its `discriminator` hints: the validator uses them to report the
  * error of the branch a client meant, but in OpenAPI a discriminator only selects named
@@ -58,46 +67,21 @@ export function llmSchemas(): Record<string, Schema> {
     EmbeddingRequest: withoutDiscriminators(embeddingsSchema()),
     ResponseRequest: withoutDiscriminators(responsesSchema()),
     Usage: USAGE,
-    ChatCompletion: {
+    ChatCompletion: completionAnswer('chat.completion', {
       type: 'object',
-      required: ['id', 'object', 'created', 'model', 'choices'],
+      required: ['index', 'message', 'finish_reason'],
       properties: {
-        id: STRING,
-        object: { const: 'chat.completion' },
-        created: INTEGER,
-        model: STRING,
-        choices: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['index', 'message', 'finish_reason'],
-            properties: {
-              index: INTEGER,
-              message: {
-                type: 'object',
-                required: ['role'],
-                properties: { role: { const: 'assistant' }, content: OPT_STRING, refusal: OPT_STRING, tool_calls: { type: 'array', items: { type: 'object' } } },
-              },
-              logprobs: { type: ['object', 'null'] },
-              finish_reason: { type: ['string', 'null'], examples: ['stop', 'length', 'tool_calls', 'content_filter'] },
-            },
-          },
+        index: INTEGER,
+        message: {
+          type: 'object',
+          required: ['role'],
+          properties: { role: { const: 'assistant' }, content: OPT_STRING, refusal: OPT_STRING, tool_calls: { type: 'array', items: { type: 'object' } } },
         },
-        usage: ref('Usage'),
+        logprobs: { type: ['object', 'null'] },
+        finish_reason: { type: ['string', 'null'], examples: ['stop', 'length', 'tool_calls', 'content_filter'] },
       },
-    },
-    Completion: {
-      type: 'object',
-      required: ['id', 'object', 'created', 'model', 'choices'],
-      properties: {
-        id: STRING,
-        object: { const: 'text_completion' },
-        created: INTEGER,
-        model: STRING,
-        choices: { type: 'array', items: { type: 'object', required: ['index', 'text'], properties: { index: INTEGER, text: STRING, finish_reason: OPT_STRING } } },
-        usage: ref('Usage'),
-      },
-    },
+    }),
+    Completion: completionAnswer('text_completion', { type: 'object', required: ['index', 'text'], properties: { index: INTEGER, text: STRING, finish_reason: OPT_STRING } }),
     EmbeddingList: {
       type: 'object',
       required: ['object', 'data', 'model'],
@@ -156,10 +140,7 @@ export const LLM_ERRORS: Record<number, ResponseDef> = {
   403: error(['model_not_allowed', 'provider_not_allowed', 'insufficient_permissions', 'invalid_key_tier', 'identity_not_allowed'], 'The caller may not make this request'),
   404: error(['model_not_found', 'unknown_url'], 'No such model (or the caller may not see it)'),
   413: error(['request_too_large'], 'The request body is larger than the gateway accepts'),
-  429: {
-    ...error(['rate_limit_exceeded', 'insufficient_quota'], 'A rate limit or quota refused the request'),
-    headers: { 'retry-after': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } } },
-  },
+  429: { ...error(['rate_limit_exceeded', 'insufficient_quota'], 'A rate limit or quota refused the request'), headers: RETRY_AFTER },
   500: error(['internal_error', 'plugin_error', 'plugin_timeout'], 'The gateway failed'),
   502: error(['upstream_error'], 'The provider could not be reached or answered with an error that is not JSON'),
   503: error(['provider_not_configured', 'key_store_unavailable', 'service_unavailable'], 'The provider or a store is unavailable'),
@@ -199,5 +180,179 @@ export const LLM_OPERATIONS: LlmOperation[] = [
     params: { model: 'The model id (URL-encoded; it may contain `/`).' },
     ok: { description: 'The model.', schema: ref('Model') },
     errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['model_not_found'], 'No such model, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+  },
+];
+
+// ---- the earlier .NET gateway's API (src/surfaces/dotnet) -------------------------------------
+
+/** Its paths: under `/api/v1`, their own tag; served as the OpenAI endpoints above. */
+export const DOTNET_PREFIX = { prefix: '/api/v1', tag: '.NET gateway', idPrefix: 'dotnet' } as const;
+
+const OPT = (type: string, extra: Schema = {}): Schema => ({ type: [type, 'null'], ...extra });
+const STOP: Schema = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, maxItems: 4 }, { type: 'null' }] };
+const DOTNET_USAGE: Schema = {
+  type: 'object',
+  required: ['promptTokens', 'completionTokens', 'totalTokens'],
+  properties: { promptTokens: INTEGER, completionTokens: INTEGER, totalTokens: INTEGER },
+};
+const DOTNET_REPLY: Record<string, Schema> = {
+  modelId: { type: ['string', 'null'], description: 'The model id the client asked for (`openai.gpt-4o`).' },
+  provider: { type: ['string', 'null'], description: 'The provider that served the request.' },
+  usage: DOTNET_USAGE,
+};
+const DOTNET_MODEL_FIELDS: Record<string, Schema> = {
+  id: STRING,
+  object: { const: 'model' },
+  created: INTEGER,
+  owned_by: { type: 'string', description: 'The provider serving the model.' },
+  provider: STRING,
+  display_name: STRING,
+  context_window: INTEGER,
+  displayName: { type: 'string', description: 'The display name, else the id.' },
+  contextWindow: INTEGER,
+};
+
+/**
+ * Request and answer schemas. The .NET gateway's exact DTOs are not available: requests are
+ * taken in OpenAI's shape or as the common .NET DTO in camelCase (either name of a field, `null`
+ * for absent), and answers are OpenAI's objects with the DTO's camelCase fields added.
+ */
+export function dotnetSchemas(): Record<string, Schema> {
+  return {
+    DotnetCompletionRequest: {
+      type: 'object',
+      description:
+        "OpenAI's chat completion body, or the .NET DTO: `modelId`, `prompt` (one user message) with an optional `systemPrompt`/`system`, `maxTokens`, `topP`, `stopSequences`, `userId`. Each field under either name, never both with different values; `null` is absent. Other fields are OpenAI's (checked as for /v1/chat/completions).",
+      anyOf: [{ required: ['model'] }, { required: ['modelId'] }],
+      properties: {
+        model: OPT('string'),
+        modelId: OPT('string'),
+        messages: OPT('array', { items: { type: 'object' }, description: 'OpenAI messages (`role` in any case: `User` is `user`).' }),
+        prompt: OPT('string'),
+        systemPrompt: OPT('string'),
+        system: OPT('string'),
+        max_tokens: OPT('integer', { minimum: 1 }),
+        maxTokens: OPT('integer', { minimum: 1 }),
+        temperature: OPT('number', { minimum: 0, maximum: 2 }),
+        top_p: OPT('number', { minimum: 0, maximum: 1 }),
+        topP: OPT('number', { minimum: 0, maximum: 1 }),
+        stop: STOP,
+        stopSequences: STOP,
+        user: OPT('string'),
+        userId: OPT('string'),
+        stream: OPT('boolean', { description: 'On /completion: stream as on /completion/stream. /completion/stream always streams.' }),
+      },
+    },
+    DotnetEmbeddingRequest: {
+      type: 'object',
+      description: "OpenAI's embeddings body, or the .NET DTO: `modelId`, and `text` (one string) or `texts` (several) for `input`.",
+      anyOf: [{ required: ['model'] }, { required: ['modelId'] }],
+      properties: {
+        model: OPT('string'),
+        modelId: OPT('string'),
+        input: { anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'null' }] },
+        text: OPT('string'),
+        texts: OPT('array', { items: { type: 'string' } }),
+        encoding_format: OPT('string'),
+        encodingFormat: OPT('string'),
+        dimensions: OPT('integer', { minimum: 1 }),
+        user: OPT('string'),
+        userId: OPT('string'),
+      },
+    },
+    DotnetCompletion: {
+      allOf: [
+        ref('ChatCompletion'),
+        {
+          type: 'object',
+          required: ['content', 'modelId', 'provider', 'finishReason'],
+          properties: {
+            content: { type: ['string', 'null'], description: "The first choice's text." },
+            finishReason: { type: ['string', 'null'], examples: ['stop', 'length'] },
+            ...DOTNET_REPLY,
+          },
+        },
+      ],
+    },
+    DotnetEmbeddingList: {
+      allOf: [
+        ref('EmbeddingList'),
+        {
+          type: 'object',
+          required: ['embeddings', 'modelId', 'provider'],
+          properties: { embeddings: { type: 'array', items: { type: ['array', 'string'], items: { type: 'number' } }, description: 'The vectors, in input order.' }, ...DOTNET_REPLY },
+        },
+      ],
+    },
+    DotnetModel: closed(DOTNET_MODEL_FIELDS, ['display_name', 'context_window', 'contextWindow']),
+    DotnetModelList: closed({ object: { const: 'list' }, data: { type: 'array', items: ref('DotnetModel') } }),
+  };
+}
+
+const DOTNET_EVENT_STREAM = {
+  type: 'string',
+  description: 'Server-sent events: `data: {chunk}` lines, each a chat.completion.chunk that also carries `content` (its delta text), `modelId`, `provider` and `finishReason`, ending with `data: [DONE]`.',
+};
+
+const DOTNET_NOTE = 'For clients of the earlier .NET gateway: authenticate with `X-API-Key` (or any key header); the key roles, routing, limits, usage records and content filter are those of the OpenAI endpoints. Errors have OpenAI\'s shape.';
+
+export const DOTNET_OPERATIONS: LlmOperation[] = [
+  {
+    method: 'POST',
+    path: '/completion',
+    operationId: 'createCompletion',
+    summary: 'Create a completion (.NET gateway)',
+    description: `Served as a chat completion (key role \`completion\`). ${DOTNET_NOTE}`,
+    body: ref('DotnetCompletionRequest'),
+    streams: true,
+    ok: { description: 'The completion: OpenAI\'s, with the .NET fields.', schema: ref('DotnetCompletion') },
+    errors: LLM_ERRORS,
+  },
+  {
+    method: 'POST',
+    path: '/completion/stream',
+    operationId: 'streamCompletion',
+    summary: 'Stream a completion (.NET gateway)',
+    description: `Served as a streamed chat completion (key role \`completion\`). ${DOTNET_NOTE}`,
+    body: ref('DotnetCompletionRequest'),
+    ok: { description: 'The completion as it is generated.', content: { 'text/event-stream': DOTNET_EVENT_STREAM } },
+    errors: LLM_ERRORS,
+  },
+  {
+    method: 'POST',
+    path: '/embedding',
+    operationId: 'createEmbedding',
+    summary: 'Create embeddings (.NET gateway)',
+    description: `Served as embeddings (key role \`embedding\`). ${DOTNET_NOTE}`,
+    body: ref('DotnetEmbeddingRequest'),
+    ok: { description: 'The embeddings: OpenAI\'s list, with the .NET fields.', schema: ref('DotnetEmbeddingList') },
+    errors: LLM_ERRORS,
+  },
+  {
+    method: 'GET',
+    path: '/models',
+    operationId: 'listModels',
+    summary: 'List the models the caller may use (.NET gateway)',
+    ok: { description: 'The models.', schema: ref('DotnetModelList') },
+    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+  },
+  {
+    method: 'GET',
+    path: '/models/{model}',
+    operationId: 'getModel',
+    summary: 'Describe a model (.NET gateway)',
+    description: 'Any id chat accepts, e.g. `openai.gpt-4-turbo` (provider.model).',
+    params: { model: 'The model id (URL-encoded; it may contain `/`).' },
+    ok: { description: 'The model.', schema: ref('DotnetModel') },
+    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['model_not_found'], 'No such model, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+  },
+  {
+    method: 'GET',
+    path: '/models/provider/{provider}',
+    operationId: 'listProviderModels',
+    summary: "List one provider's models (.NET gateway)",
+    params: { provider: 'The provider name, in any case (`OpenAI` is `openai`).' },
+    ok: { description: 'The models.', schema: ref('DotnetModelList') },
+    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['provider_not_found'], 'No such provider, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
   },
 ];

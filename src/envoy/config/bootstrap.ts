@@ -37,6 +37,9 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { prefix: '/v1/providers/' },
   { path: '/v1/security/config' },
   { path: '/v1/audit' },
+  // The earlier .NET gateway's admin paths (`GET /api/v1/admin/usage`); its LLM paths
+  // (`/api/v1/completion`, ...) are LLM traffic, served by the processor (src/surfaces/dotnet).
+  { prefix: '/api/v1/admin/' },
   // The API's description: the OpenAPI document and Swagger UI with its files (src/admin/openapi).
   { path: '/openapi.json' },
   { path: '/docs' },

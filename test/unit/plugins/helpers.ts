@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { ConfigError } from '../../../src/config/load';
-import type { GatewayConfig, ModelMappingConfig, ProviderConfig } from '../../../src/config/types';
+import type { FallbackConfig, GatewayConfig, ModelMappingConfig, ProviderConfig } from '../../../src/config/types';
+import { InFlight } from '../../../src/core/attempts';
 import { ExchangeContext, RequestState, ResponseState } from '../../../src/core/context';
 import { parsePath } from '../../../src/core/endpoints';
+import type { ExchangeDeps } from '../../../src/core/exchange';
 import { Headers } from '../../../src/core/headers';
+import { UpstreamAttempt } from '../../../src/core/upstream-attempt';
 import { isGatewayError, type GatewayError } from '../../../src/domain/errors';
 import type { KeySpec } from '../../../src/keys/schema';
 import { SecretBox } from '../../../src/keys/secrets';
@@ -13,10 +16,11 @@ import type { Logger } from '../../../src/observability/logger';
 import { GatewayMetrics } from '../../../src/observability/metrics';
 import { validatePluginOptions } from '../../../src/plugins/loader';
 import type { PluginDefinition, PluginHooks } from '../../../src/plugins/api';
-import type { PluginHost } from '../../../src/plugins/host';
+import type { LoadedPlugin, PluginHost } from '../../../src/plugins/host';
 import { coreServices, loadPlugins, type CoreServices } from '../../../src/processor';
 import type { AuditEvent, JsonObject, Principal } from '../../../src/domain';
 import { mappingsFrom, ProviderRegistry, toRuntime } from '../../../src/control/provider-registry';
+import { FallbackPlanner } from '../../../src/routing/fallbacks';
 import { SettingsService } from '../../../src/security/settings';
 import { usageFromRow } from '../../../src/store/migrations';
 import { SqliteStore } from '../../../src/store/sqlite';
@@ -130,6 +134,39 @@ export async function testHost(opts: TestHostOptions = {}): Promise<TestHost> {
 export async function harness<O>(def: PluginDefinition<O>, opts: TestHostOptions = {}, options: Record<string, unknown> = {}): Promise<{ h: TestHost; hooks: PluginHooks }> {
   const h = await testHost(opts);
   return { h, hooks: await createPlugin(def, h, options) };
+}
+
+/** A plugin made of bare hooks, as the loader lists it (fail_closed, 1 s timeout). */
+export function hooksPlugin(name: string, hooks: PluginHooks): LoadedPlugin {
+  return { name, hooks, timeoutMs: 1000, onError: 'fail_closed' };
+}
+
+export interface ExchangeOptions extends Partial<Pick<ExchangeDeps, 'pricing' | 'rateLimitKinds' | 'logBodies'>> {
+  /** The logger of the exchange and its upstream attempts (default: the host's). */
+  log?: Logger;
+  /** The fallbacks the route planner knows (default: none). */
+  fallbacks?: FallbackConfig[];
+}
+
+/**
+ * What an Exchange is made from, wired as the processor wires it: these plugins over the host's
+ * provider registry and metrics, a fresh in-flight table, its upstream attempts and a fallback planner.
+ */
+export function exchangeDeps(h: TestHost, plugins: PluginHost, opts: ExchangeOptions = {}): ExchangeDeps {
+  const { log = h.log, fallbacks = [], ...optional } = opts;
+  const inflight = new InFlight();
+  const planner = new FallbackPlanner(fallbacks, h.registry);
+  return {
+    plugins,
+    providers: h.registry,
+    metrics: h.metrics,
+    log,
+    routingHeader: 'x-gateway-cluster',
+    inflight,
+    attempts: new UpstreamAttempt({ plugins, providers: h.registry, inflight, log }),
+    planRoute: (ctx, target) => planner.plan(ctx, target),
+    ...optional,
+  };
 }
 
 /** Creates a key through the KeyService and returns its secret. */

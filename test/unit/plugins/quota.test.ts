@@ -2,21 +2,18 @@ import plugin from '../../../plugins/quota';
 import virtualKeys from '../../../plugins/virtual-keys';
 import type { Principal, RequestQuota } from '../../../src/domain';
 import { configure, createKey, createPlugin, gatewayError, optionProblems, requestContext, testHost, usageRecord, type TestHost } from './helpers';
+import { unsetEnvForEachTest } from '../../helpers/env';
 
 /** quota: the per-caller request quota it publishes to Envoy, and budgets checked against a real store. */
 
 let h: TestHost;
-const savedEnv = { QUOTA_ENABLED: process.env.QUOTA_ENABLED, QUOTA_LIMIT: process.env.QUOTA_LIMIT };
 
+unsetEnvForEachTest('QUOTA_ENABLED', 'QUOTA_LIMIT');
 beforeEach(async () => {
-  delete process.env.QUOTA_ENABLED;
-  delete process.env.QUOTA_LIMIT;
   h = await testHost();
 });
 afterEach(async () => {
   jest.restoreAllMocks();
-  for (const [k, v] of Object.entries(savedEnv)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
   await h.close();
 });
 

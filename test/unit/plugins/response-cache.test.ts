@@ -3,17 +3,14 @@ import plugin, { cacheControl, cachePolicy, createResponseCache, modelRules, sco
 import { cacheKey, canonicalJson, normaliseRequest } from '../../../plugins/response-cache/key';
 import { replayAsStream, StreamAssembler } from '../../../plugins/response-cache/replay';
 import { entryBytes, MemoryCache, type CacheBackend, type EvictionReason } from '../../../plugins/response-cache/store';
-import { InFlight } from '../../../src/core/attempts';
 import { Exchange, type Continue, type Directive, type ExchangeDeps, type Respond } from '../../../src/core/exchange';
 import { Headers } from '../../../src/core/headers';
-import { UpstreamAttempt } from '../../../src/core/upstream-attempt';
 import { SseEvent, SseParser } from '../../../src/domain/sse';
 import type { JsonObject, JsonValue } from '../../../src/domain';
 import type { PluginHooks, PluginHostApi, RequestContext } from '../../../src/plugins/api';
 import { PluginHost, type LoadedPlugin } from '../../../src/plugins/host';
-import { FallbackPlanner } from '../../../src/routing/fallbacks';
 import { Pricing } from '../../../src/usage/pricing';
-import { configure, harness, metricValue, optionProblems, requestContext, testHost, type TestHost } from './helpers';
+import { configure, exchangeDeps, harness, hooksPlugin, metricValue, optionProblems, requestContext, testHost, type TestHost } from './helpers';
 import { CACHED_ANSWER_METADATA, type CachedAnswer, type ExchangeOutcome } from '../../../src/domain';
 
 const messages = [{ role: 'user', content: 'hi' }];
@@ -295,24 +292,18 @@ async function rig(options: Partial<Options> = {}, extra: { backend?: CacheBacke
     },
   };
   const completed: RequestContext[] = [];
-  const entry = (name: string, hooks: PluginHooks): LoadedPlugin => ({ name, hooks, timeoutMs: 1000, onError: 'fail_closed' });
   const plugins = new PluginHost(
-    [entry('who', who), router, ...(extra.before ? [entry('before', extra.before)] : []), entry('response-cache', cache), recorder, entry('done', { onComplete: (c) => void completed.push(c) })],
+    [
+      hooksPlugin('who', who),
+      router,
+      ...(extra.before ? [hooksPlugin('before', extra.before)] : []),
+      hooksPlugin('response-cache', cache),
+      recorder,
+      hooksPlugin('done', { onComplete: (c) => void completed.push(c) }),
+    ],
     h.log,
   );
-  const inflight = new InFlight();
-  const planner = new FallbackPlanner([], h.registry);
-  const deps: ExchangeDeps = {
-    plugins,
-    providers: h.registry,
-    metrics: h.metrics,
-    log: h.log,
-    routingHeader: 'x-gateway-cluster',
-    pricing: PRICES,
-    inflight,
-    attempts: new UpstreamAttempt({ plugins, providers: h.registry, inflight, log: h.log }),
-    planRoute: (ctx, target) => planner.plan(ctx, target),
-  };
+  const deps = exchangeDeps(h, plugins, { pricing: PRICES });
   const r: Rig = { h, deps, advance: (ms) => void (t += ms), completed };
   rigs.push(r);
   return r;
