@@ -56,6 +56,7 @@ test('20 rounds of oversized anonymous admin bodies never delay /health or authe
   // The first /health warms up the processor's own connections to Envoy's admin API.
   expect((await fetch(`${gw.url}/health`)).status).toBe(200);
   const slow: string[] = [];
+  const stalled: string[] = [];
   for (let round = 0; round < 20; round++) {
     const big = rawRequest(gw.ports.http, buildRequest(oversized(round), host), 15000);
     const started = performance.now();
@@ -64,13 +65,17 @@ test('20 rounds of oversized anonymous admin bodies never delay /health or authe
     expect(health.status).toBe(200);
     await health.arrayBuffer();
     if (healthMs >= 100) slow.push(`round ${round}: /health took ${Math.round(healthMs)} ms`);
+    if (healthMs >= 1000) stalled.push(`round ${round}: /health took ${Math.round(healthMs)} ms`);
 
     const keys = await fetch(`${gw.url}/v1/keys`, { headers: asAdmin });
     expect(keys.status).toBe(200);
     await keys.arrayBuffer();
     expectOpenAIError(await big, [401, 413]);
   }
-  expect(slow).toEqual([]);
+  // A body read before authentication would delay every round; a busy machine (a CI neighbour)
+  // may delay one or two by itself, but never by a second.
+  expect(stalled).toEqual([]);
+  expect(slow.length).toBeLessThanOrEqual(2);
 });
 
 test('through Envoy: anonymous bodies within the limit get 401, bodies over it 413, admins still write', async () => {
