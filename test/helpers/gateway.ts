@@ -91,7 +91,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
     try {
       return await startGatewayOn({ ...(await allocatePorts()), ...opts.ports }, opts);
     } catch (err) {
-      const taken = /Address already in use|is already in use/.test((err as Error).message);
+      const taken = /address already in use|is already in use/i.test((err as Error).message);
       if (!taken || opts.ports || attempt >= 3) throw err;
     }
   }
