@@ -33,6 +33,7 @@ import { KeyService } from './keys/service';
 import { loadEncryptionKey, SecretBox } from './keys/secrets';
 import type { Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
+import { createTracer } from './observability/tracing';
 import { PluginHost } from './plugins/host';
 import { mappingsFrom, ProviderRegistry, toRuntime } from './control/provider-registry';
 import type { PluginHostApi, PriceBook } from './plugins/api';
@@ -228,7 +229,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
   const limiter = createRateLimiter(config, { log, registry: metrics.registry, env });
   const inflight = new InFlight();
   const planner = new FallbackPlanner(config.fallbacks, registry);
-  const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log });
+  // undefined unless tracing.enabled: the OpenTelemetry SDK is loaded only then.
+  const tracer = createTracer(config.tracing, log, { env });
+  const attempts = new UpstreamAttempt({ plugins, providers: registry, inflight, log, tracer });
   const deps: ExchangeDeps = {
     plugins,
     providers: registry,
@@ -242,6 +245,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     attempts,
     planRoute: (ctx, target) => planner.plan(ctx, target),
     rateLimitKinds: (rateLimit, metadata) => limiter.applicableKinds(rateLimitPublication(rateLimit, metadata)),
+    tracer,
   };
   const xds = new XdsServer(log);
   const manager = new ProviderManager(
@@ -343,6 +347,12 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
         manager.stop();
         settings.stop();
         xds.close();
+        // Every request has ended (interrupted ones too): their spans go out before the process does.
+        if (tracer) {
+          await withTimeout(tracer.shutdown(), 5_000, () => new Error('trace export did not finish in 5 s')).catch((err: Error) =>
+            log.warn({ err: { message: err.message } }, 'flushing traces failed'),
+          );
+        }
         // Plugins may still enqueue usage while closing; the writer flushes after them.
         await plugins.close();
         await limiter.close();

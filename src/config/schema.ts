@@ -55,6 +55,11 @@ export const envoySchema = Default(
     bootstrap_path: Default(Type.String(), 'envoy/envoy.generated.yaml'),
     log_level: Default(StringEnum(['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off']), 'warning'),
     concurrency: Default(Type.Integer({ minimum: 1 }), 2),
+    /**
+     * Most client connections Envoy holds open at once, over all listeners (the overload
+     * manager's downstream connections monitor); beyond it new connections are closed at once.
+     */
+    max_downstream_connections: Default(Type.Integer({ minimum: 1 }), 50000),
   }),
   {},
 );
@@ -117,6 +122,38 @@ export const loggingSchema = Default(
     level: Default(StringEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
     file: logFileSchema,
     bodies: bodyLoggingSchema,
+  }),
+  {},
+);
+
+/**
+ * OpenTelemetry traces (src/observability/tracing.ts): a SERVER span per request and a CLIENT
+ * span per upstream attempt, with the GenAI semantic conventions, exported over OTLP/HTTP.
+ * Off by default; off, the OpenTelemetry SDK is not even loaded.
+ */
+export const tracingSchema = Default(
+  Closed({
+    enabled: Default(Type.Boolean(), false),
+    /**
+     * OTLP/HTTP collector: a base URL (`/v1/traces` is appended unless the path already ends
+     * with it). Unset: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (as is), else
+     * $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.
+     */
+    endpoint: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+(/\\S*)?$' })),
+    /** The spans' service.name. Unset: $OTEL_SERVICE_NAME, else llm-gateway. */
+    service_name: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Share of new traces recorded (0 to 1). A request carrying a client's `traceparent`
+     * follows the client's sampled flag instead (parent-based sampling).
+     */
+    sample_ratio: Default(Type.Number({ minimum: 0, maximum: 1 }), 1),
+    /**
+     * Prompt and completion text as span events (`gen_ai.content.prompt`,
+     * `gen_ai.content.completion`), each cut at content_max_bytes. Off by default: it is user data.
+     */
+    capture_content: Default(Type.Boolean(), false),
+    /** Per captured text (prompt, completion); a longer one is cut and marked gateway.content_truncated. */
+    content_max_bytes: Default(Type.Integer({ minimum: 1 }), 8192),
   }),
   {},
 );
@@ -284,6 +321,8 @@ export const gatewayConfigSchema = Closed(
     envoy: envoySchema,
     processor: processorSchema,
     logging: loggingSchema,
+    /** OpenTelemetry traces over OTLP/HTTP (off by default). */
+    tracing: tracingSchema,
     providers: Default(Type.Array(providerSchema), []),
     // Without a plugins list the gateway runs the default chain, never an unauthenticated one.
     plugins: Default(Type.Array(pluginSchema), DEFAULT_PLUGINS),

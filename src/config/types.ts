@@ -28,6 +28,7 @@ import type {
   securitySchema,
   serverSchema,
   storeSchema,
+  tracingSchema,
   usageSchema,
 } from './schema';
 
@@ -42,6 +43,7 @@ export type ProcessorConfig = Defaulted<typeof processorSchema>;
 export type LoggingConfig = Defaulted<typeof loggingSchema>;
 export type LogFileConfig = Defaulted<typeof logFileSchema>;
 export type BodyLoggingConfig = Defaulted<typeof bodyLoggingSchema>;
+export type TracingConfig = Defaulted<typeof tracingSchema>;
 export type ProviderConfig = Defaulted<typeof providerSchema>;
 export type PluginConfig = Defaulted<typeof pluginSchema>;
 export type EchoDemoConfig = Defaulted<typeof echoDemoSchema>;

@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errorBody, GatewayError, isGatewayError } from '../domain/errors';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
+import type { RequestTrace, Tracer } from '../observability/tracing';
 import type { PluginHost } from '../plugins/host';
 import type { PriceBook, RequestContext, ShortCircuit } from '../plugins/api';
 import type { ExchangeOutcome, JsonObject, JsonValue, ProviderTarget, RateLimitKind, RateLimitPublication } from '../domain';
@@ -54,6 +55,8 @@ export interface ExchangeDeps {
   requestTimeoutMs?: number;
   /** logging.bodies: request and response bodies on the per-request log line, each cut at maxBytes. */
   logBodies?: { maxBytes: number };
+  /** tracing.enabled: OpenTelemetry spans (src/observability/tracing.ts); absent, tracing costs a null check. */
+  tracer?: Tracer;
 }
 
 /** Client credentials and hop-by-hop values that must never reach a provider. */
@@ -123,6 +126,8 @@ export class Exchange {
   private publish: Published = {};
   /** Bodies for the log line: only with logging.bodies on (nothing is kept otherwise). */
   private readonly capture: BodyCapture | undefined;
+  /** The request's span: only with tracing on. */
+  private trace: RequestTrace | undefined;
 
   constructor(private readonly deps: ExchangeDeps) {
     if (deps.logBodies) this.capture = new BodyCapture(deps.logBodies.maxBytes);
@@ -147,6 +152,7 @@ export class Exchange {
     const surfaceName = parsed.surface?.surface.name ?? 'openai';
     const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix, surfaceName);
     this.ctx = new ExchangeContext(id, requestId, startTime, request, this.deps.log);
+    this.trace = this.deps.tracer?.startRequest(this.ctx);
 
     // Internal routing headers are the processor's to set; a client-supplied one is dropped.
     // Envoy's x-envoy-* request headers (retry, timeout and routing overrides) are honoured from
@@ -437,6 +443,7 @@ export class Exchange {
       const usage = this.translator.usage(ev.json ?? null);
       if (usage) this.ctx.usage = usage;
     }
+    if (this.trace?.wantsStreamEvents) this.trace.streamEvent(ev);
     return this.rewriteStream ? ev.serialize() : '';
   }
 
@@ -579,6 +586,7 @@ export class Exchange {
       'request',
     );
     void this.deps.plugins.complete(ctx);
+    this.trace?.end(ctx, outcome, status);
   }
 }
 

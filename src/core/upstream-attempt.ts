@@ -1,5 +1,6 @@
 import { GatewayError, isGatewayError } from '../domain/errors';
 import type { Logger } from '../observability/logger';
+import type { Tracer } from '../observability/tracing';
 import type { PluginHost } from '../plugins/host';
 import type { ProviderRegistry } from '../control/provider-registry';
 import { translatorFor } from '../providers/translators';
@@ -12,6 +13,8 @@ export interface AttemptDeps {
   providers: ProviderRegistry;
   inflight: InFlight;
   log: Logger;
+  /** tracing.enabled: each attempt's span, and its `traceparent` for the provider. */
+  tracer?: Tracer;
 }
 
 const json = (status: number, body: unknown, details: string): Respond => ({
@@ -76,6 +79,9 @@ export class UpstreamAttempt {
     const edits = new Map<string, string | null>();
     for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
     for (const [k, v] of ctx.requestHeaderEdits.take()) edits.set(k, v);
+    // The attempt's span; the provider gets a traceparent naming it (the gateway's, not the client's).
+    const traceHeaders = this.deps.tracer?.startAttempt(ctx, { number: pending.attempts, target, server: provider.baseUrl });
+    if (traceHeaders) for (const [k, v] of traceHeaders) edits.set(k, v);
     edits.set(':path', upstream.path);
     edits.set(':authority', provider.baseUrl.host);
     // A retry starts from the headers the last attempt sent: never carry one provider's

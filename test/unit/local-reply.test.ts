@@ -6,12 +6,12 @@ test('local replies: processor replies kept, ext_proc failures and Envoy statuse
   const [processor, extproc, rateLimited, rateLimitError, ...rest] = cfg.mappers;
   const byStatus = rest.filter((m: any) => m.filter.status_code_filter);
   expect(processor.filter.extension_filter.typed_config.expression).toContain("'gateway_'");
-  expect(processor.body_format_override.text_format).toBe('%LOCAL_REPLY_BODY%');
+  expect(processor.body_format_override.text_format_source).toEqual({ inline_string: '%LOCAL_REPLY_BODY%' });
   expect(extproc.status_code).toBe(503);
   expect(extproc.body_format_override.json_format.error.code).toBe('processor_unavailable');
   // The rate limit service's own OpenAI body is kept; its failure under fail_closed is a 503.
   expect(rateLimited.filter.extension_filter.typed_config.expression).toContain("'request_rate_limited'");
-  expect(rateLimited.body_format_override.text_format).toBe('%LOCAL_REPLY_BODY%');
+  expect(rateLimited.body_format_override.text_format_source).toEqual({ inline_string: '%LOCAL_REPLY_BODY%' });
   expect(rateLimitError.status_code).toBe(503);
   expect(rateLimitError.body_format_override.json_format.error.code).toBe('rate_limit_unavailable');
   const statuses = byStatus.map((m: any) => m.filter.status_code_filter.comparison.value.default_value);

@@ -224,6 +224,26 @@ export function providerClusters(config: GatewayConfig, providers: ProviderRunti
 }
 
 /**
+ * The limit on client connections, all listeners together (envoy.max_downstream_connections;
+ * beyond it Envoy closes new connections at once). This overload manager monitor replaces the
+ * deprecated runtime key `overload.global_downstream_max_connections`, which Envoy warns about
+ * at every start (and without either, it warns that connections are unlimited).
+ */
+function overloadManager(config: GatewayConfig): object {
+  return {
+    resource_monitors: [
+      {
+        name: 'envoy.resource_monitors.global_downstream_max_connections',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+          max_active_downstream_connections: config.envoy.max_downstream_connections,
+        },
+      },
+    ],
+  };
+}
+
+/**
  * Builds the Envoy bootstrap from the gateway configuration. Only the processor's own clusters
  * are static: provider clusters and fallback chains come from the processor over ADS (CDS),
  * so providers can be added and removed without restarting Envoy.
@@ -256,12 +276,12 @@ export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner)
       },
       cds_config: { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '10s' },
     },
+    overload_manager: overloadManager(config),
     layered_runtime: {
       layers: [
         {
           name: 'static',
           static_layer: {
-            'overload.global_downstream_max_connections': 50000,
             // Close each ext_proc stream gracefully instead of resetting it: Node's HTTP/2 server
             // treats ~1000 resets on one connection as an attack and sends GOAWAY, which
             // Envoy reports as 503s (measured by npm run bench).

@@ -39,6 +39,12 @@ const SPECS: MapperSpec[] = [
   { status: 504, type: 'server_error', code: 'timeout', message: 'The provider did not answer in time.' },
 ];
 
+/**
+ * The local reply body as it is (a JSON error someone else wrote). `text_format_source`, not the
+ * deprecated `text_format`, which Envoy warns about at every start.
+ */
+const passThroughBody = () => ({ text_format_source: { inline_string: '%LOCAL_REPLY_BODY%' }, content_type: 'application/json' });
+
 function statusFilter(code: number): object {
   return { status_code_filter: { comparison: { op: 'EQ', value: { default_value: code, runtime_key: `local_reply.status_${code}` } } } };
 }
@@ -72,7 +78,7 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
       // The processor's own replies are already OpenAI JSON: keep them byte for byte.
       {
         filter: detailsFilter(processorDetailsMarker),
-        body_format_override: { text_format: '%LOCAL_REPLY_BODY%', content_type: 'application/json' },
+        body_format_override: passThroughBody(),
       },
       // ext_proc could not reach or use the processor (status_on_error makes it a 503).
       {
@@ -90,7 +96,7 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
       // (and retry-after, x-ratelimit-* headers); keep it.
       {
         filter: detailsFilter('request_rate_limited'),
-        body_format_override: { text_format: '%LOCAL_REPLY_BODY%', content_type: 'application/json' },
+        body_format_override: passThroughBody(),
       },
       // fail_closed and the RateLimitService unreachable: refused, and worth a retry.
       {
