@@ -147,6 +147,10 @@ export const LLM_ERRORS: Record<number, ResponseDef> = {
   504: error(['timeout'], 'The provider did not answer in time'),
 };
 
+/** What a GET on the model lists can answer besides success. */
+const READ_ERRORS: Record<number, ResponseDef> = { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] };
+const MODEL_READ_ERRORS: Record<number, ResponseDef> = { ...READ_ERRORS, 404: error(['model_not_found'], 'No such model, or the caller may not use it') };
+
 const generate = (ok: ResponseDef, body: Schema, summary: string, operationId: string, path: string): LlmOperation => ({
   method: 'POST',
   path,
@@ -170,7 +174,7 @@ export const LLM_OPERATIONS: LlmOperation[] = [
     summary: 'List the models the caller may use',
     query: [{ name: 'provider', description: 'Only the models of this provider.', schema: STRING }],
     ok: { description: 'The models.', schema: ref('ModelList') },
-    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+    errors: READ_ERRORS,
   },
   {
     method: 'GET',
@@ -179,7 +183,7 @@ export const LLM_OPERATIONS: LlmOperation[] = [
     summary: 'Describe a model',
     params: { model: 'The model id (URL-encoded; it may contain `/`).' },
     ok: { description: 'The model.', schema: ref('Model') },
-    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['model_not_found'], 'No such model, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+    errors: MODEL_READ_ERRORS,
   },
 ];
 
@@ -334,7 +338,7 @@ export const DOTNET_OPERATIONS: LlmOperation[] = [
     operationId: 'listModels',
     summary: 'List the models the caller may use (.NET gateway)',
     ok: { description: 'The models.', schema: ref('DotnetModelList') },
-    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+    errors: READ_ERRORS,
   },
   {
     method: 'GET',
@@ -344,7 +348,7 @@ export const DOTNET_OPERATIONS: LlmOperation[] = [
     description: 'Any id chat accepts, e.g. `openai.gpt-4-turbo` (provider.model).',
     params: { model: 'The model id (URL-encoded; it may contain `/`).' },
     ok: { description: 'The model.', schema: ref('DotnetModel') },
-    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['model_not_found'], 'No such model, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+    errors: MODEL_READ_ERRORS,
   },
   {
     method: 'GET',
@@ -353,6 +357,6 @@ export const DOTNET_OPERATIONS: LlmOperation[] = [
     summary: "List one provider's models (.NET gateway)",
     params: { provider: 'The provider name, in any case (`OpenAI` is `openai`).' },
     ok: { description: 'The models.', schema: ref('DotnetModelList') },
-    errors: { 401: LLM_ERRORS[401], 403: LLM_ERRORS[403], 404: error(['provider_not_found'], 'No such provider, or the caller may not use it'), 500: LLM_ERRORS[500], 503: LLM_ERRORS[503] },
+    errors: { ...READ_ERRORS, 404: error(['provider_not_found'], 'No such provider, or the caller may not use it') },
   },
 ];
