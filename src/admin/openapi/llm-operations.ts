@@ -34,6 +34,16 @@ export interface LlmOperation {
 const INTEGER = { type: 'integer' };
 const STRING = { type: 'string' };
 const OPT_STRING = { type: ['string', 'null'] };
+/** A model as model-router describes it (GET /v1/models/{id}). */
+const MODEL_FIELDS: Record<string, Schema> = {
+  id: STRING,
+  object: { const: 'model' },
+  created: INTEGER,
+  owned_by: { type: 'string', description: 'The provider serving the model.' },
+  provider: STRING,
+  display_name: STRING,
+  context_window: INTEGER,
+};
 
 const USAGE: Schema = {
   type: 'object',
@@ -109,18 +119,7 @@ export function llmSchemas(): Record<string, Schema> {
       properties: { id: STRING, object: { const: 'response' }, created_at: { type: 'number' }, status: STRING, model: STRING, output: { type: 'array', items: { type: 'object' } }, usage: { type: 'object' } },
     },
     // Answered by the gateway itself (the model-router plugin), not by a provider.
-    Model: closed(
-      {
-        id: STRING,
-        object: { const: 'model' },
-        created: INTEGER,
-        owned_by: { type: 'string', description: 'The provider serving the model.' },
-        provider: STRING,
-        display_name: STRING,
-        context_window: INTEGER,
-      },
-      ['display_name', 'context_window'],
-    ),
+    Model: closed(MODEL_FIELDS, ['display_name', 'context_window']),
     ModelList: closed({ object: { const: 'list' }, data: { type: 'array', items: ref('Model') } }),
   };
 }
@@ -205,13 +204,7 @@ const DOTNET_REPLY: Record<string, Schema> = {
   usage: DOTNET_USAGE,
 };
 const DOTNET_MODEL_FIELDS: Record<string, Schema> = {
-  id: STRING,
-  object: { const: 'model' },
-  created: INTEGER,
-  owned_by: { type: 'string', description: 'The provider serving the model.' },
-  provider: STRING,
-  display_name: STRING,
-  context_window: INTEGER,
+  ...MODEL_FIELDS,
   displayName: { type: 'string', description: 'The display name, else the id.' },
   contextWindow: INTEGER,
 };
