@@ -1,6 +1,5 @@
-import { redactUrl as redactUrlWith } from '../util/url';
-import Redis from 'ioredis';
 import type { Logger } from '../observability/logger';
+import { RedisScript, redactRedisUrl } from '../util/redis-script';
 import { resetMs, type ApplyResult, type CounterBackend, type CounterOp, type CounterState } from './counters';
 
 /**
@@ -78,8 +77,6 @@ return out
 /** Numbers per counter in the script's reply (after `over`). */
 const STRIDE = 7;
 
-type ApplyCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number[]>;
-
 export interface RedisCountersOptions {
   url: string;
   /** Prefix of every key (the rate limit domain keeps deployments sharing a Redis apart). */
@@ -91,29 +88,10 @@ export interface RedisCountersOptions {
 
 export class RedisCounters implements CounterBackend {
   readonly name = 'redis' as const;
-  private readonly redis: Redis;
-  private readonly run: ApplyCommand;
-  private lastErrorLog = 0;
+  private readonly script: RedisScript;
 
   constructor(private readonly opts: RedisCountersOptions) {
-    this.redis = new Redis(opts.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: opts.commandTimeoutMs,
-      connectTimeout: Math.max(1000, opts.commandTimeoutMs),
-      // Keep reconnecting for as long as the gateway runs: Redis coming back restores sharing.
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-    });
-    // Without a listener ioredis prints every failed reconnect; log them at most every 10 s.
-    this.redis.on('error', (err: Error) => {
-      const now = Date.now();
-      if (now - this.lastErrorLog < 10_000) return;
-      this.lastErrorLog = now;
-      opts.log?.warn({ err: { message: err.message } }, 'rate limit counters: Redis unavailable');
-    });
-    this.redis.on('ready', () => opts.log?.info({ url: redactUrl(opts.url) }, 'rate limit counters: Redis connected'));
-    this.redis.defineCommand('gatewayRateLimit', { lua: APPLY });
-    this.run = (this.redis as unknown as { gatewayRateLimit: ApplyCommand }).gatewayRateLimit.bind(this.redis);
+    this.script = new RedisScript({ ...opts, purpose: 'rate limit counters', lua: APPLY });
   }
 
   async apply(ops: CounterOp[]): Promise<ApplyResult> {
@@ -130,7 +108,7 @@ export class RedisCounters implements CounterBackend {
       args[b + 2] = op.windowMs;
       args[b + 3] = op.mode;
     }
-    const reply = await this.run(n, ...args);
+    const reply = await this.script.run(n, ...args);
     const counters: CounterState[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const b = 1 + i * STRIDE;
@@ -144,24 +122,13 @@ export class RedisCounters implements CounterBackend {
 
   /** Resolves once connected (tests and start-up logs); rejects after `timeoutMs`. */
   ready(timeoutMs = 5000): Promise<void> {
-    if (this.redis.status === 'ready') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.redis.off('ready', onReady);
-        reject(new Error('Redis did not become ready'));
-      }, timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.redis.once('ready', onReady);
-    });
+    return this.script.ready(timeoutMs);
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
+    this.script.close();
   }
 }
 
 /** The URL without its password, for logs. */
-export const redactUrl = (url: string): string => redactUrlWith(url, 'redis://(unparsable)');
+export const redactUrl = redactRedisUrl;
