@@ -16,9 +16,10 @@ ARG NODE_VERSION=20
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./
-COPY scripts/build-image.sh scripts/install-envoy.js ./scripts/
+COPY scripts/build-image.sh scripts/install-envoy.js scripts/build-console.mjs ./scripts/
 COPY src ./src
 COPY plugins ./plugins
+COPY console ./console
 # The npm cache (packages and prebuilt binaries) survives between builds.
 RUN --mount=type=cache,target=/root/.npm bash scripts/build-image.sh /out
 

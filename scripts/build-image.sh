@@ -84,6 +84,10 @@ tsc_flags=()
 if [ "${BUILD_IMAGE_TYPECHECK:-1}" = 0 ]; then tsc_flags+=(--noCheck); fi
 "$src/node_modules/.bin/tsc" -p "$tmp/tsconfig.json" ${tsc_flags[@]+"${tsc_flags[@]}"}
 
+# The admin console's page and bundled files (esbuild, a dev dependency of the source tree).
+step "building the admin console into $out/dist/console"
+node "$src/scripts/build-console.mjs" "$out/dist/console" >&2
+
 wait "$deps_pid"
 deps_pid=
 
@@ -124,6 +128,10 @@ cp "$src/scripts/install-envoy.js" "$out/scripts/"
   console.error(`build-image: better-sqlite3 loads (SQLite ${v})`);
 ')
 node "$out/dist/src/cli.js" --help >/dev/null
+if [ ! -f "$out/dist/console/index.html" ]; then
+  echo "build-image: the admin console was not built ($out/dist/console/index.html)" >&2
+  exit 1
+fi
 for dev in typescript jest ts-jest @redocly/cli autocannon; do
   if [ -e "$out/node_modules/$dev" ]; then
     echo "build-image: dev dependency $dev found in $out/node_modules" >&2

@@ -12,6 +12,7 @@ import { gatewayBootstrap, writeBootstrap } from './envoy/config/bootstrap';
 import { EnvoyMissingError, EnvoySupervisor, findEnvoy } from './envoy/supervisor';
 import { flushLogs, gatewayLogger, LogFileError, type GatewayLog, type Logger } from './observability/logger';
 import { GatewayMetrics } from './observability/metrics';
+import { BudgetService, MemoryLedger } from './budgets';
 import { checkSecuritySettings, loadPlugins, providerRuntimes, startProcessor, type CoreServices, type Processor } from './processor';
 import { SettingsService } from './security/settings';
 import { Pricing } from './usage/pricing';
@@ -218,8 +219,11 @@ function inertServices(config: GatewayConfig, settings: SettingsService): CoreSe
     metrics: new GatewayMetrics({ defaultMetrics: false }).api,
     security: { current: () => settings.current(), addValidator: (v) => settings.addValidator(v) },
     audit: { record: () => undefined },
+    budgets: new BudgetService(config.budgets, new MemoryLedger(), { forKey: async () => NO_USAGE, forTeam: async () => NO_USAGE }),
   };
 }
+
+const NO_USAGE = { requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, totalTokens: 0, costUsd: 0 };
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -10,6 +10,8 @@ import { registerHealthRoutes, type EnvoyProbe } from './admin/health';
 import { registerKeyRoutes } from './admin/keys-api';
 import { registerUsageRoutes } from './admin/usage-api';
 import { AdminRouter } from './admin/router';
+import { registerConsoleRoutes } from './admin/console/routes';
+import { ConsoleSessions } from './admin/console/sessions';
 import { createAdminServer } from './admin/server';
 import { ConfigError } from './config/load';
 import type { GatewayConfig } from './config/types';
@@ -36,7 +38,9 @@ import { GatewayMetrics } from './observability/metrics';
 import { createTracer } from './observability/tracing';
 import { PluginHost } from './plugins/host';
 import { mappingsFrom, ProviderRegistry, toRuntime } from './control/provider-registry';
-import type { PluginHostApi, PriceBook } from './plugins/api';
+import type { BudgetLedger, PluginHostApi, PriceBook } from './plugins/api';
+import { BudgetService, createBudgetService, MemoryLedger, type SpendSource } from './budgets';
+import { DEFAULT_BUDGETS } from './budgets/config';
 import type { AuditEvent } from './domain';
 import type { ProviderRuntime } from './providers/types';
 import { openStore } from './store';
@@ -44,6 +48,7 @@ import type { Store, UsageStore } from './store/types';
 import { Pricing } from './usage/pricing';
 import { UsageWriter } from './usage/writer';
 import { withTimeout } from './util/async';
+import { registerMcpServerRoutes, startMcpGateway, type McpGateway } from './mcp';
 
 export interface Processor {
   readonly grpcPort: number;
@@ -106,17 +111,19 @@ function listen(server: http.Server, host: string, port: number): Promise<number
 }
 
 /** The services plugins may use, beyond the provider catalogue. */
-export type CoreServices = Pick<PluginHostApi, 'keys' | 'usage' | 'pricing' | 'metrics' | 'security' | 'audit'>;
+export type CoreServices = Pick<PluginHostApi, 'keys' | 'usage' | 'pricing' | 'metrics' | 'security' | 'audit' | 'budgets'>;
 
 /** What plugins get from the host, over the processor's own services. */
 export function coreServices(d: {
   keys: KeyService;
   writer: UsageWriter;
-  usage: Pick<UsageStore, 'totalsForKey'>;
+  usage: Pick<UsageStore, 'totalsForKey' | 'query'>;
   pricing: PriceBook;
   metrics: GatewayMetrics;
   settings: SettingsService;
   audit: (e: AuditEvent) => void;
+  /** The budget ledger; default: an in-process one seeded from `usage` (tests). */
+  budgets?: BudgetLedger;
 }): CoreServices {
   return {
     keys: {
@@ -130,6 +137,15 @@ export function coreServices(d: {
     metrics: d.metrics.api,
     security: { current: () => d.settings.current(), addValidator: (v) => d.settings.addValidator(v) },
     audit: { record: d.audit },
+    budgets: d.budgets ?? new BudgetService(DEFAULT_BUDGETS, new MemoryLedger(), storeSpend(d.usage)),
+  };
+}
+
+/** What the usage records say a key or a team has spent: the budget ledger's seed. */
+export function storeSpend(usage: Pick<UsageStore, 'totalsForKey' | 'query'>): SpendSource {
+  return {
+    forKey: (id) => usage.totalsForKey(id),
+    forTeam: async (team) => (await usage.query({ team }))[0] ?? { requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, totalTokens: 0, costUsd: 0 },
   };
 }
 
@@ -220,7 +236,10 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     },
     log,
   );
-  const services = coreServices({ keys, writer, usage: store.usage, pricing, metrics, settings, audit: (e) => audit.record(e) });
+  const budgets = createBudgetService(config.budgets, storeSpend(store.usage), { log, redisUrl: config.rate_limits.redis_url || env.REDIS_URL || undefined });
+  // Each worker would keep its own in-process ledger: budgets shared by workers need Redis.
+  if (role === 'primary' && budgets.backendName === 'memory') log.warn('budgets: processor workers without Redis each keep their own budget ledger; set budgets.redis_url for key and team budgets');
+  const services = coreServices({ keys, writer, usage: store.usage, pricing, metrics, settings, audit: (e) => audit.record(e), budgets });
   const plugins = await loadPlugins(config, registry, log, services, metrics);
   checkSecuritySettings(settings);
   // Shared by every replica from here on: stored settings win over the configured ones.
@@ -275,6 +294,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
   const router = new AdminRouter(opts.afterAdminChange);
   let admin: http.Server | undefined;
   let echo: http.Server | undefined;
+  let mcp: McpGateway | undefined;
   if (role !== 'worker') {
     registerHealthRoutes(router, {
       envoy: opts.envoy,
@@ -284,12 +304,18 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
       workerMetrics: opts.workerMetrics,
     });
     // Admin bodies are read only once the caller is authenticated (router.ts).
-    const authenticate = router.withBodyAfterAuth(adminAuthenticator(keys, metrics, { jwt, audit }));
+    // Console sign-ins live in this process, the one that serves the admin API (docs/console.md).
+    const consoleSessions = new ConsoleSessions();
+    const authenticate = router.withBodyAfterAuth(adminAuthenticator(keys, metrics, { jwt, audit, sessions: consoleSessions }));
     registerKeyRoutes(router, keys, metrics, authenticate, audit, settings);
     registerUsageRoutes(router, store.usage, authenticate, settings);
     registerProviderRoutes(router, registry, manager, authenticate, audit);
     registerSecurityRoutes(router, settings, audit, authenticate);
     registerAuditRoutes(router, audit, settings, authenticate);
+    // The MCP gateway (src/mcp): its servers' admin routes, and /mcp itself when mcp.enabled.
+    mcp = await startMcpGateway({ config, store: store.mcpServers, box, keys, limiter, plugins: plugins.plugins, usage: (r) => writer.enqueue(r), audit: (e) => audit.record(e), log, metrics: metrics.api, env });
+    registerMcpServerRoutes(router, mcp.servers, authenticate, audit);
+    registerConsoleRoutes(router, consoleSessions, authenticate, audit);
     admin = createAdminServer(router, log);
     if (config.demo.echo.enabled) {
       echo = await startEchoServer(config.processor.listen_address, config.demo.echo.port, { chunkDelayMs: config.demo.echo.chunk_delay_ms });
@@ -321,6 +347,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
       await settings.refresh();
       await settings.refresh();
       await manager.refresh();
+      await mcp?.refresh();
     },
     moveConnections(timeoutMs) {
       return grpcServer.closeConnections((c) => extproc.movable(c), timeoutMs);
@@ -345,6 +372,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
         echo?.closeAllConnections();
         await Promise.all([admin ? new Promise((r) => admin!.close(r)) : undefined, echo ? new Promise((r) => echo!.close(r)) : undefined]);
         manager.stop();
+        await mcp?.close();
         settings.stop();
         xds.close();
         // Every request has ended (interrupted ones too): their spans go out before the process does.
@@ -356,6 +384,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
         // Plugins may still enqueue usage while closing; the writer flushes after them.
         await plugins.close();
         await limiter.close();
+        await budgets.close();
         await writer.close();
         await audit.close();
         await store.close();

@@ -1,4 +1,4 @@
-import { definePlugin, GatewayError, respond, type JsonObject, type RequestContext } from '../../src';
+import { definePlugin, GatewayError, respond, type JsonObject, type RequestContext, type ToolCall } from '../../src';
 import { EMPTY_FILTERS, FilterCache, filterBody, StreamFilter, type CompiledFilters, type CompiledRule, type RuleFinding, type StreamLimits } from './engine';
 
 /**
@@ -97,6 +97,41 @@ export default definePlugin<Options>({
 
     const filtersOf = (ctx: RequestContext) => ctx.metadata.get(FILTERS) as CompiledFilters | undefined;
 
+    /**
+     * MCP tool calls (`/mcp`): the rules' JSONPath expressions are written for LLM bodies, so
+     * tool arguments are scanned whole (every string in them) and results in their text parts
+     * and structured content. `block` refuses the call or withholds the result; `redact` masks.
+     */
+    const toolRules = (rules: readonly CompiledRule[], paths: string[]): CompiledRule[] =>
+      rules.map((r) => ({ ...r, requestPaths: paths, responsePaths: paths, mask: (label: string) => r.mask(label) }));
+    const filterTool = (call: ToolCall, direction: Direction): JsonObject | undefined => {
+      const settings = host.security.current();
+      if (!settings.content_filtering_enabled) return undefined;
+      const filters = cache.get(settings);
+      const rules = direction === 'request' ? filters.request : filters.response;
+      const body = direction === 'request' ? call.arguments : call.result;
+      if (rules.length === 0 || !body) return undefined;
+      const paths = direction === 'request' ? ['$..*'] : ['$.content[*].text', '$.structuredContent..*'];
+      const out = filterBody(body, toolRules(rules, paths), direction, limits, (rule, path) => call.log.warn({ content_filter: { rule: rule.name, path } }, 'content filter path could not be evaluated'));
+      if (out.blocked) {
+        const f = out.blocked;
+        matches.inc({ rule: f.rule.name, action: 'block', direction });
+        call.log.info({ content_filter: { rule: f.rule.name, detector: f.label, action: 'block', direction, mcp_server: call.server, mcp_tool: call.tool } }, 'content filter blocked');
+        const p = call.principal;
+        host.audit.record({
+          action: 'request.blocked',
+          outcome: 'denied',
+          target: f.rule.name,
+          actor: { ...(p.kind === 'api_key' ? { keyId: p.id } : { identity: p.id }), ...(p.team ? { team: p.team } : {}) },
+          details: { policy: 'content_filter', rule_set: f.rule.set, detector: f.label, direction, exchange_id: call.id, mcp_server: call.server, mcp_tool: call.tool },
+        });
+        const what = direction === 'request' ? 'The tool arguments were' : 'The tool result was';
+        throw new GatewayError(400, 'content_filtered', `${what} blocked by the content filter rule \`${f.rule.name}\`.`);
+      }
+      for (const f of out.findings) matches.inc({ rule: f.rule.name, action: f.rule.action, direction });
+      return out.body as JsonObject | undefined;
+    };
+
     return {
       onRequest(ctx) {
         // Read per request: a settings change applies from the very next request.
@@ -127,6 +162,16 @@ export default definePlugin<Options>({
         }
         report(ctx, out.findings, 'response');
         if (out.body) ctx.setResponseBody(out.body);
+      },
+
+      onToolCall(call) {
+        const masked = filterTool(call, 'request');
+        if (masked) call.setArguments(masked);
+      },
+
+      onToolResult(call) {
+        const masked = filterTool(call, 'response');
+        if (masked) call.setResult(masked);
       },
 
       onResponseChunk(ctx, event) {

@@ -52,7 +52,7 @@ export default definePlugin({
           team: p?.team ?? null,
           tier: p?.tier ?? null,
           endpoint: langchain ? 'langchain' : 'standard',
-          api: ctx.request.endpoint,
+          api: ctx.request.api,
           provider: ctx.target?.provider ?? null,
           modelRequested: ctx.request.model ?? null,
           modelServed: (hit ? hit.model : ctx.servedModel) ?? ctx.target?.model ?? null,

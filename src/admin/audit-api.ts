@@ -14,6 +14,21 @@ function intParam(value: string | null, param: string, min: number, max: number,
   return Number(value);
 }
 
+/**
+ * The cursor of the page after a record: its time and id, opaque to clients (base64url). Any
+ * value that does not decode to that is refused, never passed on to the store.
+ */
+export function auditCursor(r: { time: number; id: string }): string {
+  return Buffer.from(`${r.time}:${r.id}`).toString('base64url');
+}
+
+function cursorParam(value: string | null): { time: number; id: string } | undefined {
+  if (value === null || value === '') return undefined;
+  const m = /^[A-Za-z0-9_-]{1,400}$/.test(value) ? /^(\d{1,15}):([\x21-\x7e]{1,200})$/.exec(Buffer.from(value, 'base64url').toString('latin1')) : null;
+  if (!m) throw new BadParam('before', "'before' must be the next_cursor of an earlier page.");
+  return { time: Number(m[1]), id: m[2] };
+}
+
 function textParam(value: string | null, param: string, pattern: RegExp): string | undefined {
   if (value === null || value === '') return undefined;
   if (!pattern.test(value)) throw new BadParam(param, `'${param}' is not valid.`);
@@ -21,8 +36,9 @@ function textParam(value: string | null, param: string, pattern: RegExp): string
 }
 
 /**
- * GET /v1/audit?start=&end=&action=&team=&request_id=&limit= — newest first. Admins only, as
- * auditScope() says: with data isolation on, callers with a team see that team's records.
+ * GET /v1/audit?start=&end=&action=&team=&request_id=&limit=&before= — newest first, a page at
+ * a time (`before`: the previous page's `next_cursor`). Admins only, as auditScope() says: with
+ * data isolation on, callers with a team see that team's records.
  */
 export function registerAuditRoutes(router: AdminRouter, audit: AuditService, settings: { current(): SecuritySettings }, authenticate: Authenticate): void {
   router.add('GET', '/v1/audit', async (req) => {
@@ -44,6 +60,7 @@ export function registerAuditRoutes(router: AdminRouter, audit: AuditService, se
         requestId: textParam(req.query.get('request_id'), 'request_id', /^[\x21-\x7e]{1,200}$/),
         team: scope.kind === 'team' ? scope.team : textParam(req.query.get('team'), 'team', /^[^\0]{1,200}$/),
         limit: intParam(req.query.get('limit'), 'limit', 1, MAX_LIMIT, 100),
+        before: cursorParam(req.query.get('before')),
       };
     } catch (e) {
       if (e instanceof BadParam) return bad(e);
@@ -53,10 +70,16 @@ export function registerAuditRoutes(router: AdminRouter, audit: AuditService, se
     await audit.flush();
     let records;
     try {
-      records = await audit.query(q);
+      // One more than asked: whether there is a next page.
+      records = await audit.query({ ...q, limit: q.limit + 1 });
     } catch {
       return { status: 503, body: errorBody(503, 'audit_store_unavailable', 'The audit log cannot be read right now. Please retry shortly.'), headers: { 'retry-after': '1' } };
     }
-    return { status: 200, body: { object: 'list', scope: scope.kind, data: records.map(auditJson) } };
+    const hasMore = records.length > q.limit;
+    const page = records.slice(0, q.limit);
+    return {
+      status: 200,
+      body: { object: 'list', scope: scope.kind, data: page.map(auditJson), has_more: hasMore, next_cursor: hasMore ? auditCursor(page[page.length - 1]) : null },
+    };
   });
 }

@@ -4,6 +4,7 @@ import { presentedSecret } from '../keys/presented';
 import type { KeyService } from '../keys/service';
 import type { GatewayMetrics } from '../observability/metrics';
 import type { AuditEvent } from '../domain';
+import { sessionOf, type ConsoleSessions } from './console/sessions';
 import { looksLikeJwt, type JwtVerifier } from './jwt';
 import type { AdminRequest, AdminResponse } from './messages';
 
@@ -34,6 +35,8 @@ export interface AdminAuthOptions {
   jwt?: JwtVerifier;
   /** Where login failures are recorded (`admin.login_failed`). */
   audit?: { record(e: AuditEvent): void };
+  /** Console sessions: a session cookie (with the console header) stands for its stored credential. */
+  sessions?: ConsoleSessions;
 }
 
 const deny = (status: number, code: string, message: string, headers?: Record<string, string>, param: string | null = null): AdminResponse => ({
@@ -96,7 +99,12 @@ export function refuseBeyondTeam(
 export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics, opts: AdminAuthOptions = {}): Authenticate {
   return async (req, { requireAdmin, requireUnscoped }) => {
     const requestId = requestIdOf(req);
+    const presented = presentedSecret((name) => header(req, name));
+    // Without a credential of its own, a request may present a console session (./console).
+    const session = presented === undefined && opts.sessions ? sessionOf(opts.sessions, req.headers) : undefined;
     const refuse = (response: AdminResponse, credential: string, reason: string, actor?: AuditEvent['actor']): AdminResponse => {
+      // A session whose credential is refused now (revoked key, expired token) is over.
+      if (session && session !== 'unknown') session.end();
       opts.audit?.record({
         action: 'admin.login_failed',
         outcome: 'denied',
@@ -107,7 +115,11 @@ export function adminAuthenticator(keys: KeyService, metrics: GatewayMetrics, op
       });
       return response;
     };
-    const secret = presentedSecret((name) => header(req, name));
+    if (session === 'unknown') {
+      metrics.authOperations.inc({ operation: 'admin_auth', result: 'invalid_session' });
+      return refuse(deny(401, 'invalid_session', 'The console session has ended or is unknown. Sign in again.'), 'session', 'invalid_session');
+    }
+    const secret = presented ?? session?.credential;
     if (!secret) {
       metrics.authOperations.inc({ operation: 'admin_auth', result: 'missing' });
       return refuse(

@@ -8,6 +8,19 @@ import { adminAction, type AuditSink } from './audit-helpers';
 import type { AdminCaller, Authenticate } from './auth';
 import { keysConfinement, ISOLATION_OFF } from './isolation';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
+import { bad, BadParam } from './usage-api';
+
+const MAX_PAGE = 1000;
+
+/** `limit` and `after` of a paged listing, or undefined when neither is given (every key, as before). */
+function pageParams(req: AdminRequest): { limit: number; after?: string } | undefined {
+  const limit = req.query.get('limit');
+  const after = req.query.get('after');
+  if (limit === null && after === null) return undefined;
+  if (limit !== null && (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_PAGE)) throw new BadParam('limit', `'limit' must be an integer from 1 to ${MAX_PAGE}.`);
+  if (after !== null && (after.length === 0 || after.length > 200)) throw new BadParam('after', "'after' must be a key id.");
+  return { limit: limit === null ? 100 : Number(limit), ...(after === null ? {} : { after }) };
+}
 
 const notFound = (id: string): AdminResponse => ({ status: 404, body: errorBody(404, 'key_not_found', `No key with id '${id}'.`) });
 
@@ -56,7 +69,21 @@ export function registerKeyRoutes(
   router.add(
     'GET',
     '/v1/keys',
-    admin(async (req) => ({ status: 200, body: { object: 'list', data: await keys.list({ team: req.query.get('team') ?? undefined }) } })),
+    admin(async (req) => {
+      let page;
+      try {
+        page = pageParams(req);
+      } catch (e) {
+        return bad(e as BadParam);
+      }
+      const all = await keys.list({ team: req.query.get('team') ?? undefined });
+      if (!page) return { status: 200, body: { object: 'list', data: all } };
+      // A page after the key `after` (newest first); an unknown id is refused, not read as the start.
+      const from = page.after === undefined ? 0 : all.findIndex((k) => k.id === page.after) + 1;
+      if (from === 0 && page.after !== undefined) return bad(new BadParam('after', "'after' names no key of this listing."));
+      const data = all.slice(from, from + page.limit);
+      return { status: 200, body: { object: 'list', data, has_more: from + page.limit < all.length, last_id: data.at(-1)?.id ?? null } };
+    }),
   );
   router.add(
     'GET',

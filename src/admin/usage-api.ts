@@ -1,6 +1,7 @@
 import { errorBody } from '../domain/errors';
 import type { SecuritySettings } from '../domain';
-import type { UsageGroupBy, UsageStore } from '../store/types';
+import type { UsageGroupBy, UsageRow, UsageStore } from '../store/types';
+import { toCsv } from './csv';
 import type { AdminCaller, Authenticate } from './auth';
 import { ISOLATION_OFF, usageScope, type Scope } from './isolation';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
@@ -51,6 +52,26 @@ export const noScope = (what: string): AdminResponse => ({
   body: errorBody(403, 'insufficient_permissions', `This caller has no team or key whose ${what} it may read.`),
 });
 
+/** A provider or model name to filter on: bounded, printable. */
+function nameParam(value: string | null, param: string): string | undefined {
+  if (value === null || value === '') return undefined;
+  if (value.length > 256 || /[\0-\x1f\x7f]/.test(value)) throw new BadParam(param, `'${param}' must be a name of at most 256 printable characters.`);
+  return value;
+}
+
+const CSV_COLUMNS = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'total_tokens', 'cost_usd'];
+
+/** The report as a CSV download: one line per group, the columns of the JSON report. */
+function usageCsv(rows: UsageRow[], groupBy: string): AdminResponse {
+  const lines = rows.map((r) => [r.group, r.requests, r.errors, r.promptTokens, r.completionTokens, r.cachedTokens, r.reasoningTokens, r.totalTokens, r.costUsd]);
+  return {
+    status: 200,
+    body: undefined,
+    raw: toCsv([groupBy, ...CSV_COLUMNS], lines),
+    headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="usage-${groupBy}.csv"`, 'cache-control': 'no-store' },
+  };
+}
+
 /** The usage filter of a scope: forced key or team, else what the caller asked for. */
 function usageFilter(scope: Scope, req: AdminRequest): { keyId?: string; team?: string } {
   const asked = { keyId: req.query.get('key_id') ?? undefined, team: req.query.get('team') ?? undefined };
@@ -85,8 +106,17 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
     if (groupBy !== undefined && !GROUPS.includes(groupBy as UsageGroupBy)) {
       return bad(new BadParam('group_by', `'group_by' must be one of ${GROUPS.join(', ')}.`));
     }
+    let only: { provider?: string; model?: string };
+    try {
+      only = { provider: nameParam(req.query.get('provider'), 'provider'), model: nameParam(req.query.get('model'), 'model') };
+    } catch (e) {
+      return bad(e as BadParam);
+    }
+    const format = req.query.get('format') ?? 'json';
+    if (format !== 'json' && format !== 'csv') return bad(new BadParam('format', "'format' must be json or csv."));
     // A narrowed view stays narrowed, whatever the caller asks for.
-    const rows = await usage.query({ start, end, groupBy: groupBy as UsageGroupBy | undefined, ...usageFilter(scope, req) });
+    const rows = await usage.query({ start, end, groupBy: groupBy as UsageGroupBy | undefined, ...only, ...usageFilter(scope, req) });
+    if (format === 'csv') return usageCsv(rows, groupBy ?? 'all');
     return {
       status: 200,
       body: {
@@ -98,6 +128,7 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
         data: rows.map((r) => ({
           group: r.group,
           requests: r.requests,
+          errors: r.errors,
           prompt_tokens: r.promptTokens,
           completion_tokens: r.completionTokens,
           cached_tokens: r.cachedTokens,

@@ -21,6 +21,8 @@ export const DEFAULT_PLUGINS = [
   { use: 'content-filter' },
   // Caller and model for the global rate limits (rate_limits in gateway.yaml).
   { use: 'rate-limit-descriptors' },
+  // After routing (prices are per model): holds the request's worst case against key and team budgets.
+  { use: 'budgets' },
   { use: 'usage-recorder' },
 ];
 

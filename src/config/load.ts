@@ -8,6 +8,7 @@ import { gatewayConfigSchema } from './schema';
 import type { Defaulted } from './schema-kit';
 import { mtlsProblems, withIdentityOptions } from '../identity/config';
 import { rateLimitProblems } from '../ratelimit/config';
+import { mcpProblems } from '../mcp/config';
 import { baseUrlProblem } from '../providers/base-url';
 import { listeningPorts } from './ports';
 import { INHERITED_NAMES, inheritedNameProblems } from '../domain/own';
@@ -143,6 +144,7 @@ function checkSemantics(config: GatewayConfig): void {
   }
   problems.push(...mtlsProblems(config.mtls, config.base_dir));
   problems.push(...rateLimitProblems(config.rate_limits));
+  problems.push(...mcpProblems(config.mcp));
   if (problems.length) throw new ConfigError('invalid gateway configuration', problems);
 }
 

@@ -13,7 +13,7 @@ export interface ListeningPort {
 
 /** Every port the configuration has the gateway listen on (0: any free port, left out). */
 export function listeningPorts(config: GatewayConfig): ListeningPort[] {
-  const { server, mtls, envoy, processor, demo } = config;
+  const { server, mtls, envoy, processor, demo, mcp } = config;
   const all: (ListeningPort | false)[] = [
     server.http_enabled && { key: 'server.http_port', host: server.listen_address, port: server.http_port, owner: 'envoy' },
     mtls.enabled && { key: 'mtls.port', host: mtls.listen_address, port: mtls.port, owner: 'envoy' },
@@ -21,6 +21,7 @@ export function listeningPorts(config: GatewayConfig): ListeningPort[] {
     { key: 'processor.grpc_port', host: processor.listen_address, port: processor.grpc_port, owner: 'processor' },
     { key: 'processor.admin_port', host: processor.listen_address, port: processor.admin_port, owner: 'processor' },
     ...(workerCount(config) > 1 ? [{ key: 'processor.ext_proc_port', host: processor.listen_address, port: processor.ext_proc_port, owner: 'processor' as const }] : []),
+    mcp.enabled && { key: 'mcp.port', host: processor.listen_address, port: mcp.port, owner: 'processor' },
     demo.echo.enabled && { key: 'demo.echo.port', host: processor.listen_address, port: demo.echo.port, owner: 'processor' },
   ];
   return all.filter((p): p is ListeningPort => p !== false && p.port !== 0);

@@ -11,7 +11,9 @@ import type { KeySpec } from '../keys/schema';
 import { DEFAULT_PLUGINS } from './defaults';
 import { Closed, Constant, Default, MapOf, OneOf, OpenArray, OpenObject, StringEnum } from './schema-kit';
 import { mtlsSchema } from '../identity/config';
+import { mcpSchema } from '../mcp/config';
 import { rateLimitsSchema } from '../ratelimit/config';
+import { budgetsSchema } from '../budgets/config';
 import { adminAuthSchema } from '../admin/jwt-config';
 
 const port = () => Type.Integer({ minimum: 0, maximum: 65535 });
@@ -341,6 +343,10 @@ export const gatewayConfigSchema = Closed(
     mtls: mtlsSchema,
     /** Global (Envoy + the processor's RateLimitService) and per-instance local rate limits. */
     rate_limits: rateLimitsSchema,
+    /** Budgets that stop a stream: the ledger (Redis or in-process) and team budgets (docs/budgets.md). */
+    budgets: budgetsSchema,
+    /** The MCP gateway: `/mcp` in front of upstream MCP servers (src/mcp). */
+    mcp: mcpSchema,
   },
   { $id: 'https://llm-gateway.local/schemas/gateway.json' },
 );

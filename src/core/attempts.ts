@@ -1,6 +1,7 @@
 import type { ProviderTarget } from '../domain';
 import type { ProviderRuntime, ProviderTranslator, TranslationInput } from '../providers/types';
 import type { ExchangeContext } from './context';
+import type { SurfaceRequest } from './surface-attempt';
 
 /** Where a request may go: its primary target first, then its fallbacks, and the cluster Envoy routes it to. */
 export interface RoutePlan {
@@ -14,7 +15,10 @@ export interface AttemptState {
   target: ProviderTarget;
   provider: ProviderRuntime;
   translator: ProviderTranslator;
+  /** What the answer is read against: the OpenAI view's input, for a native attempt too. */
   input: TranslationInput;
+  /** The provider got the client's own API (src/surfaces): its answer goes back unchanged. */
+  native?: boolean;
 }
 
 export interface PendingRequest {
@@ -26,6 +30,8 @@ export interface PendingRequest {
   current?: AttemptState;
   /** Headers the previous attempt set: a retry starts from them, so they must be cleared. */
   headersSet?: string[];
+  /** Set for a request that came through a client surface: each attempt decides native or translated. */
+  surface?: SurfaceRequest;
 }
 
 /**

@@ -22,6 +22,7 @@ export class RequestState implements GatewayRequest {
     readonly endpoint: Endpoint,
     readonly prefix: string,
     readonly surface: string = 'openai',
+    readonly api: Endpoint = endpoint,
   ) {}
 
   get model(): string | undefined {
@@ -155,6 +156,17 @@ export class ExchangeContext implements RequestContext {
 
   setProviderCredential(credential: string): void {
     this.providerCredential = credential;
+  }
+
+  setUsage(usage: TokenUsage): void {
+    this.usage = usage;
+  }
+
+  /** A plugin asked for a stream the gateway can end early (ctx.endableStream()). */
+  wantsEndableStream = false;
+
+  endableStream(): void {
+    this.wantsEndableStream = true;
   }
 
   /** Dynamic metadata not yet sent to Envoy. */

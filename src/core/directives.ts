@@ -11,6 +11,13 @@ export interface Continue {
   clearRouteCache?: boolean;
   /** Switch the response body to streamed delivery (SSE). */
   streamResponse?: boolean;
+  /**
+   * With streamResponse: a stream the processor can end before the upstream does (Envoy's
+   * FULL_DUPLEX_STREAMED body mode), for requests that asked for one (ctx.endableStream()).
+   */
+  endableStream?: boolean;
+  /** In an endable stream's body: this is the client's last chunk; Envoy ends the response and cancels the upstream. */
+  endStream?: boolean;
   /** What Envoy's later filters learn about the request: rate limit dimensions, token usage. */
   published?: Published;
 }

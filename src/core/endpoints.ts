@@ -1,5 +1,5 @@
 import type { Endpoint } from '../domain';
-import { matchSurface, type SurfaceMatch } from '../surfaces';
+import { matchSurface, openAIResponses, RESPONSES_ROUTE, type SurfaceMatch } from '../surfaces';
 
 export interface ParsedPath {
   endpoint: Endpoint;
@@ -28,7 +28,9 @@ export function parsePath(path: string): ParsedPath {
   for (const prefix of PREFIXES) {
     if (prefix && !(path === prefix || path.startsWith(prefix + '/'))) continue;
     const rest = path.slice(prefix.length).replace(/\/+$/, '') || '/';
-    const exact = EXACT[rest];
+    const exact = Object.hasOwn(EXACT, rest) ? EXACT[rest] : undefined;
+    // Responses reach providers that do not speak it through its surface (translated per attempt).
+    if (exact === 'responses') return { endpoint: exact, prefix, rest, surface: { surface: openAIResponses, route: RESPONSES_ROUTE, rest: '/' } };
     if (exact) return { endpoint: exact, prefix, rest };
     if (rest.startsWith('/models/')) return { endpoint: 'models', prefix, rest };
     if (prefix) return { endpoint: 'unknown', prefix, rest };

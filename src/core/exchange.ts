@@ -25,6 +25,7 @@ import { CLIENT_CERT_HEADER } from './context';
 import { correlationId } from '../util/correlation';
 import { BodyCapture } from './body-capture';
 import type { SurfaceMatch, SurfaceReplyContext, SurfaceStream } from '../surfaces';
+import { viewKey, type SurfaceRequest } from './surface-attempt';
 
 export type { Continue, Directive, Respond };
 
@@ -108,11 +109,23 @@ export class Exchange {
   private surfaceStream: SurfaceStream | undefined;
   /** The model the client asked for, as its surface's request translation gave it. */
   private requestedModel: string | undefined;
+  /** The client's body text, kept for a surface's native attempts; and what those attempts need. */
+  private clientText: string | undefined;
+  private surfaceRequest: SurfaceRequest | undefined;
+  /** The answering attempt got the client's own API: its answer goes back as it came (src/core/native-reply.ts). */
+  private native = false;
+  /** A plugin edited a native stream's view: the rest of it is translated from the view. */
+  private nativeRewritten = false;
   private sse: SseParser | undefined;
   private decoder: StringDecoder | undefined;
   private rewriteStream = false;
   /** Set once a plugin ended the stream: later upstream events are dropped. */
   private streamEnded = false;
+  /**
+   * An endable stream (ctx.endableStream(), Envoy's FULL_DUPLEX_STREAMED): a plugin's short-circuit
+   * ends the client's response there and Envoy cancels the upstream. `cut` once that end is sent.
+   */
+  private endable: { cut: boolean; outcome?: ExchangeOutcome } | undefined;
   private finished = false;
   private registered = false;
 
@@ -150,7 +163,7 @@ export class Exchange {
     const requestId = correlationId(headers.get('x-request-id')) ?? id;
     this.surface = parsed.surface;
     const surfaceName = parsed.surface?.surface.name ?? 'openai';
-    const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix, surfaceName);
+    const request = new RequestState(headers.get(':method') ?? 'GET', path, q < 0 ? '' : rawPath.slice(q + 1), headers, parsed.endpoint, parsed.prefix, surfaceName, parsed.surface?.route?.api);
     this.ctx = new ExchangeContext(id, requestId, startTime, request, this.deps.log);
     this.trace = this.deps.tracer?.startRequest(this.ctx);
 
@@ -190,6 +203,8 @@ export class Exchange {
         return this.fail(new GatewayError(400, 'invalid_request_body', 'The request body must be a JSON object.'));
       }
       request.body = parsed as JsonObject;
+      // A native attempt forwards the client's own bytes (src/core/surface-attempt.ts).
+      if (this.surface) this.clientText = text;
       this.capture?.requestText(text);
     }
     return this.routeRequest();
@@ -205,13 +220,19 @@ export class Exchange {
       // Another API's body becomes the OpenAI body before any plugin sees it (src/surfaces).
       const route = this.surface?.route;
       if (route) {
+        const clientBody = request.body;
+        const surface = this.surface!.surface;
         try {
-          this.ctx.setRequestBody(this.surface!.surface.request(route, request.body));
+          this.ctx.setRequestBody(surface.request(route, clientBody));
         } catch (err) {
           if (isGatewayError(err)) return this.fail(err);
           throw err;
         }
         this.requestedModel = request.model;
+        // A surface with native targets decides per attempt (src/core/surface-attempt.ts). Plugins
+        // that see the client's own body (Responses) edit it; otherwise edits show against this view.
+        const view = surface.attemptBody ? undefined : viewKey(request.body);
+        if (surface.native) this.surfaceRequest = { surface, route, clientBody, clientText: this.clientText ?? JSON.stringify(clientBody), view };
       }
       const model = request.body.model;
       if (model === undefined || model === null || model === '') {
@@ -256,11 +277,14 @@ export class Exchange {
     const checks = this.deps.rateLimitKinds?.(this.ctx.rateLimits.publication, this.ctx.publishedMetadata);
     if (checks?.length) this.publish.checks = checks;
     const plan = this.deps.planRoute(this.ctx, target);
-    const pending: PendingRequest = { ctx: this.ctx, plan, attempts: 0, tried: [] };
+    const pending: PendingRequest = { ctx: this.ctx, plan, attempts: 0, tried: [], surface: this.surfaceRequest };
     this.pending = pending;
 
     const edits = new Map<string, string | null>();
     for (const h of CLIENT_ONLY_HEADERS) if (request.headers.has(h)) edits.set(h, null);
+    // The client API's own headers (anthropic-version...) reach native attempts only, which set them.
+    const sr = this.surfaceRequest;
+    for (const h of Object.keys(sr?.surface.nativeHeaders?.(sr.route, (n) => request.headers.get(n)) ?? {})) edits.set(h, null);
     for (const [k, v] of this.ctx.requestHeaderEdits.take()) edits.set(k, v);
     edits.set(this.deps.routingHeader, plan.cluster);
     if (provider.timeoutSeconds > 0 && plan.targets.length === 1) {
@@ -284,6 +308,8 @@ export class Exchange {
     // same-provider retries resend it as it is.
     const attempt = await this.deps.attempts.prepare(pending, target.provider);
     if (attempt.kind === 'respond') {
+      // In the client's API when it came through a surface (a refused translation, a local answer).
+      if (this.surface) return this.respondWith({ kind: 'respond', status: attempt.status, body: attempt.body.toString('utf8'), headers: attempt.headers });
       this.status = attempt.status;
       this.capture?.responseBody(attempt.body, attempt.headers['content-type']);
       return attempt;
@@ -306,6 +332,7 @@ export class Exchange {
     if (attempt) {
       this.translator = attempt.translator;
       this.input = attempt.input;
+      this.native = attempt.native === true;
       this.ctx.assignTarget(attempt.target);
     }
     const status = Number(headers.get(':status') ?? 0);
@@ -335,13 +362,15 @@ export class Exchange {
       const attempts = Math.max(attempt.number, envoyAttempts);
       if (attempts > 1) edits.set('x-gateway-attempts', String(attempts));
     }
-    const mapped = this.translator?.status?.(status);
+    // A native answer keeps the provider's status (Anthropic's 529 is its clients' own).
+    const mapped = this.native ? undefined : this.translator?.status?.(status);
     if (mapped !== undefined && mapped !== status) {
       edits.set(':status', String(mapped));
       this.status = mapped;
       this.ctx.response.status = mapped;
     }
-    return { kind: 'continue', headers: edits, streamResponse: streamed };
+    if (streamed && status < 400 && this.ctx.wantsEndableStream) this.endable = { cut: false };
+    return { kind: 'continue', headers: edits, streamResponse: streamed, ...(this.endable ? { endableStream: true } : {}) };
   }
 
   async responseBody(chunk: Buffer, endOfStream: boolean): Promise<Directive> {
@@ -367,6 +396,9 @@ export class Exchange {
       }
       if (response.status < 400) this.ctx.usage = this.translator.usage(response.body);
     }
+    // A native answer: plugins read its OpenAI view, the client gets the provider's bytes unless they edit it.
+    const viewTranslated = this.native && response.bodyChanged;
+    if (this.native) response.bodyChanged = false;
     if (response.status >= 400 && !isErrorShape(response.body)) {
       // An HTML page from a proxy, an empty body...: clients still get OpenAI's error shape.
       response.body = errorBody(response.status, 'upstream_error', `The provider answered with HTTP ${response.status}.`);
@@ -381,7 +413,8 @@ export class Exchange {
     const edits = this.ctx.responseHeaderEdits.take();
     const out: Continue = { kind: 'continue', headers: edits };
     // The client's shape for a surface's request; plugins (and onComplete) keep the OpenAI body.
-    const clientBody = this.surface && response.body !== undefined ? this.surfaceJson(response.status, response.body) : undefined;
+    const reshape = !this.native || (response.bodyChanged && (viewTranslated || response.status >= 400));
+    const clientBody = this.surface && response.body !== undefined && reshape ? this.surfaceJson(response.status, response.body) : undefined;
     if (clientBody !== undefined) {
       out.body = Buffer.from(JSON.stringify(clientBody));
       edits.set('content-length', String(out.body.length));
@@ -402,27 +435,76 @@ export class Exchange {
 
     let out = '';
     for (const upstreamEvent of events) {
+      if (this.native) {
+        out += await this.nativeEvent(upstreamEvent);
+        continue;
+      }
       const emitted = this.streamTranslator ? this.streamTranslator.translate(upstreamEvent) : [upstreamEvent];
       for (const ev of emitted) out += await this.emitEvent(ev);
     }
-    if (endOfStream && this.streamTranslator) for (const ev of this.streamTranslator.finish()) out += await this.emitEvent(ev);
+    if (endOfStream && this.streamTranslator) {
+      let ended = '';
+      for (const ev of this.streamTranslator.finish()) ended += await this.emitEvent(ev);
+      // A native stream cut short: the view's error and end, in the client's API.
+      out += this.native && this.surfaceStream ? this.surfaceEvents(this.surfaceStream, ended, false) : ended;
+    }
     let tail = '';
-    if (endOfStream) this.reportUsage();
+    // An endable stream a plugin ended: this chunk is the client's last (see cutStream).
+    const cut = this.cutStream();
+    if (endOfStream || cut) this.reportUsage();
     if (endOfStream && !this.streamEnded) {
       const short = await this.deps.plugins.run('onResponse', this.ctx);
       if (short) tail = streamErrorEvent(short);
     }
-    // A surface's client gets its own events: what the plugins let out, translated last.
-    if (this.surfaceStream) {
-      out = this.surfaceEvents(this.surfaceStream, out + tail, endOfStream);
+    // A surface's client gets its own events: what the plugins let out, translated last (a
+    // native stream's events are the client's already: only the gateway's own tail is translated).
+    if (this.surfaceStream && this.native) {
+      if (tail) tail = this.surfaceEvents(this.surfaceStream, tail, false);
+    } else if (this.surfaceStream) {
+      out = this.surfaceEvents(this.surfaceStream, out + tail, endOfStream || cut);
       tail = '';
     }
 
     // What the client gets: the upstream's text, or the rewritten events, and any error tail.
-    this.capture?.streamed((this.rewriteStream ? out : text) + tail, endOfStream);
+    this.capture?.streamed((this.rewriteStream ? out : text) + tail, endOfStream || cut);
+    if (cut) return { kind: 'continue', body: Buffer.from(out + tail), endStream: true };
     // Unchanged pass-through: let Envoy forward the original bytes as they are.
     if (!this.rewriteStream) return tail ? { kind: 'continue', body: Buffer.concat([chunk, Buffer.from(tail)]) } : CONTINUE;
     return { kind: 'continue', body: Buffer.from(out + tail) };
+  }
+
+  /**
+   * One event of a native attempt's stream: plugins see its OpenAI view (the provider's stream
+   * translator), and the client gets the event itself until a plugin changes that view (a
+   * redaction: from then on the client gets the view as plugins leave it, in its API) or ends the stream.
+   * Responses passed to OpenAI have no view: plugins see the events themselves, as before.
+   */
+  private async nativeEvent(ev: SseEvent): Promise<string> {
+    const stream = this.surfaceStream;
+    if (!this.streamTranslator) {
+      const ended = this.streamEnded;
+      const out = await this.emitEvent(ev);
+      // A plugin ended it here: its OpenAI error becomes the client's end (Responses: response.failed).
+      if (stream && !ended && this.streamEnded) return this.surfaceEvents(stream, out, false);
+      stream?.observe?.(ev);
+      return out;
+    }
+    let emitted = '';
+    let edited = false;
+    for (const view of this.streamTranslator.translate(ev)) {
+      const before = view.serialize();
+      const after = await this.emitEvent(view);
+      emitted += after;
+      // Hiding a usage-only chunk (usage-recorder) changes nothing the client sees.
+      if (after !== before && !(view.dropped && !hasChoices(view))) edited = true;
+    }
+    if (!stream) return emitted;
+    // From the first edit on, the client gets the view as plugins leave it (a hold-back window
+    // moves text across events), continuing the blocks the native events opened.
+    if (edited) this.nativeRewritten = true;
+    if (this.streamEnded || this.nativeRewritten) return this.surfaceEvents(stream, emitted, false);
+    stream.observe?.(ev);
+    return ev.serialize();
   }
 
   private async emitEvent(ev: SseEvent): Promise<string> {
@@ -431,6 +513,7 @@ export class Exchange {
       const short = await this.deps.plugins.run('onResponseChunk', this.ctx, ev);
       if (short) {
         this.streamEnded = true;
+        if (this.endable) this.endable.outcome = short.outcome;
         return streamErrorEvent(short);
       }
     }
@@ -445,6 +528,13 @@ export class Exchange {
     }
     if (this.trace?.wantsStreamEvents) this.trace.streamEvent(ev);
     return this.rewriteStream ? ev.serialize() : '';
+  }
+
+  /** Whether the stream ends with this chunk because a plugin ended an endable stream (once). */
+  private cutStream(): boolean {
+    if (!this.endable || !this.streamEnded || this.endable.cut) return false;
+    this.endable.cut = true;
+    return true;
   }
 
   /** The response's total tokens, for the rate limit filter's token charge on stream done. */
@@ -487,7 +577,7 @@ export class Exchange {
 
   /** What a surface's answer translators may need beyond the OpenAI body. */
   private replyContext(): SurfaceReplyContext {
-    return { requestedModel: this.requestedModel, provider: this.ctx.target?.provider };
+    return { requestedModel: this.requestedModel, provider: this.ctx.target?.provider, request: this.surfaceRequest?.clientBody };
   }
 
   /** An OpenAI JSON answer in the surface's shape: an error, or the success of a known route. */
@@ -537,6 +627,8 @@ export class Exchange {
     if (this.registered) this.deps.inflight.delete(this.ctx.id);
     const ctx = this.ctx;
     const end = performance.now();
+    // The gateway ended the stream itself (a spent budget): that is how it ended, whatever Envoy did next.
+    if (this.endable?.cut && this.endable.outcome) outcome = this.endable.outcome;
     // No response reached the client: it left (499), or the gateway cut the request while shutting
     // down or lost the stream, and Envoy answered 503 if it still could.
     const status = this.status !== 0 ? this.status : outcome === 'cancelled' ? 499 : outcome === 'interrupted' || outcome === 'failed' ? 503 : 0;
@@ -594,6 +686,12 @@ export class Exchange {
 function setBody(out: Continue, body: JsonObject): void {
   out.body = Buffer.from(JSON.stringify(body));
   out.headers!.set('content-length', String(out.body.length));
+}
+
+/** An OpenAI chunk that carries choices (content, tool calls, a finish reason), not only usage. */
+function hasChoices(ev: SseEvent): boolean {
+  const choices = (ev.json as { choices?: unknown } | undefined)?.choices;
+  return Array.isArray(choices) && choices.length > 0;
 }
 
 function isErrorShape(body: JsonValue | undefined): boolean {

@@ -5,7 +5,9 @@ import type { PluginHost } from '../plugins/host';
 import type { ProviderRegistry } from '../control/provider-registry';
 import { translatorFor } from '../providers/translators';
 import { providerDenied } from './access-policy';
+import type { TranslationInput } from '../providers/types';
 import { nextTargetFor, type InFlight, type PendingRequest } from './attempts';
+import { planSurfaceAttempt, type SurfacePlan } from './surface-attempt';
 import type { Continue, Directive, Respond } from './directives';
 
 export interface AttemptDeps {
@@ -66,18 +68,30 @@ export class UpstreamAttempt {
       const err = new GatewayError(503, 'provider_not_configured', `The provider \`${provider.name}\` has no API key configured for this request.`);
       return json(503, err.toBody(), 'gateway_provider_not_configured');
     }
-    const input = { endpoint: ctx.request.endpoint, body: ctx.request.body, stream: ctx.request.stream, target, provider, apiKey };
+    const input: TranslationInput = { endpoint: ctx.request.endpoint, body: ctx.request.body, stream: ctx.request.stream, target, provider, apiKey };
     let upstream;
+    let plan: SurfacePlan | undefined;
+    let sent = input;
     try {
-      upstream = translator.request(input);
+      // A client surface's request (src/surfaces): its own API natively, or translated, per provider.
+      plan = pending.surface && planSurfaceAttempt(pending.surface, ctx.request.body ?? {}, provider.type, target.model, (h) => ctx.request.headers.get(h));
+      if (plan?.kind === 'answer') {
+        pending.current = { number: pending.attempts, target, provider, translator, input, native: true };
+        return json(200, plan.body, 'gateway_local_answer');
+      }
+      if (plan) sent = { ...input, endpoint: plan.endpoint, body: plan.body };
+      upstream = translator.request(sent);
+      // A native answer is read against what plugins saw: the OpenAI view (Messages) or its own API (Responses).
+      const read = plan?.kind === 'native' ? input : sent;
+      pending.current = { number: pending.attempts, target, provider, translator, input: read, native: plan?.kind === 'native' };
     } catch (err) {
       if (isGatewayError(err)) return json(err.status, err.toBody(), 'gateway_translation_refused');
       throw err;
     }
-    pending.current = { number: pending.attempts, target, provider, translator, input };
 
     const edits = new Map<string, string | null>();
     for (const [k, v] of Object.entries(upstream.headers)) edits.set(k.toLowerCase(), v);
+    if (plan?.kind === 'native') for (const [k, v] of Object.entries(plan.headers)) edits.set(k, v);
     for (const [k, v] of ctx.requestHeaderEdits.take()) edits.set(k, v);
     // The attempt's span; the provider gets a traceparent naming it (the gateway's, not the client's).
     const traceHeaders = this.deps.tracer?.startAttempt(ctx, { number: pending.attempts, target, server: provider.baseUrl });
@@ -91,11 +105,12 @@ export class UpstreamAttempt {
     const out: Continue = { kind: 'continue', headers: edits };
     // Only a translated or hook-edited body replaces the one Envoy holds (already the
     // plugin-edited OpenAI body), serialised from the copy parsed downstream.
-    const body = upstream.body ?? (ctx.request.bodyChanged ? ctx.request.body : undefined);
-    if (body) {
-      out.body = Buffer.from(JSON.stringify(body));
-      edits.set('content-length', String(out.body.length));
-    }
+    // A surface's attempt always sends its body (an earlier attempt of the chain may have sent
+    // another API's): the client's bytes when native and untouched, else what it was given.
+    const body = upstream.body ?? (plan ? sent.body : ctx.request.bodyChanged ? ctx.request.body : undefined);
+    if (plan?.kind === 'native' && plan.text !== undefined) out.body = Buffer.from(plan.text);
+    else if (body) out.body = Buffer.from(JSON.stringify(body));
+    if (out.body) edits.set('content-length', String(out.body.length));
     return out;
   }
 

@@ -121,6 +121,7 @@ export const ERROR_CODES = {
   expired_api_key: { status: 401, type: 'authentication_error', source: 'gateway', meaning: 'The API key has expired.' },
   invalid_token: { status: 401, type: 'authentication_error', source: 'gateway', meaning: 'The admin API bearer token (JWT) could not be verified.' },
   expired_token: { status: 401, type: 'authentication_error', source: 'gateway', meaning: 'The admin API bearer token (JWT) has expired.' },
+  invalid_session: { status: 401, type: 'authentication_error', source: 'gateway', meaning: 'The admin console session cookie names no live session (signed out, expired, or the gateway restarted); sign in again.' },
   key_store_unavailable: { status: 503, type: 'server_error', source: 'gateway', meaning: 'The key store cannot be reached to check the API key; retry shortly (retry-after: 1).' },
   insufficient_permissions: {
     status: 403,
@@ -136,8 +137,9 @@ export const ERROR_CODES = {
     status: [429, 402],
     type: 'insufficient_quota',
     source: ['gateway', 'provider'],
-    meaning: "The key has used up its budget (quota plugin, 429), or the provider account has no credit left (Cohere's 402).",
+    meaning: "The key or its team has used up its token or dollar budget (budgets and quota plugins, 429; a stream that spends the rest ends with it as an error event), or the provider account has no credit left (Cohere's 402).",
   },
+  budget_unavailable: { status: 503, type: 'server_error', source: 'gateway', meaning: 'The budget ledger (Redis) cannot be reached to hold a budgeted request; retry shortly (retry-after: 1).' },
   rate_limit_exceeded: {
     status: 429,
     type: 'rate_limit_error',
@@ -154,6 +156,18 @@ export const ERROR_CODES = {
     source: ['gateway', 'envoy', 'provider'],
     meaning: "An unexpected failure: of the processor (ext_proc session or admin API), of Envoy, or the provider's INTERNAL error (Gemini API).",
   },
+
+  // The MCP gateway (/mcp, src/mcp): sent as JSON-RPC errors with the code in `data.code` (docs/mcp.md).
+  mcp_tool_not_allowed: { status: 403, type: 'permission_error', source: 'gateway', meaning: 'MCP: the access rules do not let this key, team or identity use the tool.' },
+  mcp_server_not_allowed: { status: 403, type: 'permission_error', source: 'gateway', meaning: 'MCP: there is no MCP server of that name the caller may use.' },
+  mcp_server_unavailable: { status: 502, type: 'server_error', source: 'gateway', meaning: 'MCP: the upstream MCP server cannot be reached or failed; the other servers are still served.' },
+  mcp_server_timeout: { status: 504, type: 'server_error', source: 'gateway', meaning: "MCP: the upstream MCP server did not answer within its timeout_seconds." },
+  mcp_session_required: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: 'MCP: a request other than initialize came without an Mcp-Session-Id header.' },
+  mcp_session_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: "MCP: no session with this Mcp-Session-Id for this caller (ended, expired, or another caller's); initialize again." },
+  mcp_session_limit: { status: 503, type: 'server_error', source: 'gateway', meaning: 'MCP: the gateway holds mcp.max_sessions sessions, or the caller mcp.max_sessions_per_caller, already; retry later (retry-after: 5).' },
+  mcp_server_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no MCP server with this name.' },
+  invalid_mcp_server: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the MCP server definition is invalid; `param` names the field.' },
+  mcp_server_conflict: { status: 409, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the MCP server is defined in the configuration file and cannot be changed or removed through the API.' },
 
   // Admin API.
   key_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no key with this id.' },
@@ -187,7 +201,12 @@ export const ERROR_CODES = {
   unsupported_http_version: { status: 426, type: 'invalid_request_error', source: 'envoy', meaning: 'The request is not HTTP/1.1 or HTTP/2.' },
   unsupported_transfer_encoding: { status: 400, type: 'invalid_request_error', source: 'envoy', meaning: 'A transfer-encoding Envoy does not implement (gzip...): send content-length or chunked.' },
   processor_unavailable: { status: 503, type: 'server_error', source: 'envoy', meaning: 'Envoy could not reach or use the gateway processor (ext_proc); retry shortly (retry-after: 1).' },
-  rate_limit_unavailable: { status: 503, type: 'server_error', source: 'envoy', meaning: 'Rate limits are fail_closed and the RateLimitService cannot be reached; retry shortly (retry-after: 1).' },
+  rate_limit_unavailable: {
+    status: 503,
+    type: 'server_error',
+    source: ['envoy', 'gateway'],
+    meaning: 'Rate limits are fail_closed and the RateLimitService (or, for MCP tool calls, the counters) cannot be reached; retry shortly (retry-after: 1).',
+  },
   service_unavailable: {
     status: 503,
     type: 'server_error',

@@ -6,4 +6,13 @@ export interface HeaderView {
 }
 
 /** The OpenAI API surface a request addresses, independent of the URL prefix used. */
-export type Endpoint = 'chat.completions' | 'completions' | 'embeddings' | 'models' | 'responses' | 'unknown';
+export type Endpoint =
+  | 'chat.completions'
+  | 'completions'
+  | 'embeddings'
+  | 'models'
+  | 'responses'
+  /** Anthropic Messages (`/v1/messages`): the client's API, served as chat completions (src/surfaces/anthropic). */
+  | 'messages'
+  | 'messages.count_tokens'
+  | 'unknown';

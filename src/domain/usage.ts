@@ -9,9 +9,10 @@ export interface TokenUsage {
 /**
  * How an exchange ended for the client: `completed` (the whole response was delivered),
  * `responded` (the gateway answered itself), `cancelled` (the client went away first),
- * `interrupted` (cut short by a shutdown), `failed` (the processor stream broke).
+ * `interrupted` (cut short by a shutdown), `failed` (the processor stream broke),
+ * `budget_exceeded` (the gateway ended a stream when the caller's budget was spent, docs/budgets.md).
  */
-export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'interrupted' | 'failed';
+export type ExchangeOutcome = 'completed' | 'responded' | 'cancelled' | 'interrupted' | 'failed' | 'budget_exceeded';
 
 /** One request's usage and billing record. */
 export interface UsageRecord {

@@ -28,7 +28,7 @@ export function createLogger(level: string, destination: pino.DestinationStream 
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: safeError },
       redact: {
-        paths: ['authorization', 'api_key', 'apiKey', 'headers.authorization', 'headers["x-api-key"]', 'headers["api-key"]', '*.api_key', '*.apiKey'],
+        paths: ['authorization', 'api_key', 'apiKey', 'headers.authorization', 'headers["x-api-key"]', 'headers["api-key"]', 'headers.cookie', '*.api_key', '*.apiKey'],
         censor: '[redacted]',
       },
     },

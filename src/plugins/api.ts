@@ -53,8 +53,11 @@ export interface GatewayRequest {
    * surface's name (`dotnet`: the earlier .NET gateway's `/api/v1/...`). The core translates a
    * surface's body to OpenAI's before any `onRequest` hook and its answers back after them, so
    * plugins always see OpenAI shapes; `endpoint` is the OpenAI endpoint it is served as.
+   * `anthropic`: Anthropic Messages (`/v1/messages`), served as chat completions.
    */
   readonly surface: string;
+  /** The API the client called, as usage records name it: `endpoint`, or `messages` / `messages.count_tokens`. */
+  readonly api: Endpoint;
   /** Parsed JSON body (undefined for GET or non-JSON bodies). Call ctx.setRequestBody to change it. */
   readonly body: JsonObject | undefined;
   /** `body.model`, when present. */
@@ -152,6 +155,19 @@ export interface RequestContext {
    */
   setProviderCredential(credential: string): void;
   /**
+   * Token usage counted by a plugin, for a response whose provider never reported it (a stream the
+   * gateway ended early, a client gone mid-stream): priced and recorded as `usage`. The provider's
+   * own usage, when it comes, replaces it.
+   */
+  setUsage(usage: TokenUsage): void;
+  /**
+   * Makes a stream this request gets endable by the gateway: when an onResponseChunk hook
+   * short-circuits it, the client gets the error event and the proper end of its API's stream, the
+   * response ends there, and Envoy cancels the upstream request. Call it before the response starts
+   * (onRequest). Without it a short-circuited stream drops the rest of the upstream's events.
+   */
+  endableStream(): void;
+  /**
    * Publishes a value to Envoy as dynamic metadata in the gateway's namespace (`llm-gateway`),
    * where filters after the processor read it (access logs, filters of your own). Sent with the
    * next reply to Envoy. For rate limits use `rateLimits`.
@@ -165,6 +181,8 @@ export interface ShortCircuit {
   readonly status: number;
   readonly body: JsonValue;
   readonly headers?: Record<string, string>;
+  /** How the exchange is recorded when this ends a stream (default: as Envoy ends it). */
+  readonly outcome?: 'budget_exceeded';
 }
 
 export type HookResult = void | ShortCircuit | Promise<void | ShortCircuit>;
@@ -178,11 +196,38 @@ export interface PluginHooks {
   onResponse?(ctx: RequestContext): HookResult;
   /** Runs once per request after the client has its answer, success or not. Cannot change it. */
   onComplete?(ctx: RequestContext): void | Promise<void>;
+  /**
+   * MCP tool calls through `/mcp` (src/mcp), before the upstream server is called: inspect or
+   * change the arguments (`call.setArguments`), or throw a GatewayError to refuse the call (the
+   * client gets a JSON-RPC error with its message, nothing goes upstream).
+   */
+  onToolCall?(call: ToolCall): void | Promise<void>;
+  /** MCP tool results, before the client gets them: change them (`call.setResult`) or throw to withhold them. */
+  onToolResult?(call: ToolCall): void | Promise<void>;
   /** Called on shutdown: flush and release resources. */
   close?(): void | Promise<void>;
 }
 
-export type HookName = Exclude<keyof PluginHooks, 'close'>;
+/** The hooks of LLM requests (tool-call hooks are run by the MCP gateway). */
+export type HookName = Exclude<keyof PluginHooks, 'close' | 'onToolCall' | 'onToolResult'>;
+
+/** One MCP tool call through `/mcp`, as the onToolCall and onToolResult hooks see it. */
+export interface ToolCall {
+  /** The id the gateway minted for this call (its usage record's id). */
+  readonly id: string;
+  /** The upstream MCP server (its configured name). */
+  readonly server: string;
+  /** The tool's name on that server (without the `<server>__` prefix). */
+  readonly tool: string;
+  readonly principal: Principal;
+  /** The arguments, as the client sent them or as a hook set them. */
+  readonly arguments: JsonObject;
+  /** The server's result (`CallToolResult`: `content`, `structuredContent`, `isError`), in onToolResult. */
+  readonly result: JsonObject | undefined;
+  readonly log: PluginLogger;
+  setArguments(args: JsonObject): void;
+  setResult(result: JsonObject): void;
+}
 
 /** Authenticates presented secrets against the gateway's key store. */
 export interface KeyDirectory {
@@ -241,6 +286,52 @@ export interface PluginHostApi {
   };
   /** Appends an audit record (off the request path; dropped only if audit logging is off). */
   readonly audit: { record(e: AuditEvent): void };
+  /** The spend ledger of key and team budgets (docs/budgets.md). */
+  readonly budgets: BudgetLedger;
+}
+
+/** One budget a request spends from: a key's or a team's, in tokens or US dollars. */
+export interface BudgetAccount {
+  readonly scope: 'key' | 'team';
+  /** The key id or the team name. */
+  readonly id: string;
+  readonly unit: 'tokens' | 'usd';
+  /** The budget itself (the ledger keeps what is spent, never the limit: a changed limit applies at once). */
+  readonly limit: number;
+}
+
+/** What a request asks of one account. */
+export interface BudgetAsk {
+  readonly account: BudgetAccount;
+  /** How much to hold (its worst case, or one more step). */
+  readonly want: number;
+  /** Less than this left: refused (reserve only). */
+  readonly min: number;
+}
+
+export type BudgetReservation =
+  | { readonly ok: true; /** What each ask got, in order: at most its want. */ readonly granted: readonly number[] }
+  | { readonly ok: false; /** The ask that could not be met. */ readonly account: BudgetAccount; readonly remaining: number };
+
+/**
+ * Budgets across replicas (Redis when configured, else this process): a request holds its worst
+ * case before it goes upstream, holds more while it streams, and settles what it really spent.
+ * Holds expire on their own (`budgets.hold_ttl_seconds`) if a process dies with one.
+ */
+export interface BudgetLedger {
+  /** The configured settings: the output ceiling when a request sets none, the streaming step. */
+  readonly settings: { readonly defaultMaxOutputTokens: number; readonly stepTokens: number };
+  /** A team's configured budgets (`budgets.teams`), if any. */
+  teamBudget(team: string): { tokens: number | null; usd: number | null } | undefined;
+  /**
+   * Holds up to `want` of every account under `holdId` (minted by the caller; less where less is
+   * left), atomically; refused, holding nothing, when any account has less than its `min` left.
+   */
+  reserve(holdId: string, asks: readonly BudgetAsk[]): Promise<BudgetReservation>;
+  /** Adds up to `want` more to a hold; returns what each account added (0: nothing left). */
+  extend(holdId: string, asks: readonly BudgetAsk[]): Promise<number[]>;
+  /** Drops the hold and adds what the request really spent to each account. Call it once per hold. */
+  settle(holdId: string, spent: readonly { account: BudgetAccount; amount: number }[]): Promise<void>;
 }
 
 export interface PluginDefinition<Options = Record<string, unknown>> {

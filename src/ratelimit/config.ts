@@ -24,7 +24,11 @@ import { Closed, Default, OptionalEach, StringEnum, type Defaulted } from '../co
 
 /** What a rule can match on: the caller (key, user, team, certificate identity) and the model. */
 export const MATCH_FIELDS = ['key', 'user', 'team', 'identity', 'model'] as const;
-export type MatchField = (typeof MATCH_FIELDS)[number];
+/** MCP tool calls (src/mcp) also match on the upstream server and the namespaced tool name. */
+export const MCP_MATCH_FIELDS = ['mcp_server', 'mcp_tool'] as const;
+/** Every field a rule can match on (Envoy's descriptors carry MATCH_FIELDS only). */
+export const RULE_MATCH_FIELDS = [...MATCH_FIELDS, ...MCP_MATCH_FIELDS] as const;
+export type MatchField = (typeof RULE_MATCH_FIELDS)[number];
 
 export const REQUEST_LIMITS = {
   requests_per_second: 1000,
@@ -38,6 +42,16 @@ export const TOKEN_LIMITS = {
   tokens_per_day: 86_400_000,
 } as const;
 
+/** MCP tool calls through /mcp, counted by the MCP gateway itself (not by Envoy). */
+export const TOOL_CALL_LIMITS = {
+  tool_calls_per_minute: 60_000,
+  tool_calls_per_hour: 3_600_000,
+  tool_calls_per_day: 86_400_000,
+} as const;
+
+export type ToolCallLimitName = keyof typeof TOOL_CALL_LIMITS;
+const TOOL_CALL_LIMIT_NAMES = Object.keys(TOOL_CALL_LIMITS) as ToolCallLimitName[];
+
 export type RequestLimitName = keyof typeof REQUEST_LIMITS;
 export type TokenLimitName = keyof typeof TOKEN_LIMITS;
 
@@ -49,9 +63,10 @@ const limit = Type.Integer({ minimum: 0 });
 export const rateLimitRuleSchema = Closed({
   name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }),
   /** Field → exact value, or '*' for one counter per distinct value. Empty: one global counter. */
-  match: Default(Closed(OptionalEach(MATCH_FIELDS, Type.String({ minLength: 1 }))), {}),
+  match: Default(Closed(OptionalEach(RULE_MATCH_FIELDS, Type.String({ minLength: 1 }))), {}),
   ...OptionalEach(REQUEST_LIMIT_NAMES, limit),
   ...OptionalEach(TOKEN_LIMIT_NAMES, limit),
+  ...OptionalEach(TOOL_CALL_LIMIT_NAMES, limit),
 });
 
 export const localRateLimitSchema = Closed({
@@ -92,9 +107,13 @@ export function rateLimitProblems(config: RateLimitsConfig | undefined): string[
     names.add(r.name);
     const req = Object.keys(REQUEST_LIMITS).filter((k) => r[k as RequestLimitName] !== undefined);
     const tok = Object.keys(TOKEN_LIMITS).filter((k) => r[k as TokenLimitName] !== undefined);
+    const calls = TOOL_CALL_LIMIT_NAMES.filter((k) => r[k] !== undefined);
     if (req.length > 1) problems.push(`${at}: set one of ${req.join(', ')}, not several`);
     if (tok.length > 1) problems.push(`${at}: set one of ${tok.join(', ')}, not several`);
-    if (req.length + tok.length === 0) problems.push(`${at}: needs a limit (requests_per_second|minute|hour|day or tokens_per_minute|day)`);
+    if (calls.length > 1) problems.push(`${at}: set one of ${calls.join(', ')}, not several`);
+    if (req.length + tok.length + calls.length === 0) {
+      problems.push(`${at}: needs a limit (requests_per_second|minute|hour|day, tokens_per_minute|day or tool_calls_per_minute|hour|day)`);
+    }
   });
   if (config.local && config.local.burst !== undefined && config.local.burst < config.local.requests_per_second) {
     problems.push('rate_limits.local.burst: must be at least requests_per_second');
@@ -108,7 +127,7 @@ export const QUOTA_RULE = 'quota';
 /** One counter a rule keeps per distinct combination of its matched values. */
 export interface CompiledLimit {
   rule: string;
-  kind: 'requests' | 'tokens';
+  kind: 'requests' | 'tokens' | 'tool_calls';
   limit: number;
   windowMs: number;
   match: Partial<Record<MatchField, string>>;
@@ -125,6 +144,10 @@ export function compileRules(rules: RateLimitRuleConfig[]): CompiledLimit[] {
     for (const [k, windowMs] of Object.entries(TOKEN_LIMITS)) {
       const n = r[k as TokenLimitName];
       if (n !== undefined) out.push({ rule: r.name, kind: 'tokens', limit: n, windowMs, match: r.match ?? {} });
+    }
+    for (const [k, windowMs] of Object.entries(TOOL_CALL_LIMITS)) {
+      const n = r[k as ToolCallLimitName];
+      if (n !== undefined) out.push({ rule: r.name, kind: 'tool_calls', limit: n, windowMs, match: r.match ?? {} });
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import type { RateLimitKind, RateLimitPublication } from '../domain';
-import { MATCH_FIELDS, QUOTA_RULE, type CompiledLimit, type MatchField } from './config';
+import { MATCH_FIELDS, QUOTA_RULE, RULE_MATCH_FIELDS, type CompiledLimit, type MatchField } from './config';
 
 /**
  * The contract between the processor (which knows who is calling), Envoy (which builds rate
@@ -22,7 +22,8 @@ import { MATCH_FIELDS, QUOTA_RULE, type CompiledLimit, type MatchField } from '.
  */
 export const INTERNAL_HEADER_PREFIX = 'x-gateway-ratelimit-';
 
-export type DescriptorKind = RateLimitKind;
+/** `tool_calls`: MCP tool calls, whose descriptors the MCP gateway builds itself (src/mcp). */
+export type DescriptorKind = RateLimitKind | 'tool_calls';
 
 export interface DescriptorEntry {
   key: string;
@@ -50,7 +51,7 @@ export function descriptorEntriesFrom(kind: DescriptorKind, p: RateLimitPublicat
 }
 
 /** The kinds of limit that can apply to a request, judged from what it published. */
-export function applicableKinds(limits: CompiledLimit[], p: RateLimitPublication): DescriptorKind[] {
+export function applicableKinds(limits: CompiledLimit[], p: RateLimitPublication): RateLimitKind[] {
   return (['requests', 'tokens'] as const).filter((kind) => matchLimits(limits, parseDescriptor(descriptorEntriesFrom(kind, p))).length > 0);
 }
 
@@ -59,8 +60,8 @@ export function parseDescriptor(entries: DescriptorEntry[]): ParsedDescriptor {
   let quota: string | undefined;
   let principal: string | undefined;
   for (const { key, value } of entries) {
-    if (key === 'kind') d.kind = value === 'requests' || value === 'tokens' ? value : undefined;
-    else if ((MATCH_FIELDS as readonly string[]).includes(key)) d.dims[key as MatchField] = value;
+    if (key === 'kind') d.kind = value === 'requests' || value === 'tokens' || value === 'tool_calls' ? value : undefined;
+    else if ((RULE_MATCH_FIELDS as readonly string[]).includes(key)) d.dims[key as MatchField] = value;
     else if (key === 'quota') quota = value;
     else if (key === 'principal') principal = value;
   }
@@ -88,7 +89,7 @@ export function matchLimits(limits: CompiledLimit[], d: ParsedDescriptor): Match
     if (l.kind !== d.kind) continue;
     let ok = true;
     const parts: string[] = [];
-    for (const f of MATCH_FIELDS) {
+    for (const f of RULE_MATCH_FIELDS) {
       const want = l.match[f];
       if (want === undefined) continue;
       const have = d.dims[f];

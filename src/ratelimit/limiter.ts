@@ -1,9 +1,9 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { RateLimitPublication } from '../domain';
+import type { RateLimitKind, RateLimitPublication } from '../domain';
 import type { Logger } from '../observability/logger';
 import type { CompiledLimit } from './config';
 import { refuses, type ApplyResult, type CounterBackend, type CounterOp } from './counters';
-import { applicableKinds, INTERNAL_HEADER_PREFIX, matchLimits, parseDescriptor, type DescriptorEntry, type DescriptorKind } from './descriptors';
+import { applicableKinds, INTERNAL_HEADER_PREFIX, matchLimits, parseDescriptor, type DescriptorEntry } from './descriptors';
 
 /** envoy.service.ratelimit.v3.RateLimitRequest as proto-loader decodes it. */
 export interface RateLimitRequest {
@@ -92,7 +92,7 @@ export class RateLimiter {
   }
 
   /** Which kinds of limit can apply to a request that published this (none: Envoy skips the call). */
-  applicableKinds(published: RateLimitPublication): DescriptorKind[] {
+  applicableKinds(published: RateLimitPublication): RateLimitKind[] {
     if (!this.warnedNoDimensions && this.opts.limits.length > 0 && Object.keys(published.dimensions).length === 0) {
       // Rules match on what plugins publish (the rate-limit-descriptors plugin, or one of yours).
       this.warnedNoDimensions = true;
@@ -138,7 +138,8 @@ export class RateLimiter {
       const explicit = desc.hits_addend ? Number(desc.hits_addend.value ?? 0) : undefined;
       for (const m of matchLimits(this.opts.limits, d)) {
         let op: CounterOp;
-        if (m.limit.kind === 'requests') {
+        // Tool calls (src/mcp) are counted as requests are: one per call.
+        if (m.limit.kind === 'requests' || m.limit.kind === 'tool_calls') {
           // The request-level hits_addend is 0 (meaning 1) unless Envoy was told otherwise.
           op = { key: m.counter, hits: explicit ?? (req.hits_addend || 1), limit: m.limit.limit, windowMs: m.limit.windowMs, mode: 'limit' };
         } else {
@@ -204,7 +205,7 @@ export class RateLimiter {
     const waitMs = Math.max(...refused.map((s) => s.resetMs));
     const first = refused[0];
     const per = UNIT_WORDS[UNITS[first.op.windowMs] ?? 'UNKNOWN'] || `${Math.round(first.op.windowMs / 1000)} s`;
-    const what = first.limit.kind === 'tokens' ? 'tokens' : 'requests';
+    const what = first.limit.kind === 'tokens' ? 'tokens' : first.limit.kind === 'tool_calls' ? 'tool calls' : 'requests';
     const retry = Math.max(1, Math.ceil(waitMs / 1000));
     const body = {
       error: {

@@ -11,7 +11,7 @@
  * statements under `sqlite` / `postgres`, run after the shared ones.
  */
 import type { ExchangeOutcome, SecuritySettings } from '../domain';
-import type { AuditQuery, AuditRecord, ProviderRecord, StoredSettings, UsageGroupBy, UsageRecord, VirtualKeyPatch, VirtualKeyRecord } from './types';
+import type { AuditQuery, AuditRecord, McpServerRecord, ProviderRecord, StoredSettings, UsageGroupBy, UsageRecord, UsageRow, VirtualKeyPatch, VirtualKeyRecord } from './types';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -179,6 +179,24 @@ export const MIGRATIONS: readonly Migration[] = [
     up: () => [],
     sqlite: ['ALTER TABLE usage_records ADD COLUMN cached INTEGER NOT NULL DEFAULT 0'],
     postgres: ['ALTER TABLE usage_records ADD COLUMN cached BOOLEAN NOT NULL DEFAULT FALSE'],
+  },
+  {
+    version: 6,
+    name: 'mcp_servers',
+    // Upstream MCP servers added through /v1/mcp/servers (src/mcp); credentials sealed or env:NAME.
+    up: (t) => [
+      `CREATE TABLE mcp_servers (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        headers ${t.json} NOT NULL,
+        credential TEXT,
+        credential_header TEXT NOT NULL,
+        timeout_seconds ${t.double} NOT NULL,
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+    ],
   },
 ];
 
@@ -489,6 +507,27 @@ export function providerFromRow(row: Record<string, unknown>): ProviderRecord {
   };
 }
 
+/** mcp_servers columns, in the order mcpServerValues() returns values. */
+export const MCP_SERVER_COLUMNS = ['name', 'url', 'transport', 'headers', 'credential', 'credential_header', 'timeout_seconds', 'created_at', 'updated_at'] as const;
+
+export function mcpServerValues(r: McpServerRecord): unknown[] {
+  return [r.name, r.url, r.transport, json(r.headers ?? {}), r.credential ?? null, r.credentialHeader, r.timeoutSeconds, r.createdAt, r.updatedAt];
+}
+
+export function mcpServerFromRow(row: Record<string, unknown>): McpServerRecord {
+  return {
+    name: String(row.name),
+    url: String(row.url),
+    transport: row.transport === 'sse' ? 'sse' : 'streamable-http',
+    headers: (parseJson(row.headers) as Record<string, string> | null) ?? {},
+    credential: str(row.credential),
+    credentialHeader: String(row.credential_header),
+    timeoutSeconds: num(row.timeout_seconds),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Usage aggregation, shared by both dialects' query().
 
@@ -528,6 +567,16 @@ export const USAGE_TOTALS_SELECT = `COUNT(*) AS requests,
   COALESCE(SUM(total_tokens), 0) AS total_tokens,
   COALESCE(SUM(cost_usd), 0) AS cost_usd`;
 
+/** query()'s columns: the totals and the number of requests answered with an error (status 400 and up). */
+export const USAGE_ROW_SELECT = `${USAGE_TOTALS_SELECT},
+  COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors`;
+
+/** A row of query(): its group (`grp`), totals and errors. */
+export function usageRowFromRow(row: Record<string, unknown>): UsageRow {
+  const grp = row.grp;
+  return { group: grp === null || grp === undefined ? null : String(grp), ...usageTotalsFromRow(row), errors: num(row.errors) };
+}
+
 export function usageTotalsFromRow(row: Record<string, unknown>) {
   return {
     requests: num(row.requests),
@@ -544,7 +593,7 @@ export function usageTotalsFromRow(row: Record<string, unknown>) {
  * The WHERE clause for a usage filter, with `?` placeholders and the values in order; the caller
  * renumbers the placeholders for its dialect. Conditions are fixed fragments; only values vary.
  */
-export function usageWhere(f: { start?: number; end?: number; keyId?: string; team?: string }): {
+export function usageWhere(f: { start?: number; end?: number; keyId?: string; team?: string; provider?: string; model?: string }): {
   sql: string;
   params: unknown[];
 } {
@@ -565,6 +614,14 @@ export function usageWhere(f: { start?: number; end?: number; keyId?: string; te
   if (f.team !== undefined && f.team !== null) {
     conds.push('team = ?');
     params.push(f.team);
+  }
+  if (f.provider !== undefined && f.provider !== null) {
+    conds.push('provider = ?');
+    params.push(f.provider);
+  }
+  if (f.model !== undefined && f.model !== null) {
+    conds.push('COALESCE(model_served, model_requested) = ?');
+    params.push(f.model);
   }
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
 }
@@ -639,6 +696,11 @@ export function auditSelect(q: AuditQuery, collate: string): { sql: string; para
   add('action = ?', q.action);
   add('actor_team = ?', q.team);
   add('request_id = ?', q.requestId);
+  if (q.before) {
+    // Keyset paging in the listing's order (time, then id): stable while records are added.
+    conds.push(`(time < ? OR (time = ? AND id ${collate} < ?))`);
+    params.push(q.before.time, q.before.time, q.before.id);
+  }
   const limit = Math.max(0, Math.min(100_000, Math.floor(Number(q.limit) || 0)));
   params.push(limit);
   const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';

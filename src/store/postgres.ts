@@ -14,6 +14,7 @@ import {
   PROVIDER_COLUMNS,
   SCHEMA_MIGRATIONS_DDL,
   USAGE_COLUMNS,
+  USAGE_ROW_SELECT,
   USAGE_TOTALS_SELECT,
   auditFromRow,
   auditSelect,
@@ -31,6 +32,7 @@ import {
   round2,
   settingsFromRow,
   usageFromRow,
+  usageRowFromRow,
   usageTotalsFromRow,
   usageValues,
   usageWhere,
@@ -56,6 +58,8 @@ import {
   type VirtualKeyPatch,
   type VirtualKeyRecord,
 } from './types';
+import { PgMcpServerStore } from './mcp-servers';
+import type { McpServerStore } from './types';
 
 type Row = Record<string, unknown>;
 
@@ -105,6 +109,7 @@ export class PostgresStore implements Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
+  readonly mcpServers: McpServerStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
   readonly pool: Pool;
@@ -127,6 +132,7 @@ export class PostgresStore implements Store {
     this.keys = new PgKeyStore(this);
     this.usage = new PgUsageStore(this);
     this.providers = new PgProviderStore(this);
+    this.mcpServers = new PgMcpServerStore(this);
     this.audit = new PgAuditStore(this);
     this.settings = new PgSettingsStore(this);
   }
@@ -301,19 +307,19 @@ class PgUsageStore implements UsageStore {
   async query(q: UsageQuery): Promise<UsageRow[]> {
     const where = usageWhere(q);
     if (q.groupBy === undefined || q.groupBy === null) {
-      const { rows } = await this.s.q(numbered(`SELECT ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}`), where.params);
-      return [{ group: 'all', ...usageTotalsFromRow(rows[0] ?? {}) }];
+      const { rows } = await this.s.q(numbered(`SELECT 'all' AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}`), where.params);
+      return [usageRowFromRow(rows[0] ?? { grp: 'all' })];
     }
     // COLLATE "C": byte order, the same as SQLite's, whatever the database's locale.
     const expr = groupExpression(q.groupBy, DAY_SQL);
     const { rows } = await this.s.q(
       numbered(
-        `SELECT (${expr}) COLLATE "C" AS grp, ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}
+        `SELECT (${expr}) COLLATE "C" AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}
          GROUP BY grp ORDER BY grp ASC NULLS LAST`,
       ),
       where.params,
     );
-    return rows.map((r) => ({ group: r.grp === null || r.grp === undefined ? null : String(r.grp), ...usageTotalsFromRow(r) }));
+    return rows.map(usageRowFromRow);
   }
 
   async summary(filter: { keyId?: string; team?: string } = {}): Promise<UsageSummary> {

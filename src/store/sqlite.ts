@@ -17,6 +17,7 @@ import {
   SCHEMA_MIGRATIONS_DDL,
   COLUMN_TYPES,
   USAGE_COLUMNS,
+  USAGE_ROW_SELECT,
   USAGE_TOTALS_SELECT,
   auditFromRow,
   auditSelect,
@@ -34,6 +35,7 @@ import {
   round2,
   settingsFromRow,
   usageFromRow,
+  usageRowFromRow,
   usageTotalsFromRow,
   usageValues,
   usageWhere,
@@ -59,6 +61,8 @@ import {
   type VirtualKeyPatch,
   type VirtualKeyRecord,
 } from './types';
+import { SqliteMcpServerStore } from './mcp-servers';
+import type { McpServerStore } from './types';
 
 type Row = Record<string, unknown>;
 
@@ -94,6 +98,7 @@ export class SqliteStore implements Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
+  readonly mcpServers: McpServerStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
   private readonly db: Database.Database;
@@ -118,6 +123,7 @@ export class SqliteStore implements Store {
     this.keys = new SqliteKeyStore(this);
     this.usage = new SqliteUsageStore(this);
     this.providers = new SqliteProviderStore(this);
+    this.mcpServers = new SqliteMcpServerStore(this);
     this.audit = new SqliteAuditStore(this);
     this.settings = new SqliteSettingsStore(this);
   }
@@ -271,17 +277,17 @@ class SqliteUsageStore implements UsageStore {
   async query(q: UsageQuery): Promise<UsageRow[]> {
     const where = usageWhere(q);
     if (q.groupBy === undefined || q.groupBy === null) {
-      const row = this.s.stmt(`SELECT ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}`).get(...where.params) as Row;
-      return [{ group: 'all', ...usageTotalsFromRow(row) }];
+      const row = this.s.stmt(`SELECT 'all' AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}`).get(...where.params) as Row;
+      return [usageRowFromRow(row)];
     }
     const expr = groupExpression(q.groupBy, DAY_SQL);
     const rows = this.s
       .stmt(
-        `SELECT ${expr} AS grp, ${USAGE_TOTALS_SELECT} FROM usage_records ${where.sql}
+        `SELECT ${expr} AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}
          GROUP BY grp ORDER BY grp ASC NULLS LAST`,
       )
       .all(...where.params) as Row[];
-    return rows.map((r) => ({ group: r.grp === null || r.grp === undefined ? null : String(r.grp), ...usageTotalsFromRow(r) }));
+    return rows.map(usageRowFromRow);
   }
 
   async summary(filter: { keyId?: string; team?: string } = {}): Promise<UsageSummary> {

@@ -85,10 +85,16 @@ export interface UsageQuery {
   keyId?: string;
   /** Restrict to one team (data isolation). */
   team?: string;
+  /** Restrict to one provider. */
+  provider?: string;
+  /** Restrict to one model (the one served, else the one requested, as groupBy `model`). */
+  model?: string;
 }
 
 
 export interface UsageRow extends UsageTotals {
+  /** Requests answered with an error status (400 and up). */
+  errors: number;
   /** The group's value (`day` is `YYYY-MM-DD` in UTC); null when the record had none; `all` without groupBy. */
   group: string | null;
 }
@@ -157,6 +163,29 @@ export interface ProviderStore {
   delete(name: string): Promise<boolean>;
 }
 
+/** An upstream MCP server added through /v1/mcp/servers (configured ones are not stored). */
+export interface McpServerRecord {
+  name: string;
+  url: string;
+  transport: 'streamable-http' | 'sse';
+  headers: Record<string, string>;
+  /** `env:NAME`, or `enc:v1:…` sealed by src/keys/secrets.ts, or null (no credential). */
+  credential: string | null;
+  credentialHeader: string;
+  timeoutSeconds: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface McpServerStore {
+  /** Sorted by name. */
+  list(): Promise<McpServerRecord[]>;
+  /** Insert or replace by name, keeping the existing createdAt. */
+  upsert(rec: McpServerRecord): Promise<void>;
+  /** Returns false when the name does not exist. */
+  delete(name: string): Promise<boolean>;
+}
+
 /** One append-only audit record (src/security/audit.ts). Never a secret or offending content. */
 export interface AuditRecord {
   /** Unique (`aud_…`), made by the writer; appending the same id twice stores it once. */
@@ -187,6 +216,8 @@ export interface AuditQuery {
   /** Records whose actor belongs to this team (data isolation). */
   team?: string;
   requestId?: string;
+  /** Only records after this one in the listing's order (newest first): the next page. */
+  before?: { time: number; id: string };
   /** Most records returned, newest first. */
   limit: number;
 }
@@ -220,6 +251,7 @@ export interface Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
+  readonly mcpServers: McpServerStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
   /** Applies pending migrations; safe to run concurrently from several replicas. */

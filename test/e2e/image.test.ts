@@ -80,7 +80,7 @@ afterAll(() => {
 
 test('the build output holds the compiled gateway and production dependencies only', () => {
   expect(buildLog).toContain('build-image: better-sqlite3 loads');
-  for (const f of ['package.json', 'package-lock.json', 'dist/src/cli.js', 'dist/plugins', 'scripts/install-envoy.js']) {
+  for (const f of ['package.json', 'package-lock.json', 'dist/src/cli.js', 'dist/plugins', 'scripts/install-envoy.js', 'dist/console/index.html']) {
     expect(fs.existsSync(path.join(out, f))).toBe(true);
   }
   expect(fs.existsSync(path.join(out, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
@@ -187,6 +187,12 @@ test('the gateway runs from the build output: a request through Envoy, its usage
       return n >= 1 ? n : undefined;
     }, 15_000, 100);
     expect(requests).toBe(1);
+
+    // The admin console, built into the image, served through Envoy.
+    const page = await fetch(`${gw.url}/console`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    const script = /src="(\/console\/app-[\w]+\.js)"/.exec(await page.text())?.[1];
+    expect((await fetch(`${gw.url}${script}`)).status).toBe(200);
   } finally {
     if (gw.proc.exitCode === null) gw.proc.kill('SIGTERM');
     const killer = setTimeout(() => gw.proc.kill('SIGKILL'), 20_000);

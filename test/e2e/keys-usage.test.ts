@@ -187,7 +187,7 @@ describe('usage queries', () => {
       const r = await usageOf(`group_by=${groupBy}`);
       expect(r.group_by).toBe(groupBy);
       expect(r.data.some((row: any) => String(row.group).startsWith(expected))).toBe(true);
-      for (const row of r.data) expect(Object.keys(row).sort()).toEqual(['cached_tokens', 'completion_tokens', 'cost_usd', 'group', 'prompt_tokens', 'reasoning_tokens', 'requests', 'total_tokens']);
+      for (const row of r.data) expect(Object.keys(row).sort()).toEqual(['cached_tokens', 'completion_tokens', 'cost_usd', 'errors', 'group', 'prompt_tokens', 'reasoning_tokens', 'requests', 'total_tokens']);
     }
     const future = await usageOf('start=2999-01-01');
     expect(future.data.every((r: any) => r.requests === 0)).toBe(true);

@@ -283,6 +283,27 @@ test('providers: every operation, as documented', async () => {
   expect((await call('DELETE', '/v1/providers/{name}', { token: ADMIN, params: { name: 'echo' } })).status).toBe(409);
 });
 
+test('MCP servers: every operation, as documented', async () => {
+  const spec = { name: 'docs-mcp', url: 'http://127.0.0.1:9/mcp', credential: 'docs-mcp-secret', headers: { 'x-team': 'docs' } };
+  const added = await call('POST', '/v1/mcp/servers', { token: ADMIN, body: spec });
+  expect([added.status, added.text.includes('docs-mcp-secret'), added.body.has_credential]).toEqual([201, false, true]);
+  expect((await call('POST', '/v1/mcp/servers', { token: ADMIN, body: spec })).status).toBe(200);
+  expect((await call('GET', '/v1/mcp/servers', { token: ADMIN })).body.data.map((s: any) => s.name)).toContain('docs-mcp');
+  expect((await call('GET', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-mcp' } })).body.header_names).toEqual(['x-team']);
+  expect((await call('GET', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'nope' } })).status).toBe(404);
+  expect((await call('PUT', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-put' }, body: { url: 'http://127.0.0.1:9/mcp', transport: 'sse' } })).status).toBe(201);
+  expect((await call('PUT', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'other' }, body: spec })).body.error.param).toBe('name');
+  const patched = await call('PATCH', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-mcp' }, body: { timeout_seconds: 9 } });
+  expect([patched.body.timeout_seconds, patched.body.has_credential]).toEqual([9, true]);
+  expect((await call('PATCH', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'nope' }, body: { timeout_seconds: 9 } })).status).toBe(404);
+  expect((await call('POST', '/v1/mcp/servers', { token: ADMIN, body: { ...spec, name: 'Bad__Name' } })).body.error).toMatchObject({ code: 'invalid_mcp_server', param: 'name' });
+  expect((await call('POST', '/v1/mcp/servers', { token: ADMIN, body: { ...spec, colour: 'red' } })).body.error.code).toBe('invalid_mcp_server');
+  expect((await call('POST', '/v1/mcp/servers', { token: TEAM_ADMIN, body: spec })).body.error.code).toBe('insufficient_permissions');
+  expect((await call('DELETE', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-mcp' } })).body.deleted).toBe(true);
+  expect((await call('DELETE', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-put' } })).status).toBe(200);
+  expect((await call('DELETE', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-mcp' } })).status).toBe(404);
+});
+
 test('security settings and the audit log', async () => {
   const admin = await jwt({ roles: ['admin'] });
   const settings = await call('GET', '/v1/security/config', { token: admin });
@@ -340,6 +361,20 @@ test('/docs is Swagger UI from bundled files, under a Content-Security-Policy wi
   expect(init).toContain('SwaggerUIBundle(');
   expect(init).toContain("'../openapi.json'");
   expect((await call('GET', '/docs/{asset}', { params: { asset: 'secrets.txt' } })).status).toBe(404);
+});
+
+test('console: the page, a file of it, and its session, as documented', async () => {
+  const page = await call('GET', '/console');
+  const [, script] = /src="\/console\/([\w.-]+\.js)"/.exec(page.text)!;
+  expect((await call('GET', '/console/{asset}', { params: { asset: script } })).status).toBe(200);
+  expect((await call('GET', '/console/{asset}', { params: { asset: 'nothing.js' } })).status).toBe(404);
+  const opened = await call('POST', '/console/session', { token: ADMIN });
+  expect(opened.status).toBe(201);
+  expect((await call('POST', '/console/session', { token: CLIENT_KEY })).status).toBe(403);
+  const session = { cookie: opened.headers.get('set-cookie')!.split(';')[0], 'x-gateway-console': '1' };
+  expect((await call('GET', '/console/session', { headers: session })).body.identity).toBe('root');
+  expect((await call('DELETE', '/console/session', { headers: session })).body.signed_out).toBe(true);
+  expect((await call('GET', '/console/session', { headers: session })).body.error.code).toBe('invalid_session');
 });
 
 test('every admin operation of the document (and each OpenAI-compatible one the echo provider offers) was called with a success answer', () => {

@@ -206,14 +206,25 @@ const defaultHandler: Handler = (req, res) => {
   sendJson(res, 200, { id: 'msg_fake01', type: 'message', role: 'assistant', model: body.model, content, stop_reason, stop_sequence, usage: FAKE_USAGE });
 };
 
+/** POST /v1/messages/count_tokens: `{"input_tokens": N}`, here one token per whitespace-separated word (system and messages), plus 3. */
+export function countTokens(body: any, res: http.ServerResponse): void {
+  if (typeof body?.model !== 'string' || !body.model) return sendError(res, 400, 'invalid_request_error', 'model: Field required');
+  if (!Array.isArray(body.messages) || !body.messages.length) return sendError(res, 400, 'invalid_request_error', 'messages: at least one message is required');
+  const system = typeof body.system === 'string' ? body.system : textOf(body.system);
+  const words = [system, ...body.messages.map((m: any) => textOf(m.content))].join(' ').split(/\s+/).filter(Boolean).length;
+  sendJson(res, 200, { input_tokens: words + 3 });
+}
+
 export function startFakeAnthropic(opts: { apiKey?: string } = {}): Promise<FakeAnthropic> {
   return startRecordingServer('/v1', async (rec, res, handler) => {
     const key = rec.headers['x-api-key'];
     if (typeof key !== 'string' || !key) return sendError(res, 401, 'authentication_error', 'x-api-key header is required');
     if (opts.apiKey !== undefined && key !== opts.apiKey) return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
     if (!rec.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
-    if (rec.method !== 'POST' || rec.path.split('?')[0] !== '/v1/messages') return sendError(res, 404, 'not_found_error', 'Not found');
+    const path = rec.path.split('?')[0];
+    if (rec.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) return sendError(res, 404, 'not_found_error', 'Not found');
     if (rec.json === undefined) return sendError(res, 400, 'invalid_request_error', 'Request body must be valid JSON.');
+    if (path === '/v1/messages/count_tokens') return countTokens(rec.json, res);
     await (handler ?? defaultHandler)(rec, res);
   });
 }

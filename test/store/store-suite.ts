@@ -203,7 +203,7 @@ function totals(...recs: UsageRecord[]): UsageTotals {
   );
 }
 
-const row = (group: string | null, ...recs: UsageRecord[]): UsageRow => ({ group, ...totals(...recs) });
+const row = (group: string | null, ...recs: UsageRecord[]): UsageRow => ({ group, ...totals(...recs), errors: recs.filter((r) => r.status >= 400).length });
 
 export function audit(over: Partial<AuditRecord> & { id: string }): AuditRecord {
   return {
@@ -684,13 +684,13 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         const [all] = await store.usage.query({});
         expect(all).toEqual({
           group: 'all', requests: 2500, promptTokens: (2499 * 2500) / 2, completionTokens: 2500,
-          cachedTokens: 0, reasoningTokens: 0, totalTokens: (2499 * 2500) / 2 + 2500, costUsd: 1250,
+          cachedTokens: 0, reasoningTokens: 0, totalTokens: (2499 * 2500) / 2 + 2500, costUsd: 1250, errors: 0,
         });
         expect((await store.usage.totalsForKey('odd')).requests).toBe(1250);
       });
 
       test('query without groupBy is one "all" row, also when empty', async () => {
-        expect(await store.usage.query({})).toEqual([{ group: 'all', ...ZERO }]);
+        expect(await store.usage.query({})).toEqual([{ group: 'all', ...ZERO, errors: 0 }]);
         expect(await store.usage.query({ groupBy: 'day' })).toEqual([]);
         await store.usage.insertBatch(ALL);
         expect(await store.usage.query({})).toEqual([row('all', ...ALL)]);

@@ -185,6 +185,8 @@ const everything = {
   routing: {},
   mtls: { identities: [{ match: 'spiffe://example.org/*' }] },
   rate_limits: { rules: [{ name: 'r', requests_per_minute: 1 }], local: { requests_per_second: 1 } },
+  budgets: { teams: { research: { tokens: 1000, usd: 5 } } },
+  mcp: { enabled: true, servers: [{ name: 'files', url: 'http://files:8000/mcp' }], access: [{ teams: ['qa'] }] },
 };
 
 interface SchemaNode {

@@ -65,7 +65,7 @@ describe('gateway.yaml validation', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
     const c = loadConfig({ cwd: dir, env: {} });
     expect(c.providers.map((p) => p.name)).toEqual(['echo', 'openai', 'anthropic', 'google', 'cohere', 'meta', 'huggingface']);
-    expect(c.plugins.map((p) => p.use)).toEqual(['request-validation', 'mtls-identity', 'virtual-keys', 'langchain', 'quota', 'model-router', 'content-filter', 'rate-limit-descriptors', 'usage-recorder']);
+    expect(c.plugins.map((p) => p.use)).toEqual(['request-validation', 'mtls-identity', 'virtual-keys', 'langchain', 'quota', 'model-router', 'content-filter', 'rate-limit-descriptors', 'budgets', 'usage-recorder']);
     expect(() => loadConfig({ cwd: dir, path: 'missing.yaml', env: {} })).toThrow(/configuration file not found/);
   });
 

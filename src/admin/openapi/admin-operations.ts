@@ -109,8 +109,12 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     summary: 'List virtual keys',
     description: 'Newest first, revoked keys included. A team admin sees its team\'s keys when data isolation is on.',
     auth: 'admin',
-    query: [{ name: 'team', description: 'Only the keys of this team.', schema: { type: 'string' } }],
-    responses: { 200: { description: 'The keys.', schema: ref('KeyList') } },
+    query: [
+      { name: 'team', description: 'Only the keys of this team.', schema: { type: 'string' } },
+      { name: 'limit', description: 'A page of at most this many keys (100 when only `after` is given); without `limit` and `after`, every key.', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+      { name: 'after', description: 'The page after this key: the `last_id` of the previous page.', schema: { type: 'string', maxLength: 200 } },
+    ],
+    responses: { 200: { description: 'The keys.', schema: ref('KeyList') }, 400: INVALID_QUERY },
   },
   {
     method: 'GET',
@@ -174,9 +178,12 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       { name: 'group_by', description: 'Group the totals.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'] } },
       { name: 'key_id', description: 'Only this key\'s usage (within what the caller may see).', schema: { type: 'string' } },
       { name: 'team', description: 'Only this team\'s usage (admins without a team).', schema: { type: 'string' } },
+      { name: 'provider', description: 'Only this provider\'s usage.', schema: { type: 'string', maxLength: 256 } },
+      { name: 'model', description: 'Only this model\'s usage (the model served, else the one requested).', schema: { type: 'string', maxLength: 256 } },
+      { name: 'format', description: '`csv`: the report as a CSV download (a header line, then one line per group).', schema: { enum: ['json', 'csv'], default: 'json' } },
     ],
     responses: {
-      200: { description: 'The report.', schema: ref('UsageReport') },
+      200: { description: 'The report.', content: { 'application/json': ref('UsageReport'), 'text/csv': { type: 'string' } } },
       400: INVALID_QUERY,
     },
   },
@@ -324,6 +331,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       { name: 'team', description: 'Only records of this team\'s actors.', schema: { type: 'string', maxLength: 200 } },
       { name: 'request_id', description: 'Only records of this request (its x-request-id).', schema: { type: 'string', maxLength: 200 } },
       { name: 'limit', description: 'At most this many records.', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+      { name: 'before', description: 'The next page: the `next_cursor` of the previous one.', schema: { type: 'string', maxLength: 400 } },
     ],
     responses: {
       200: { description: 'The records.', schema: ref('AuditList') },
@@ -386,6 +394,78 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     responses: {
       200: { description: 'The file.', content: { 'text/css': { type: 'string' }, 'text/javascript': { type: 'string' } } },
       404: error(['unknown_url'], 'No such file'),
+    },
+  },
+
+  // ---- console -------------------------------------------------------------------------------
+  {
+    method: 'GET',
+    path: '/console',
+    operationId: 'getConsole',
+    tag: 'Console',
+    summary: 'Admin console (web page)',
+    description: 'Served under a Content-Security-Policy without inline script; its scripts call this API with the session cookie.',
+    auth: 'public',
+    responses: {
+      200: { description: 'The console page.', content: { 'text/html': { type: 'string' } } },
+      404: error(['unknown_url'], 'The console was not built'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/console/:asset',
+    operationId: 'getConsoleAsset',
+    tag: 'Console',
+    summary: 'Admin console file',
+    description: 'A script or stylesheet of the console; its name carries a hash of its content, so it is cached for good.',
+    auth: 'public',
+    params: { asset: { description: 'A file of the console, e.g. `app-5C2TQX3K.js`.', schema: { type: 'string', pattern: '^[\\w.-]+$' } } },
+    responses: {
+      200: { description: 'The file.', content: { 'text/css': { type: 'string' }, 'text/javascript': { type: 'string' } } },
+      404: error(['unknown_url'], 'No such file'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/console/session',
+    operationId: 'openConsoleSession',
+    tag: 'Console',
+    summary: 'Sign in to the console',
+    description:
+      'Takes the admin key or JWT in the Authorization header (as every admin route does; a session cookie does not count) and sets the session cookie `gw_console` (HttpOnly, SameSite=Strict, Path=/, Secure over TLS). The session ends after 8 hours, 1 hour unused, at the JWT\'s `exp`, on sign-out, or as soon as its credential is refused (a revoked key, an expired token).',
+    auth: 'admin',
+    responses: {
+      201: {
+        description: 'Signed in; the cookie is set.',
+        schema: ref('ConsoleSession'),
+        headers: { 'set-cookie': { description: 'The session cookie.', schema: { type: 'string' } } },
+      },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/console/session',
+    operationId: 'getConsoleSession',
+    tag: 'Console',
+    summary: 'Who is signed in',
+    auth: 'admin',
+    responses: { 200: { description: 'The caller; `expires_at` when it presented a session.', schema: ref('ConsoleSession') } },
+  },
+  {
+    method: 'DELETE',
+    path: '/console/session',
+    operationId: 'closeConsoleSession',
+    tag: 'Console',
+    summary: 'Sign out of the console',
+    description: 'Ends the session the cookie names (with `x-gateway-console: 1`) and clears the cookie.',
+    auth: 'public',
+    responses: {
+      200: {
+        description: 'Signed out.',
+        schema: { type: 'object', required: ['object', 'signed_out'], additionalProperties: false, properties: { object: { const: 'console.session' }, signed_out: { const: true } } },
+        headers: { 'set-cookie': { description: 'Clears the session cookie.', schema: { type: 'string' } } },
+      },
+      401: { ...error(['invalid_session'], 'No live session named by the cookie (the cookie is cleared all the same)'), headers: { 'set-cookie': { description: 'Clears the session cookie.', schema: { type: 'string' } } } },
     },
   },
 ];

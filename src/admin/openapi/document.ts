@@ -4,6 +4,7 @@ import { PROJECT_ROOT } from '../../paths';
 import { ADMIN_OPERATIONS, error, type AdminAuth, type AdminOperation, type ResponseDef } from './admin-operations';
 import { DOTNET_OPERATIONS, DOTNET_PREFIX, dotnetSchemas, EVENT_STREAM, LLM_OPERATIONS, LLM_PREFIXES, llmSchemas, type LlmOperation } from './llm-operations';
 import { adminSchemas, type Schema } from './schemas';
+import { MCP_OPERATIONS, mcpSchemas } from './mcp-operations';
 
 /**
  * The gateway's OpenAPI 3.1 document, generated from the route tables (admin-operations.ts,
@@ -51,6 +52,12 @@ const TAGS = [
   { name: 'Providers', description: 'Providers, changed at run time without restarting Envoy.' },
   { name: 'Security', description: 'Security settings and the audit log.' },
   { name: 'Operations', description: 'Health, metrics and this documentation.' },
+  { name: 'MCP', description: 'Upstream MCP servers of the MCP gateway (`/mcp`, docs/mcp.md), changed at run time.' },
+  {
+    name: 'Console',
+    description:
+      'The admin console (a web page) and its sign-in session. A session cookie (`gw_console`, HttpOnly, SameSite=Strict) with the header `x-gateway-console: 1` stands for the admin credential it was opened with, on every admin route; see docs/console.md.',
+  },
 ];
 
 const AUTH_NOTES: Record<AdminAuth, string> = {
@@ -82,7 +89,7 @@ function adminResponses(op: AdminOperation): Record<number, ResponseDef> {
   const all: Record<number, ResponseDef> = {};
   if (op.auth !== 'public') {
     all[401] = {
-      ...error(['missing_api_key', 'invalid_api_key', 'revoked_api_key', 'expired_api_key', 'invalid_token', 'expired_token'], 'No credentials, or unusable ones'),
+      ...error(['missing_api_key', 'invalid_api_key', 'revoked_api_key', 'expired_api_key', 'invalid_token', 'expired_token', 'invalid_session'], 'No credentials, or unusable ones'),
       headers: { 'www-authenticate': { description: 'Sent for a JWT that could not be verified.', schema: { type: 'string' } } },
     };
     all[403] = error(['insufficient_permissions'], FORBIDDEN[op.auth]);
@@ -157,7 +164,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   const put = (p: string, method: string, op: Record<string, unknown>) => ((paths[p] ??= {})[method.toLowerCase()] = op);
   for (const prefix of LLM_PREFIXES) for (const op of LLM_OPERATIONS) put(prefix.prefix + op.path, op.method, llmOperation(op, prefix));
   for (const op of DOTNET_OPERATIONS) put(DOTNET_PREFIX.prefix + op.path, op.method, llmOperation(op, DOTNET_PREFIX));
-  for (const op of ADMIN_OPERATIONS) put(openApiPath(op.path), op.method, adminOperation(op));
+  for (const op of [...ADMIN_OPERATIONS, ...MCP_OPERATIONS]) put(openApiPath(op.path), op.method, adminOperation(op));
   return {
     openapi: '3.1.0',
     info: {
@@ -169,7 +176,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     servers: [{ url: '/', description: 'This gateway' }],
     tags: TAGS,
     paths,
-    components: { schemas: { ...adminSchemas(), ...llmSchemas(), ...dotnetSchemas() }, securitySchemes: SECURITY_SCHEMES },
+    components: { schemas: { ...adminSchemas(), ...mcpSchemas(), ...llmSchemas(), ...dotnetSchemas() }, securitySchemes: SECURITY_SCHEMES },
   };
 }
 

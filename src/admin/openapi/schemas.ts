@@ -67,6 +67,7 @@ const HEALTH_PROVIDER = closed(
 const USAGE_ROW = closed({
   group: nullable('string', { description: 'The group\'s value (`day` is `YYYY-MM-DD`, UTC); `all` without `group_by`; null when records had none.' }),
   requests: { type: 'integer', minimum: 0 },
+  errors: { type: 'integer', minimum: 0, description: 'Requests answered with an error status (400 and up).' },
   prompt_tokens: { type: 'number', minimum: 0 },
   completion_tokens: { type: 'number', minimum: 0 },
   cached_tokens: { type: 'number', minimum: 0 },
@@ -158,7 +159,16 @@ export function adminSchemas(): Record<string, Schema> {
       [],
     ),
     RevokedVirtualKey: closed({ object: { const: 'virtual_key' }, ...KEY_FIELDS, revoked: { const: true } }),
-    KeyList: listOf(ref('KeySummary'), {}, 'Keys, newest first (revoked ones included).'),
+    KeyList: closed(
+      {
+        object: { const: 'list' },
+        data: { type: 'array', items: ref('KeySummary') },
+        has_more: { type: 'boolean', description: 'With `limit` or `after`: more keys follow this page.' },
+        last_id: nullable('string', { description: 'With `limit` or `after`: the last key of this page, the `after` of the next.' }),
+      },
+      ['has_more', 'last_id'],
+      'Keys, newest first (revoked ones included).',
+    ),
 
     Provider: closed(PROVIDER_FIELDS),
     AppliedProvider: closed({ ...PROVIDER_FIELDS, applied: APPLIED }),
@@ -198,7 +208,15 @@ export function adminSchemas(): Record<string, Schema> {
       request_id: nullable('string'),
       details: { type: 'object', description: 'Never a secret or request content.' },
     }),
-    AuditList: listOf(ref('AuditRecord'), { scope: SCOPE }, 'Audit records, newest first.'),
+    AuditList: listOf(
+      ref('AuditRecord'),
+      {
+        scope: SCOPE,
+        has_more: { type: 'boolean', description: 'More records follow this page.' },
+        next_cursor: nullable('string', { description: 'The `before` of the next page; null on the last.' }),
+      },
+      'Audit records, newest first.',
+    ),
 
     UsageReport: closed({
       object: { const: 'usage.report' },
@@ -214,6 +232,14 @@ export function adminSchemas(): Record<string, Schema> {
       average_response_ms: { type: 'number', minimum: 0, description: 'Mean duration of a request.' },
       average_response_time_ms: { type: 'number', minimum: 0, description: 'The same as `average_response_ms` (an earlier name).' },
       last_updated: nullable('string', { format: 'date-time' }),
+    }),
+
+    ConsoleSession: closed({
+      object: { const: 'console.session' },
+      credential: { enum: ['api_key', 'jwt'], description: 'What the session was opened with (never the credential itself).' },
+      identity: nullable('string'),
+      team: nullable('string'),
+      expires_at: nullable('string', { format: 'date-time' }),
     }),
 
     Health: closed({

@@ -22,6 +22,8 @@ export function extProcCluster(config: GatewayConfig): string {
   return workerCount(config) > 1 ? EXT_PROC_CLUSTER : PROCESSOR_CLUSTER;
 }
 export const ADMIN_CLUSTER = 'gateway_admin';
+/** The processor's MCP front (src/mcp), when mcp.enabled. */
+export const MCP_CLUSTER = 'gateway_mcp';
 /** Request header the processor sets to pick the provider cluster. */
 export const ROUTING_HEADER = 'x-gateway-cluster';
 
@@ -37,6 +39,8 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { prefix: '/v1/providers/' },
   { path: '/v1/security/config' },
   { path: '/v1/audit' },
+  { path: '/v1/mcp/servers' },
+  { prefix: '/v1/mcp/servers/' },
   // The earlier .NET gateway's admin paths (`GET /api/v1/admin/usage`); its LLM paths
   // (`/api/v1/completion`, ...) are LLM traffic, served by the processor (src/surfaces/dotnet).
   { prefix: '/api/v1/admin/' },
@@ -44,6 +48,9 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { path: '/openapi.json' },
   { path: '/docs' },
   { prefix: '/docs/' },
+  // The admin console: its page, files and sign-in session (src/admin/console).
+  { path: '/console' },
+  { prefix: '/console/' },
 ];
 
 const seconds = (s: number) => `${s}s`;
@@ -70,9 +77,9 @@ const adminBodyLimit = {
  * The admin server's cluster: idle connections are dropped well before Node closes them
  * (ADMIN_KEEP_ALIVE_MS), so no request is ever sent on a connection that is being closed.
  */
-function adminCluster(config: GatewayConfig): Record<string, unknown> {
+function adminCluster(config: GatewayConfig, name = ADMIN_CLUSTER, port = config.processor.admin_port): Record<string, unknown> {
   return {
-    ...localCluster(ADMIN_CLUSTER, config.processor.advertise_address, config.processor.admin_port, false),
+    ...localCluster(name, config.processor.advertise_address, port, false),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -133,6 +140,17 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
     route: { cluster: ADMIN_CLUSTER, timeout: '10s' },
     typed_per_filter_config: { ...disabledExtProc, ...adminBodyLimit, ...adminRouteRateLimitOverrides(config) },
   }));
+  // MCP (src/mcp): the processor's front decides; Envoy streams both ways unbuffered (no
+  // ext_proc, no buffer filter), with no route timeout and a long idle timeout for SSE streams.
+  const mcpRoutes = config.mcp.enabled
+    ? [
+        {
+          match: { path: '/mcp', headers: [{ name: ROUTING_HEADER, present_match: true, invert_match: true }] },
+          route: { cluster: MCP_CLUSTER, timeout: '0s', idle_timeout: seconds(config.mcp.stream_idle_timeout_seconds) },
+          typed_per_filter_config: disabledExtProc,
+        },
+      ]
+    : [];
   const llmRoute = (retryPolicy: object, headerPrefix?: string) => ({
     match: { prefix: '/', ...(headerPrefix ? { headers: [{ name: ROUTING_HEADER, string_match: { prefix: headerPrefix } }] } : {}) },
     route: {
@@ -155,6 +173,7 @@ function routeConfig(config: GatewayConfig, planner?: FallbackPlanner): object {
         include_attempt_count_in_response: true,
         routes: [
           ...adminRoutes,
+          ...mcpRoutes,
           // Requests with fallbacks: an aggregate cluster per rule, retried onto the next provider.
           ...(planner ? fallbackRoutes(planner, config.routing) : []).map((r) => llmRoute(r.retryPolicy, r.headerPrefix)),
           // Everything else is LLM traffic: the processor answers or picks the provider cluster.
@@ -265,6 +284,7 @@ export function buildBootstrap(config: GatewayConfig, planner?: FallbackPlanner)
         // its exchange.
         ...(workerCount(config) > 1 ? [localCluster(EXT_PROC_CLUSTER, p.advertise_address, p.ext_proc_port, true)] : []),
         adminCluster(config),
+        ...(config.mcp.enabled ? [adminCluster(config, MCP_CLUSTER, config.mcp.port)] : []),
       ],
     },
     dynamic_resources: {

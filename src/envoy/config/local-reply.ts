@@ -62,8 +62,55 @@ export function detailsFilter(marker: string): object {
   };
 }
 
+/** Paths whose clients speak Anthropic Messages (src/surfaces/anthropic): their local replies take its error shape. */
+export const ANTHROPIC_PATH_PREFIX = '/v1/messages';
+
+/** Anthropic's error `type` for an HTTP status (its docs' "HTTP errors"). */
+function anthropicType(status: number | undefined): string {
+  const types: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 504: 'timeout_error' };
+  if (status === undefined) return 'api_error';
+  return types[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
+type Mapper = { filter: object; status_code?: number; body_format_override?: { json_format?: { error?: { message?: string } } } | object } & Record<string, unknown>;
+
+/**
+ * The same mapper for a Messages path, with Anthropic's `{"type":"error","error":{type,message}}`.
+ * A pass-through one (the RateLimitService's OpenAI body) gets a fixed message instead.
+ */
+function forAnthropic(m: Mapper, status: number | undefined): object {
+  const format = m.body_format_override as { json_format?: { error?: { message?: string } } } | undefined;
+  const message = format?.json_format?.error?.message ?? 'Rate limit reached for requests. Please retry after a short wait.';
+  return {
+    ...m,
+    filter: { and_filter: { filters: [m.filter, { header_filter: { header: { name: ':path', string_match: { prefix: ANTHROPIC_PATH_PREFIX } } } }] } },
+    body_format_override: { json_format: { type: 'error', error: { type: anthropicType(status), message } }, content_type: 'application/json' },
+  };
+}
+
 export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
-  const mapper = (s: MapperSpec) => ({
+  const mappers = openAIMappers();
+  const anthropic = mappers.map(({ mapper, status }) => forAnthropic(mapper, status));
+  // Any other Envoy reply on a Messages path (the catch-all below is OpenAI's).
+  anthropic.push(forAnthropic({ filter: { header_filter: { header: { name: ':path', string_match: { prefix: ANTHROPIC_PATH_PREFIX } } } }, body_format_override: { json_format: { error: { message: '%LOCAL_REPLY_BODY%' } } } }, 500));
+  return {
+    mappers: [
+      // The processor's own replies are already in the client's shape: keep them byte for byte.
+      { filter: detailsFilter(processorDetailsMarker), body_format_override: passThroughBody() },
+      ...anthropic,
+      ...mappers.map((m) => m.mapper),
+    ],
+    // Any other Envoy-generated reply: JSON too.
+    body_format: {
+      json_format: { error: { message: '%LOCAL_REPLY_BODY%', type: 'server_error', param: null, code: '%RESPONSE_CODE_DETAILS%' } },
+      content_type: 'application/json',
+    },
+  };
+}
+
+/** OpenAI-shaped mappers, each with the status the client gets (undefined: the reply's own). */
+function openAIMappers(): Array<{ mapper: Mapper; status: number | undefined }> {
+  const mapper = (s: MapperSpec): Mapper => ({
     filter: statusFilter(s.status),
     ...(s.headers
       ? { headers_to_add: Object.entries(s.headers).map(([key, value]) => ({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })) }
@@ -73,15 +120,11 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
       content_type: 'application/json',
     },
   });
-  return {
-    mappers: [
-      // The processor's own replies are already OpenAI JSON: keep them byte for byte.
-      {
-        filter: detailsFilter(processorDetailsMarker),
-        body_format_override: passThroughBody(),
-      },
-      // ext_proc could not reach or use the processor (status_on_error makes it a 503).
-      {
+  return [
+    // ext_proc could not reach or use the processor (status_on_error makes it a 503).
+    {
+      status: 503,
+      mapper: {
         filter: detailsFilter('ext_proc'),
         status_code: 503,
         headers_to_add: [{ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
@@ -92,14 +135,20 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
           content_type: 'application/json',
         },
       },
-      // The global rate limit filter refused: the RateLimitService wrote the OpenAI error body
-      // (and retry-after, x-ratelimit-* headers); keep it.
-      {
+    },
+    // The global rate limit filter refused: the RateLimitService wrote the OpenAI error body
+    // (and retry-after, x-ratelimit-* headers); keep it.
+    {
+      status: 429,
+      mapper: {
         filter: detailsFilter('request_rate_limited'),
         body_format_override: passThroughBody(),
       },
-      // fail_closed and the RateLimitService unreachable: refused, and worth a retry.
-      {
+    },
+    // fail_closed and the RateLimitService unreachable: refused, and worth a retry.
+    {
+      status: 503,
+      mapper: {
         filter: detailsFilter('rate_limiter_error'),
         status_code: 503,
         headers_to_add: [{ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
@@ -110,9 +159,12 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
           content_type: 'application/json',
         },
       },
-      // A transfer coding Envoy does not implement (`transfer-encoding: gzip`): HTTP says 501,
-      // but the fault is the client's, and clients should see a 4xx they can fix.
-      {
+    },
+    // A transfer coding Envoy does not implement (`transfer-encoding: gzip`): HTTP says 501,
+    // but the fault is the client's, and clients should see a 4xx they can fix.
+    {
+      status: 400,
+      mapper: {
         filter: detailsFilter('invalid_transfer_encoding'),
         status_code: 400,
         body_format_override: {
@@ -122,12 +174,7 @@ export function localReplyConfig(processorDetailsMarker = 'gateway_'): object {
           content_type: 'application/json',
         },
       },
-      ...SPECS.map(mapper),
-    ],
-    // Any other Envoy-generated reply: JSON too.
-    body_format: {
-      json_format: { error: { message: '%LOCAL_REPLY_BODY%', type: 'server_error', param: null, code: '%RESPONSE_CODE_DETAILS%' } },
-      content_type: 'application/json',
     },
-  };
+    ...SPECS.map((s) => ({ status: s.status, mapper: mapper(s) })),
+  ];
 }

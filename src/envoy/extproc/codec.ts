@@ -29,9 +29,23 @@ import { bufferReader, enumValues, fieldTags, readText, subEnd, textRegion, type
 
 export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
 
-const root = loadProtoRoot([EXT_PROC_PROTO]);
-
 const EP = 'envoy.service.ext_proc.v3';
+
+/**
+ * Envoy 1.40's FULL_DUPLEX_STREAMED body mode and its StreamedBodyResponse, which the proto
+ * snapshot predates (proto/README.md): numbers as in Envoy's external_processor.proto and
+ * processing_mode.proto. The processor ends a stream early with it (src/core/exchange.ts).
+ */
+function addFullDuplex(r: protobuf.Root): void {
+  const streamed = new protobuf.Type('StreamedBodyResponse').add(new protobuf.Field('body', 1, 'bytes')).add(new protobuf.Field('end_of_stream', 2, 'bool'));
+  (r.lookup(EP) as protobuf.Namespace).add(streamed);
+  r.lookupType(`${EP}.BodyMutation`).add(new protobuf.Field('streamed_response', 3, 'StreamedBodyResponse'));
+  const modes = r.lookupEnum('envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode');
+  if (modes.values.FULL_DUPLEX_STREAMED === undefined) modes.add('FULL_DUPLEX_STREAMED', 4);
+}
+
+const root = loadProtoRoot([EXT_PROC_PROTO], addFullDuplex);
+
 const REQ = fieldTags(root, `${EP}.ProcessingRequest`, [
   'request_headers',
   'response_headers',
@@ -66,7 +80,8 @@ const RES = fieldTags(root, `${EP}.ProcessingResponse`, [
 const HEADERS_RESPONSE = fieldTags(root, `${EP}.HeadersResponse`, ['response']);
 const BODY_RESPONSE = fieldTags(root, `${EP}.BodyResponse`, ['response']);
 const COMMON = fieldTags(root, `${EP}.CommonResponse`, ['status', 'header_mutation', 'body_mutation', 'clear_route_cache']);
-const BODY_MUTATION = fieldTags(root, `${EP}.BodyMutation`, ['body']);
+const BODY_MUTATION = fieldTags(root, `${EP}.BodyMutation`, ['body', 'streamed_response']);
+const STREAMED_BODY = fieldTags(root, `${EP}.StreamedBodyResponse`, ['body', 'end_of_stream']);
 const HEADER_MUTATION = fieldTags(root, `${EP}.HeaderMutation`, ['set_headers', 'remove_headers']);
 const IMMEDIATE = fieldTags(root, `${EP}.ImmediateResponse`, ['status', 'headers', 'body', 'details']);
 const HTTP_STATUS = fieldTags(root, 'envoy.type.v3.HttpStatus', ['code']);
@@ -311,6 +326,15 @@ function emitCommon(w: protobuf.Writer, c: CommonResponse): void {
   if (c.body_mutation != null) {
     w.uint32(COMMON.body_mutation).fork();
     if (c.body_mutation.body != null) w.uint32(BODY_MUTATION.body).bytes(c.body_mutation.body);
+    w.ldelim();
+  }
+  const streamed = c.streamed_body;
+  if (streamed != null) {
+    w.uint32(COMMON.body_mutation).fork();
+    w.uint32(BODY_MUTATION.streamed_response).fork();
+    if (streamed.body.length > 0) w.uint32(STREAMED_BODY.body).bytes(streamed.body);
+    if (streamed.end_of_stream) w.uint32(STREAMED_BODY.end_of_stream).bool(true);
+    w.ldelim();
     w.ldelim();
   }
   if (c.clear_route_cache != null) w.uint32(COMMON.clear_route_cache).bool(c.clear_route_cache);

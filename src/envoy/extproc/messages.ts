@@ -52,6 +52,11 @@ export interface CommonResponse {
   status?: 'CONTINUE' | 'CONTINUE_AND_REPLACE';
   header_mutation?: HeaderMutation;
   body_mutation?: { body: Buffer };
+  /**
+   * The FULL_DUPLEX_STREAMED mode's body reply (BodyMutation.streamed_response on the wire, instead
+   * of body_mutation): the chunk, and whether the body ends with it.
+   */
+  streamed_body?: { body: Buffer; end_of_stream?: boolean };
   clear_route_cache?: boolean;
 }
 
@@ -80,7 +85,7 @@ export interface ProcessingMode {
   request_header_mode?: HeaderSendMode;
   response_header_mode?: HeaderSendMode;
   request_body_mode?: 'NONE' | 'STREAMED' | 'BUFFERED';
-  response_body_mode?: 'NONE' | 'STREAMED' | 'BUFFERED';
+  response_body_mode?: 'NONE' | 'STREAMED' | 'BUFFERED' | 'FULL_DUPLEX_STREAMED';
   request_trailer_mode?: HeaderSendMode;
   response_trailer_mode?: HeaderSendMode;
 }

@@ -40,6 +40,24 @@ const PROCESS_RESPONSE: ProcessingMode = {
   response_trailer_mode: 'SKIP',
 };
 
+/**
+ * An endable stream: Envoy's FULL_DUPLEX_STREAMED body mode, where the processor's reply says
+ * when the body ends (StreamedBodyResponse.end_of_stream), so it can end the client's response
+ * before the upstream's: Envoy then finishes the downstream response and resets the upstream
+ * request. Trailers are sent so that a response ending in trailers still reaches the processor.
+ */
+const ENDABLE_RESPONSE: ProcessingMode = { response_body_mode: 'FULL_DUPLEX_STREAMED', response_trailer_mode: 'SEND' };
+
+/** A body reply in FULL_DUPLEX_STREAMED mode: every chunk gets a streamed_response (a plain one is refused). */
+function encodeDuplexBody(d: Directive, chunk: Buffer, endOfStream: boolean): ProcessingResponse {
+  if (d.kind === 'respond') return encode('response_body', d);
+  const out: ProcessingResponse = {
+    response_body: { response: { streamed_body: { body: d.body ?? chunk, end_of_stream: endOfStream || Boolean(d.endStream) } } },
+  };
+  if (d.published) out.dynamic_metadata = toStruct(metadataValues(d.published));
+  return out;
+}
+
 function encode(phase: Phase, d: Directive, downstream = false): ProcessingResponse {
   if (d.kind === 'respond') {
     const set = new Map(Object.entries(d.headers));
@@ -58,7 +76,7 @@ function encode(phase: Phase, d: Directive, downstream = false): ProcessingRespo
   const out: ProcessingResponse = { [phase]: { response: common } };
   // Only the listener's filter processes responses; a provider cluster's filter never does.
   if (downstream && phase === 'request_headers') out.mode_override = PROCESS_RESPONSE;
-  if (d.streamResponse) out.mode_override = { response_body_mode: 'STREAMED' };
+  if (d.streamResponse) out.mode_override = d.endableStream ? ENDABLE_RESPONSE : { response_body_mode: 'STREAMED' };
   if (d.published) out.dynamic_metadata = toStruct(metadataValues(d.published));
   return out;
 }
@@ -104,6 +122,8 @@ export class ExtProcSession {
   private closed = false;
   /** Set by the final reply; the exchange finishes with it only once Envoy ends the stream. */
   private answered: 'completed' | 'responded' | undefined;
+  /** The response body is in FULL_DUPLEX_STREAMED mode (an endable stream); `ended` once its end was sent. */
+  private duplex: { ended: boolean } | undefined;
 
   constructor(
     private readonly deps: ExchangeDeps,
@@ -168,8 +188,13 @@ export class ExtProcSession {
         case 'response_body': {
           phase = 'response_body';
           const m = msg.response_body!;
-          directive = await this.exchange.responseBody(m.body ?? Buffer.alloc(0), Boolean(m.end_of_stream));
+          const chunk = m.body ?? Buffer.alloc(0);
+          directive = await this.exchange.responseBody(chunk, Boolean(m.end_of_stream));
           done = Boolean(m.end_of_stream);
+          if (this.duplex) {
+            this.writeDuplex(this.exchange.withMetadata(directive), chunk, done);
+            return;
+          }
           break;
         }
         case 'request_trailers':
@@ -195,6 +220,22 @@ export class ExtProcSession {
     this.write(encode(phase!, this.exchange.withMetadata(directive), true));
     if (directive.kind === 'respond') this.answered = 'responded';
     else if (done) this.answered = 'completed';
+    if (directive.kind === 'continue' && directive.streamResponse && directive.endableStream) this.duplex = { ended: false };
+  }
+
+  /** An endable stream's body chunk: its end (the upstream's, or the processor's cut) goes once. */
+  private writeDuplex(d: Directive, chunk: Buffer, upstreamEnded: boolean): void {
+    if (this.duplex!.ended) {
+      // Envoy may still hand over what was in flight when the stream was cut: nothing more goes out.
+      if (d.kind === 'continue') return;
+    }
+    const ends = d.kind === 'continue' && (upstreamEnded || Boolean(d.endStream));
+    this.write(encodeDuplexBody(d, chunk, ends));
+    if (d.kind === 'respond') this.answered = 'responded';
+    else if (ends) {
+      this.duplex!.ended = true;
+      this.answered = 'completed';
+    }
   }
 
   private write(msg: ProcessingResponse): void {

@@ -33,8 +33,18 @@ export function jsonSchemaToolName(body: JsonObject | undefined): string | undef
   return typeof name === 'string' && TOOL_NAME.test(name) ? name : 'json_response';
 }
 
+/** Anthropic's own paths, for a client that spoke Messages (src/surfaces/anthropic): sent as they came. */
+const NATIVE_PATHS: Partial<Record<TranslationInput['endpoint'], string>> = { messages: '/messages', 'messages.count_tokens': '/messages/count_tokens' };
+
 export function buildRequest(input: TranslationInput): UpstreamRequest {
   const { endpoint, provider, apiKey } = input;
+  const nativePath = NATIVE_PATHS[endpoint];
+  if (nativePath) {
+    // The client's own body (or bytes, set by the core): only the credential is added here.
+    const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION, ...provider.headers, 'content-type': 'application/json' };
+    if (apiKey) headers['x-api-key'] = apiKey;
+    return { path: provider.basePath + nativePath, headers, ...(input.body ? { body: input.body } : {}) };
+  }
   if (endpoint !== 'chat.completions') {
     const message = `The Anthropic provider \`${provider.name}\` does not support the ${endpoint} endpoint; only chat completions.`;
     throw unsupportedEndpoint(message);

@@ -1,5 +1,6 @@
 import { SseEvent, type JsonObject, type JsonValue } from '../../domain';
 import type { SurfaceReplyContext, SurfaceStream } from '../types';
+import { openAIStreamAbort } from '../abort';
 
 /**
  * Answers for the earlier .NET gateway's clients: OpenAI's objects, unchanged, with the .NET
@@ -74,7 +75,7 @@ export function modelsResponse(body: JsonValue): JsonValue {
 export class CompletionStream implements SurfaceStream {
   constructor(private readonly ctx: SurfaceReplyContext) {}
 
-  translate(event: SseEvent): SseEvent[] {
+  private chunk(event: SseEvent): SseEvent[] {
     if (!event.data.startsWith('{')) return [event];
     const chunk = event.json;
     // Error events stay OpenAI's (the surface's error shape); anything that is not a chunk passes.
@@ -87,7 +88,20 @@ export class CompletionStream implements SurfaceStream {
     return [new SseEvent(event.event, JSON.stringify(out), event.id)];
   }
 
+  private ended = false;
+
+  translate(event: SseEvent): SseEvent[] {
+    return this.ended ? [] : this.chunk(event);
+  }
+
   finish(): SseEvent[] {
     return [];
+  }
+
+  /** Errors keep OpenAI's shape on this surface: the error event, then `[DONE]`. */
+  abort(error: JsonValue): SseEvent[] {
+    if (this.ended) return [];
+    this.ended = true;
+    return openAIStreamAbort(error);
   }
 }

@@ -1,0 +1,56 @@
+import type { McpAccessRule } from './config';
+
+/** Who is calling `/mcp`, as authenticated by the front (caller.ts). Never a secret. */
+export interface McpCaller {
+  /** Key id, or the identity rule's id (default: the certificate identity). */
+  id: string;
+  kind: 'api_key' | 'mtls';
+  user?: string;
+  team?: string;
+  tier?: string;
+  /** The verified certificate identity, when the caller came over mTLS. */
+  identity?: string;
+}
+
+const compiled = new Map<string, RegExp>();
+
+/** `*` matches any run of characters (`/` and `_` included); everything else is literal. */
+export function globMatches(pattern: string, value: string): boolean {
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+    if (compiled.size > 10_000) compiled.clear();
+    compiled.set(pattern, re);
+  }
+  return re.test(value);
+}
+
+const anyMatches = (patterns: readonly string[] | undefined, value: string | undefined) =>
+  value !== undefined && (patterns ?? []).some((p) => globMatches(p, value));
+
+/** Whether a rule is about this caller: it names the caller's key, team or identity, or no one. */
+export function ruleApplies(rule: McpAccessRule, caller: McpCaller): boolean {
+  if (!rule.keys && !rule.teams && !rule.identities) return true;
+  return (
+    (caller.kind === 'api_key' && anyMatches(rule.keys, caller.id)) ||
+    anyMatches(rule.teams, caller.team) ||
+    (caller.kind === 'mtls' && anyMatches(rule.identities, caller.identity))
+  );
+}
+
+/** What one caller may use: the union of the rules that apply to it. */
+export interface McpAccess {
+  server(server: string): boolean;
+  /** `qualified` is the namespaced name, `<server>__<tool>`. */
+  tool(server: string, qualified: string): boolean;
+}
+
+/** No rules configured: every authenticated caller may use everything. */
+export function accessFor(rules: readonly McpAccessRule[], caller: McpCaller): McpAccess {
+  if (rules.length === 0) return { server: () => true, tool: () => true };
+  const mine = rules.filter((r) => ruleApplies(r, caller));
+  return {
+    server: (server) => mine.some((r) => anyMatches(r.servers, server)),
+    tool: (server, qualified) => mine.some((r) => anyMatches(r.servers, server) && anyMatches(r.tools, qualified)),
+  };
+}
