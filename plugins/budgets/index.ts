@@ -41,6 +41,8 @@ interface Hold {
   readonly tier: string | undefined;
   /** The plugin ended the stream. */
   cut: boolean;
+  /** When the ledger last took or extended the hold (epoch ms): it lives budgets.hold_ttl_seconds from then. */
+  touched: number;
 }
 
 const NOTHING_LEFT = {
@@ -123,6 +125,7 @@ export default definePlugin<Options>({
       try {
         const granted = await ledger.extend(ctx.id, asks);
         granted.forEach((g, i) => (h.held[i] += g));
+        h.touched = Date.now();
       } catch (err) {
         ctx.log.warn({ err: { message: (err as Error).message } }, 'budget ledger unavailable while streaming');
         if (options.failure_mode === 'fail_open') return undefined;
@@ -157,10 +160,25 @@ export default definePlugin<Options>({
         return unavailable(err, ctx);
       }
       if (!r.ok) refuse(r.account);
-      const h: Hold = { accounts, held: [...r.granted], prompt, out: 0, ...pricing, cut: false };
+      const h: Hold = { accounts, held: [...r.granted], prompt, out: 0, ...pricing, cut: false, touched: Date.now() };
       holds.set(ctx, h);
       if (ctx.request.stream) ctx.endableStream();
       else bound(ctx, h, asked, ceiling);
+    }
+
+    /**
+     * Keeps a long stream's hold alive: one whose worst case was held whole never extends it, and
+     * a hold expires budgets.hold_ttl_seconds after it was last touched. Past half that, a
+     * zero-amount extend renews it, off the event's path (the ledger keeps the order of a
+     * replica's calls, so it lands before the request's settle).
+     */
+    function renewIfOld(ctx: RequestContext, h: Hold): void {
+      const now = Date.now();
+      if (now - h.touched < ledger.settings.holdTtlMs / 2) return;
+      h.touched = now;
+      ledger.extend(ctx.id, h.accounts.map((account) => ({ account, want: 0, min: 0 }))).catch((err: unknown) => {
+        ctx.log.warn({ err: { message: (err as Error).message } }, 'budget hold renewal failed');
+      });
     }
 
     /** Replaces the request's hold with what it spent: the provider's usage, else this plugin's count; nothing without an answer. */
@@ -192,6 +210,7 @@ export default definePlugin<Options>({
       onResponseChunk(ctx, event) {
         const h = holds.get(ctx);
         if (!h || h.cut || event.data === '[DONE]') return;
+        renewIfOld(ctx, h);
         const json = event.json;
         const tokens = textTokens(eventTextChars(json));
         // The provider's own count replaces the estimate (usually in the last event; some servers send it in every one).

@@ -26,8 +26,8 @@ export class BudgetService implements BudgetLedger {
     private readonly backend: LedgerBackend,
     private readonly spend: SpendSource,
   ) {
-    this.settings = { defaultMaxOutputTokens: config.default_max_output_tokens, stepTokens: config.step_tokens };
     this.holdTtlMs = config.hold_ttl_seconds * 1000;
+    this.settings = { defaultMaxOutputTokens: config.default_max_output_tokens, stepTokens: config.step_tokens, holdTtlMs: this.holdTtlMs };
   }
 
   get backendName(): LedgerBackend['name'] {

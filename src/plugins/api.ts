@@ -319,8 +319,12 @@ export type BudgetReservation =
  * Holds expire on their own (`budgets.hold_ttl_seconds`) if a process dies with one.
  */
 export interface BudgetLedger {
-  /** The configured settings: the output ceiling when a request sets none, the streaming step. */
-  readonly settings: { readonly defaultMaxOutputTokens: number; readonly stepTokens: number };
+  /**
+   * The configured settings: the output ceiling when a request sets none, the streaming step, and
+   * how long a hold lives after it was last taken or extended (a request that never settles, its
+   * replica gone, frees it then). A longer request keeps its hold alive with `extend` (want 0).
+   */
+  readonly settings: { readonly defaultMaxOutputTokens: number; readonly stepTokens: number; readonly holdTtlMs: number };
   /** A team's configured budgets (`budgets.teams`), if any. */
   teamBudget(team: string): { tokens: number | null; usd: number | null } | undefined;
   /**

@@ -194,3 +194,56 @@ test('while the ledger is down: fail_closed refuses with 503 budget_unavailable,
   await open.hooks.onRequest!(ctx);
   expect(ctx.wantsEndableStream).toBe(false);
 });
+
+test("a stream longer than the hold's lifetime keeps its hold: renewed past half of it, off the event's path", async () => {
+  let now = 1_000_000;
+  const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+  try {
+    const service = new BudgetService({ ...DEFAULT_BUDGETS, hold_ttl_seconds: 60 }, new MemoryLedger(() => now), {
+      forKey: async () => zero,
+      forTeam: async () => zero,
+    });
+    const extends_: number[] = [];
+    const ledger: BudgetLedger = {
+      settings: service.settings,
+      teamBudget: () => undefined,
+      reserve: (id, asks) => service.reserve(id, asks),
+      extend: (id, asks) => (extends_.push(asks.reduce((s, a) => s + a.want, 0)), service.extend(id, asks)),
+      settle: (id, spent) => service.settle(id, spent),
+    };
+    const host = {
+      budgets: ledger,
+      metrics: new GatewayMetrics({ defaultMetrics: false }).api,
+      pricing: new Pricing({ models: {}, tier_multipliers: {} }),
+      providers: { get: () => ({ type: 'openai' }) },
+      log: { warn() {}, info() {}, debug() {}, error() {}, child: () => host.log },
+    } as unknown as PluginHostApi;
+    const hooks = plugin.create(configure(plugin, {}), host) as PluginHooks;
+    const principal: Principal = { id: 'long-stream', kind: 'api_key', budgets: { tokens: 1000, usd: null } };
+    const ctx = ctxFor(principal, chat({ stream: true, max_tokens: 100 }));
+    await hooks.onRequest!(ctx);
+    const account = { scope: 'key' as const, id: 'long-stream', unit: 'tokens' as const, limit: 1000 };
+    const left = async () => (await service.reserve(`probe-${now}`, [{ account, want: 1000, min: 0 }]));
+    const held = 1000 - ((await left()) as { granted: number[] }).granted[0];
+    await service.settle(`probe-${now}`, [{ account, amount: 0 }]);
+    expect(held).toBeGreaterThan(100);
+
+    // Within half the lifetime: no ledger call for the event.
+    now += 20_000;
+    expect(hooks.onResponseChunk!(ctx, text('a'))).toBeUndefined();
+    expect(extends_).toEqual([]);
+    // Past half of it: one renewal asking nothing more, and the event still answers synchronously.
+    now += 15_000;
+    expect(hooks.onResponseChunk!(ctx, text('b'))).toBeUndefined();
+    expect(extends_).toEqual([0]);
+    await new Promise((r) => setImmediate(r));
+    // 75 s after the hold was taken (its first lifetime over), it still counts against the key.
+    now += 40_000;
+    hooks.onResponseChunk!(ctx, text('c'));
+    await new Promise((r) => setImmediate(r));
+    const stillHeld = 1000 - ((await left()) as { granted: number[] }).granted[0];
+    expect(stillHeld).toBe(held);
+  } finally {
+    clock.mockRestore();
+  }
+});
