@@ -183,10 +183,13 @@ test(`SIGTERM in the middle of ${N} requests at ${CONCURRENCY} connections: in-f
   expect(inFlightAtTerm.length).toBeGreaterThan(0);
   expect(longOut).toMatchObject({ status: 200, complete: true });
   expect(inFlightAtTerm.filter((id) => !outcomes.get(id)?.complete)).toEqual([]);
-  // Every other request was refused a connection: none got an error answer or a cut response.
+  // Every other request was refused a connection, or reset with no answer at all: HTTP/1.1's
+  // keep-alive race, a request written on an idle connection as Envoy closed it for the drain
+  // (checked below never to have reached the gateway). None got an error answer or a cut response.
   const delivered = new Set([...outcomes].filter(([, o]) => o.status === 200 && o.complete).map(([id]) => id));
   const others = [...outcomes].filter(([id]) => !delivered.has(id));
-  expect(others.filter(([, o]) => o.status !== 0 || o.error !== 'ECONNREFUSED')).toEqual([]);
+  expect(others.filter(([, o]) => o.status !== 0 || (o.error !== 'ECONNREFUSED' && !(o.error === 'ECONNRESET' && o.body === '')))).toEqual([]);
+  const reset = others.filter(([, o]) => o.error === 'ECONNRESET').map(([id]) => id);
   expect(delivered.size).toBeGreaterThan(N / 2);
 
   const rows = records(running);
@@ -203,6 +206,8 @@ test(`SIGTERM in the middle of ${N} requests at ${CONCURRENCY} connections: in-f
   expect(rows.map((r) => r.request_id).sort()).toEqual([...taken].sort());
   const upstream = new Set(fake.requests.map((r) => String(r.headers['x-request-id'])));
   expect([...upstream].filter((id) => !byId.has(id))).toEqual([]);
+  // A reset request never reached the processor or the provider, and was never billed.
+  expect(reset.filter((id) => taken.includes(id) || upstream.has(id) || byId.has(id))).toEqual([]);
   // With a grace period long enough, nothing was cut.
   expect(rows.filter((r) => r.outcome !== 'completed')).toEqual([]);
 }, 60000);
