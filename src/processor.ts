@@ -12,6 +12,7 @@ import { registerUsageRoutes } from './admin/usage-api';
 import { AdminRouter } from './admin/router';
 import { registerConsoleRoutes } from './admin/console/routes';
 import { ConsoleSessions } from './admin/console/sessions';
+import { sessionLimits } from './admin/console/config';
 import { createAdminServer } from './admin/server';
 import { ConfigError } from './config/load';
 import type { GatewayConfig } from './config/types';
@@ -48,7 +49,7 @@ import type { Store, UsageStore } from './store/types';
 import { Pricing } from './usage/pricing';
 import { UsageWriter } from './usage/writer';
 import { withTimeout } from './util/async';
-import { registerMcpServerRoutes, startMcpGateway, type McpGateway } from './mcp';
+import { registerMcpAccessRoutes, registerMcpServerRoutes, startMcpGateway, type McpGateway } from './mcp';
 
 export interface Processor {
   readonly grpcPort: number;
@@ -305,7 +306,7 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     });
     // Admin bodies are read only once the caller is authenticated (router.ts).
     // Console sign-ins live in this process, the one that serves the admin API (docs/console.md).
-    const consoleSessions = new ConsoleSessions();
+    const consoleSessions = new ConsoleSessions(Date.now, sessionLimits(config.admin_auth.console));
     const authenticate = router.withBodyAfterAuth(adminAuthenticator(keys, metrics, { jwt, audit, sessions: consoleSessions }));
     registerKeyRoutes(router, keys, metrics, authenticate, audit, settings);
     registerUsageRoutes(router, store.usage, authenticate, settings);
@@ -313,8 +314,9 @@ export async function startProcessor(config: GatewayConfig, log: Logger, opts: P
     registerSecurityRoutes(router, settings, audit, authenticate);
     registerAuditRoutes(router, audit, settings, authenticate);
     // The MCP gateway (src/mcp): its servers' admin routes, and /mcp itself when mcp.enabled.
-    mcp = await startMcpGateway({ config, store: store.mcpServers, box, keys, limiter, plugins: plugins.plugins, usage: (r) => writer.enqueue(r), audit: (e) => audit.record(e), log, metrics: metrics.api, env });
+    mcp = await startMcpGateway({ config, store: store.mcpServers, accessStore: store.mcpAccess, box, keys, limiter, plugins: plugins.plugins, usage: (r) => writer.enqueue(r), audit: (e) => audit.record(e), log, metrics: metrics.api, env });
     registerMcpServerRoutes(router, mcp.servers, authenticate, audit);
+    registerMcpAccessRoutes(router, mcp.access, authenticate, audit);
     registerConsoleRoutes(router, consoleSessions, authenticate, audit);
     admin = createAdminServer(router, log);
     if (config.demo.echo.enabled) {

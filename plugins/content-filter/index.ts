@@ -1,11 +1,12 @@
-import { definePlugin, GatewayError, respond, type JsonObject, type RequestContext, type ToolCall } from '../../src';
-import { EMPTY_FILTERS, FilterCache, filterBody, StreamFilter, type CompiledFilters, type CompiledRule, type RuleFinding, type StreamLimits } from './engine';
+import { definePlugin, GatewayError, respond, type JsonObject, type RequestContext, type StreamEvent, type ToolCall } from '../../src';
+import { EMPTY_FILTERS, FilterCache, filterBody, ResponsesStreamFilter, StreamFilter, type CompiledFilters, type CompiledRule, type RuleFinding, type StreamLimits } from './engine';
 
 /**
  * Content filtering with the rule sets of the security settings (`security.content_filters`,
  * changed at run time through PUT /v1/security/config): requests before they go upstream,
  * buffered responses, and streamed responses event by event with a hold-back window so a match
- * split across SSE events is still caught. `block` answers 400 `content_filtered` naming the
+ * split across SSE events is still caught: chat chunks, and the native events of a Responses
+ * stream passed through to OpenAI (`response.output_text.delta` and the events after it). `block` answers 400 `content_filtered` naming the
  * rule (a blocked stream ends with an error event and [DONE]); `redact` masks the match;
  * `flag` logs and counts. Matched text is never logged, audited or echoed.
  */
@@ -22,6 +23,7 @@ type Direction = 'request' | 'response';
 /** Per-request state: the rules in force when the request arrived, and the stream's windows. */
 const FILTERS = 'content-filter.filters';
 const STREAM = 'content-filter.stream';
+const RESPONSES_STREAM = 'content-filter.responses-stream';
 
 export default definePlugin<Options>({
   name: 'content-filter',
@@ -132,6 +134,26 @@ export default definePlugin<Options>({
       return out.body as JsonObject | undefined;
     };
 
+    /**
+     * One event of a native Responses stream: deltas through their part's hold-back window, the
+     * `.done` events and the final response set to the text released (held text goes out in a
+     * delta inserted before them). A block ends the stream; the core turns the error into the
+     * Responses end (`error` + `response.failed`).
+     */
+    const filterResponsesEvent = (ctx: RequestContext, event: StreamEvent, rules: readonly CompiledRule[]) => {
+      let stream = ctx.metadata.get(RESPONSES_STREAM) as ResponsesStreamFilter | undefined;
+      if (!stream) {
+        stream = new ResponsesStreamFilter(rules, limits);
+        ctx.metadata.set(RESPONSES_STREAM, stream);
+      }
+      const r = stream.event(event.json);
+      if (r.blocked) return respond(400, blocked(ctx, r.blocked, 'response').toBody());
+      report(ctx, r.findings, 'response');
+      for (const e of r.insert) event.insertBefore(e, e.type as string);
+      if (r.replace !== undefined) event.replace(r.replace);
+      return undefined;
+    };
+
     return {
       onRequest(ctx) {
         // Read per request: a settings change applies from the very next request.
@@ -177,6 +199,11 @@ export default definePlugin<Options>({
       onResponseChunk(ctx, event) {
         const filters = filtersOf(ctx);
         if (!filters?.response.length) return;
+        if (!event.data.includes('"choices"') && event.data !== '[DONE]') {
+          // A Responses stream passed through natively (plugins see OpenAI's own events).
+          if (event.data.includes('"response.')) return filterResponsesEvent(ctx, event, filters.response);
+          return;
+        }
         let stream = ctx.metadata.get(STREAM) as StreamFilter | undefined;
         if (!stream) {
           stream = new StreamFilter(filters.response, limits);
@@ -190,7 +217,6 @@ export default definePlugin<Options>({
           for (const c of r.chunks) event.insertBefore(c);
           return;
         }
-        if (!event.data.includes('"choices"')) return;
         const r = stream.chunk(event.json);
         // The core ends the stream with this error as an event, then [DONE].
         if (r.blocked) return respond(400, blocked(ctx, r.blocked, 'response').toBody());

@@ -6,6 +6,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { Closed, Default, type Defaulted } from '../config/schema-kit';
+import { consoleSessionSchema } from './console/config';
 
 /** A claim name; a dot path (`realm_access.roles`) reaches a nested claim. */
 const claimPath = () => Type.String({ pattern: '^[^.]+(\\.[^.]+)*$' });
@@ -29,8 +30,8 @@ export const jwtAuthSchema = Closed(
   { anyOf: [{ required: ['hs256_secret'] }, { required: ['rs256_public_key'] }, { required: ['jwks_file'] }] },
 );
 
-/** gateway.yaml `admin_auth:` (src/config/schema.ts). */
-export const adminAuthSchema = Default(Closed({ jwt: Type.Optional(jwtAuthSchema) }), {});
+/** gateway.yaml `admin_auth:` (src/config/schema.ts); `console`: session lifetimes (./console/config.ts). */
+export const adminAuthSchema = Default(Closed({ jwt: Type.Optional(jwtAuthSchema), console: consoleSessionSchema }), {});
 
 export type JwtAuthConfig = Defaulted<typeof jwtAuthSchema>;
 export type AdminAuthConfig = Defaulted<typeof adminAuthSchema>;

@@ -76,13 +76,21 @@ export function registerKeyRoutes(
       } catch (e) {
         return bad(e as BadParam);
       }
-      const all = await keys.list({ team: req.query.get('team') ?? undefined });
-      if (!page) return { status: 200, body: { object: 'list', data: all } };
-      // A page after the key `after` (newest first); an unknown id is refused, not read as the start.
-      const from = page.after === undefined ? 0 : all.findIndex((k) => k.id === page.after) + 1;
-      if (from === 0 && page.after !== undefined) return bad(new BadParam('after', "'after' names no key of this listing."));
-      const data = all.slice(from, from + page.limit);
-      return { status: 200, body: { object: 'list', data, has_more: from + page.limit < all.length, last_id: data.at(-1)?.id ?? null } };
+      // A team admin's listing has its team set by keysConfinement (with data isolation on).
+      const team = req.query.get('team') ?? undefined;
+      if (!page) return { status: 200, body: { object: 'list', data: await keys.list({ team }) } };
+      // The page after the key `after` (newest first), read by the store with LIMIT and a keyset
+      // condition. A key outside the listing (unknown, another team's) is refused, not read as the start.
+      let after;
+      if (page.after !== undefined) {
+        const from = await keys.getRecord(page.after);
+        if (!from || (team !== undefined && from.team !== team)) return bad(new BadParam('after', "'after' names no key of this listing."));
+        after = { createdAt: from.createdAt, id: from.id };
+      }
+      // One more than asked: whether there is a next page.
+      const rows = await keys.list({ team, after, limit: page.limit + 1 });
+      const data = rows.slice(0, page.limit);
+      return { status: 200, body: { object: 'list', data, has_more: rows.length > page.limit, last_id: data.at(-1)?.id ?? null } };
     }),
   );
   router.add(

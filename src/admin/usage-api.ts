@@ -6,7 +6,7 @@ import type { AdminCaller, Authenticate } from './auth';
 import { ISOLATION_OFF, usageScope, type Scope } from './isolation';
 import type { AdminRequest, AdminResponse, AdminRouter } from './router';
 
-const GROUPS: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'];
+const GROUPS: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'];
 
 class BadParam extends Error {
   constructor(

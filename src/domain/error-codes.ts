@@ -168,6 +168,9 @@ export const ERROR_CODES = {
   mcp_server_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no MCP server with this name.' },
   invalid_mcp_server: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the MCP server definition is invalid; `param` names the field.' },
   mcp_server_conflict: { status: 409, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the MCP server is defined in the configuration file and cannot be changed or removed through the API.' },
+  mcp_access_rule_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no MCP access rule with this id.' },
+  invalid_mcp_access_rule: { status: 400, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the MCP access rule is invalid; `param` names the field.' },
+  mcp_access_rule_conflict: { status: 409, type: 'invalid_request_error', source: 'gateway', meaning: 'Admin API: the MCP access rule is defined in the configuration file and cannot be changed or removed through the API.' },
 
   // Admin API.
   key_not_found: { status: 404, type: 'not_found_error', source: 'gateway', meaning: 'Admin API: no key with this id.' },

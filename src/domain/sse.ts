@@ -12,8 +12,11 @@ export interface StreamEvent {
   replace(json: JsonValue): void;
   /** Removes this event from what the client receives. */
   drop(): void;
-  /** Sends an extra `data:` event with this payload just before this one (even if this one is dropped). */
-  insertBefore(json: JsonValue): void;
+  /**
+   * Sends an extra `data:` event with this payload just before this one (even if this one is
+   * dropped); `event` gives it an `event:` line (Responses and Anthropic streams name their events).
+   */
+  insertBefore(json: JsonValue, event?: string): void;
 }
 
 
@@ -61,8 +64,10 @@ export class SseEvent implements StreamEvent {
     this.changed = true;
   }
 
-  insertBefore(json: JsonValue): void {
-    (this.inserted ??= []).push(`data: ${JSON.stringify(json)}\n\n`);
+  insertBefore(json: JsonValue, event?: string): void {
+    if (event !== undefined && !/^[\w.-]+$/.test(event)) throw new Error('an SSE event name is letters, digits, `_`, `.` and `-`');
+    const name = event === undefined ? '' : `event: ${event}\n`;
+    (this.inserted ??= []).push(`${name}data: ${JSON.stringify(json)}\n\n`);
   }
 
   serialize(): string {

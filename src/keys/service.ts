@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StoreConflictError, type ImportedKeySource, type KeyStore, type KeyTier, type VirtualKeyPatch, type VirtualKeyRecord } from '../store/types';
+import { StoreConflictError, type ImportedKeySource, type KeyListFilter, type KeyStore, type KeyTier, type VirtualKeyPatch, type VirtualKeyRecord } from '../store/types';
 import { withTimeout } from '../util/async';
 import { checkKeySpec, parseExpiry, type KeySpec } from './schema';
 import { digestsEqual, displayPrefix, generateSecret, hashSecret, tierOfSecret, TIER_PREFIX, type SecretBox } from './secrets';
@@ -246,7 +246,7 @@ export class KeyService {
     };
   }
 
-  async list(filter?: { team?: string }): Promise<PublicKey[]> {
+  async list(filter?: KeyListFilter): Promise<PublicKey[]> {
     return (await this.store.list(filter)).map((r) => this.toPublic(r));
   }
 

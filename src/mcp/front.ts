@@ -9,7 +9,8 @@ import type { McpConfig } from './config';
 import { jsonRpcErrorBody } from './errors';
 import { randomId } from './ids';
 import { qualifiedName, splitName } from './names';
-import { accessFor, type McpCaller } from './policy';
+import type { McpAccessRules } from './access';
+import { liveAccessFor, type McpCaller } from './policy';
 import type { ToolCallFacts } from './records';
 import { toolCallRefusal } from './ratelimit';
 import { McpSession, type SessionDeps } from './session';
@@ -23,6 +24,8 @@ export interface FrontDeps extends SessionDeps {
   keys: KeyService;
   identities: readonly IdentityRule[];
   limiter: RateLimiter;
+  /** The access rules in force (configured and run-time), asked on every check. */
+  access: McpAccessRules;
 }
 
 type Message = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown } };
@@ -75,6 +78,10 @@ export class McpFront {
     this.sweeper.unref();
     deps.servers.onChange((names) => {
       for (const s of this.sessions.values()) s.serversChanged(names);
+    });
+    // A changed rule may show or hide tools: clients re-list (no upstream link changes).
+    deps.access.onChange(() => {
+      for (const s of this.sessions.values()) s.serversChanged([]);
     });
   }
 
@@ -153,7 +160,7 @@ export class McpFront {
     const session = new McpSession(
       randomId(),
       caller,
-      accessFor(this.deps.config.access, caller),
+      liveAccessFor(() => this.deps.access.rules(), caller),
       this.deps,
       (s) => this.sessions.set(s.id, s),
       (s) => {

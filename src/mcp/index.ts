@@ -6,16 +6,20 @@ import type { Logger } from '../observability/logger';
 import type { MetricsApi } from '../plugins/api';
 import type { LoadedPlugin } from '../plugins/host';
 import type { RateLimiter } from '../ratelimit/limiter';
-import type { McpServerStore } from '../store/types';
+import type { McpAccessRuleStore, McpServerStore } from '../store/types';
+import { McpAccessRules } from './access';
 import { toolCallAudit, toolCallUsage } from './records';
 import { McpServers } from './servers';
 
 export { registerMcpServerRoutes } from './admin-api';
+export { registerMcpAccessRoutes } from './access-api';
+export { McpAccessRules } from './access';
 export { McpServers } from './servers';
 
 export interface McpGateway {
   readonly port: number;
   readonly servers: McpServers;
+  readonly access: McpAccessRules;
   refresh(): Promise<void>;
   close(): Promise<void>;
 }
@@ -23,6 +27,7 @@ export interface McpGateway {
 export interface McpGatewayDeps {
   config: GatewayConfig;
   store: McpServerStore;
+  accessStore: McpAccessRuleStore;
   box: SecretBox;
   keys: KeyService;
   limiter: RateLimiter;
@@ -45,8 +50,22 @@ export async function startMcpGateway(d: McpGatewayDeps): Promise<McpGateway> {
   const log = d.log.child({ component: 'mcp' });
   const servers = new McpServers(mcp, d.store, d.box, log, d.env);
   await servers.start();
+  const access = new McpAccessRules(mcp.access, d.accessStore, log);
+  await access.start();
+  const refresh = async () => {
+    await Promise.all([servers.refresh(), access.refresh()]);
+  };
   if (!mcp.enabled) {
-    return { port: 0, servers, refresh: () => servers.refresh(), close: async () => servers.stop() };
+    return {
+      port: 0,
+      servers,
+      access,
+      refresh,
+      close: async () => {
+        servers.stop();
+        access.stop();
+      },
+    };
   }
   // The MCP SDK behind the front (about 30 MiB) is loaded only when /mcp is served.
   const { McpFront } = await import('./front');
@@ -59,6 +78,7 @@ export async function startMcpGateway(d: McpGatewayDeps): Promise<McpGateway> {
     identities: d.config.mtls.identities,
     limiter: d.limiter,
     servers,
+    access,
     plugins: d.plugins,
     log,
     knownCapabilities: new Map(),
@@ -77,9 +97,11 @@ export async function startMcpGateway(d: McpGatewayDeps): Promise<McpGateway> {
   return {
     port,
     servers,
-    refresh: () => servers.refresh(),
+    access,
+    refresh,
     async close() {
       servers.stop();
+      access.stop();
       await front.close();
     },
   };

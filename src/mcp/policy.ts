@@ -12,17 +12,34 @@ export interface McpCaller {
   identity?: string;
 }
 
-const compiled = new Map<string, RegExp>();
-
-/** `*` matches any run of characters (`/` and `_` included); everything else is literal. */
+/**
+ * `*` matches any run of characters (`/` and `_` included); everything else is literal. Matched
+ * by walking both strings (backtracking only to the last `*`), not by a regular expression: rules
+ * come from admins at run time, and a pattern such as `*a*a*a*a*b` would make a backtracking
+ * regex take exponential time on a long name, whereas this stays within length × length steps.
+ */
 export function globMatches(pattern: string, value: string): boolean {
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
-    if (compiled.size > 10_000) compiled.clear();
-    compiled.set(pattern, re);
+  let p = 0;
+  let v = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = v;
+    } else if (p < pattern.length && pattern[p] === value[v]) {
+      p++;
+      v++;
+    } else if (star >= 0) {
+      // Let the last `*` take one more character and try again from there.
+      p = star + 1;
+      v = ++resume;
+    } else {
+      return false;
+    }
   }
-  return re.test(value);
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 const anyMatches = (patterns: readonly string[] | undefined, value: string | undefined) =>
@@ -53,4 +70,22 @@ export function accessFor(rules: readonly McpAccessRule[], caller: McpCaller): M
     server: (server) => mine.some((r) => anyMatches(r.servers, server)),
     tool: (server, qualified) => mine.some((r) => anyMatches(r.servers, server) && anyMatches(r.tools, qualified)),
   };
+}
+
+/**
+ * The caller's access under rules that change at run time (/v1/mcp/access): worked out again
+ * whenever the rule list is a new one, so a session follows every change at once.
+ */
+export function liveAccessFor(rules: () => readonly McpAccessRule[], caller: McpCaller): McpAccess {
+  let seen: readonly McpAccessRule[] | undefined;
+  let current: McpAccess = accessFor([], caller);
+  const now = () => {
+    const r = rules();
+    if (r !== seen) {
+      seen = r;
+      current = accessFor(r, caller);
+    }
+    return current;
+  };
+  return { server: (server) => now().server(server), tool: (server, qualified) => now().tool(server, qualified) };
 }

@@ -198,6 +198,24 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 7,
+    name: 'mcp_access_rules',
+    // MCP access rules added through /v1/mcp/access (src/mcp/access.ts); JSON arrays of globs.
+    up: (t) => [
+      `CREATE TABLE mcp_access_rules (
+        id TEXT PRIMARY KEY,
+        keys ${t.json},
+        teams ${t.json},
+        identities ${t.json},
+        servers ${t.json} NOT NULL,
+        tools ${t.json} NOT NULL,
+        description TEXT,
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The statements of one migration for one dialect, in order. */
@@ -531,13 +549,13 @@ export function mcpServerFromRow(row: Record<string, unknown>): McpServerRecord 
 // ---------------------------------------------------------------------------------------------
 // Usage aggregation, shared by both dialects' query().
 
-export const USAGE_GROUP_BY: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'];
+export const USAGE_GROUP_BY: readonly UsageGroupBy[] = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'];
 
 /**
  * The SQL expression a groupBy value groups on, from a fixed table; anything else throws. `day`
- * is dialect-specific and passed in by the caller.
+ * and `hour` are dialect-specific and passed in by the caller.
  */
-export function groupExpression(groupBy: unknown, dayExpression: string): string {
+export function groupExpression(groupBy: unknown, dayExpression: string, hourExpression: string): string {
   switch (groupBy) {
     case 'key':
       return 'key_id';
@@ -553,6 +571,8 @@ export function groupExpression(groupBy: unknown, dayExpression: string): string
       return 'endpoint';
     case 'day':
       return dayExpression;
+    case 'hour':
+      return hourExpression;
     default:
       throw new Error(`invalid usage groupBy ${JSON.stringify(groupBy)}: expected one of ${USAGE_GROUP_BY.join(', ')}`);
   }

@@ -6,6 +6,7 @@ import { redactUrl as redactUrlWith } from '../util/url';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
 import type { SecuritySettings } from '../domain';
+import { keyListQuery } from './key-list';
 import {
   AUDIT_COLUMNS,
   COLUMN_TYPES,
@@ -56,10 +57,12 @@ import {
   type UsageSummary,
   type UsageTotals,
   type VirtualKeyPatch,
+  type KeyListFilter,
   type VirtualKeyRecord,
 } from './types';
 import { PgMcpServerStore } from './mcp-servers';
-import type { McpServerStore } from './types';
+import { PgMcpAccessRuleStore } from './mcp-access';
+import type { McpAccessRuleStore, McpServerStore } from './types';
 
 type Row = Record<string, unknown>;
 
@@ -79,6 +82,8 @@ const MIGRATION_LOCK_KEY = 0x6c6c6d67;
 
 /** UTC `YYYY-MM-DD` of an epoch-ms column. */
 const DAY_SQL = "to_char(to_timestamp(time / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+/** UTC `YYYY-MM-DDTHH:00:00Z` of an epoch-ms column. */
+const HOUR_SQL = "to_char(to_timestamp(time / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')";
 
 /** Renumbers the `?` placeholders of SQL written in this module (never of input) as $1, $2, …. */
 function numbered(sql: string, first = 1): string {
@@ -110,6 +115,7 @@ export class PostgresStore implements Store {
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
   readonly mcpServers: McpServerStore;
+  readonly mcpAccess: McpAccessRuleStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
   readonly pool: Pool;
@@ -133,6 +139,7 @@ export class PostgresStore implements Store {
     this.usage = new PgUsageStore(this);
     this.providers = new PgProviderStore(this);
     this.mcpServers = new PgMcpServerStore(this);
+    this.mcpAccess = new PgMcpAccessRuleStore(this);
     this.audit = new PgAuditStore(this);
     this.settings = new PgSettingsStore(this);
   }
@@ -230,12 +237,10 @@ class PgKeyStore implements KeyStore {
     return rows[0] ? keyFromRow(rows[0]) : undefined;
   }
 
-  async list(filter: { team?: string } = {}): Promise<VirtualKeyRecord[]> {
-    const order = 'ORDER BY created_at DESC, id COLLATE "C"';
-    const { rows } =
-      filter.team !== undefined
-        ? await this.s.q(`SELECT * FROM virtual_keys WHERE team = $1 ${order}`, [filter.team])
-        : await this.s.q(`SELECT * FROM virtual_keys ${order}`);
+  async list(filter: KeyListFilter = {}): Promise<VirtualKeyRecord[]> {
+    // COLLATE "C": ids in byte order, as SQLite's, whatever the database's locale.
+    const page = keyListQuery(filter, ' COLLATE "C"');
+    const { rows } = await this.s.q(numbered(`SELECT * FROM virtual_keys ${page.sql}`), page.params);
     return rows.map(keyFromRow);
   }
 
@@ -311,7 +316,7 @@ class PgUsageStore implements UsageStore {
       return [usageRowFromRow(rows[0] ?? { grp: 'all' })];
     }
     // COLLATE "C": byte order, the same as SQLite's, whatever the database's locale.
-    const expr = groupExpression(q.groupBy, DAY_SQL);
+    const expr = groupExpression(q.groupBy, DAY_SQL, HOUR_SQL);
     const { rows } = await this.s.q(
       numbered(
         `SELECT (${expr}) COLLATE "C" AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SqliteUsageThread } from './sqlite-usage-thread';
 import type { SecuritySettings } from '../domain';
+import { keyListQuery } from './key-list';
 import {
   AUDIT_COLUMNS,
   KEY_COLUMNS,
@@ -59,10 +60,12 @@ import {
   type UsageSummary,
   type UsageTotals,
   type VirtualKeyPatch,
+  type KeyListFilter,
   type VirtualKeyRecord,
 } from './types';
 import { SqliteMcpServerStore } from './mcp-servers';
-import type { McpServerStore } from './types';
+import { SqliteMcpAccessRuleStore } from './mcp-access';
+import type { McpAccessRuleStore, McpServerStore } from './types';
 
 type Row = Record<string, unknown>;
 
@@ -74,6 +77,8 @@ export interface SqliteStoreOptions {
 
 /** UTC `YYYY-MM-DD` of an epoch-ms column. */
 const DAY_SQL = "strftime('%Y-%m-%d', time / 1000, 'unixepoch')";
+/** UTC `YYYY-MM-DDTHH:00:00Z` of an epoch-ms column. */
+const HOUR_SQL = "strftime('%Y-%m-%dT%H:00:00Z', time / 1000, 'unixepoch')";
 
 const KEY_INSERT = `INSERT INTO virtual_keys (${KEY_COLUMNS.join(', ')}) VALUES (${KEY_COLUMNS.map(() => '?').join(', ')})`;
 const KEY_IMPORT = `${KEY_INSERT} ${KEY_IMPORT_CONFLICT}`;
@@ -99,6 +104,7 @@ export class SqliteStore implements Store {
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
   readonly mcpServers: McpServerStore;
+  readonly mcpAccess: McpAccessRuleStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
   private readonly db: Database.Database;
@@ -124,6 +130,7 @@ export class SqliteStore implements Store {
     this.usage = new SqliteUsageStore(this);
     this.providers = new SqliteProviderStore(this);
     this.mcpServers = new SqliteMcpServerStore(this);
+    this.mcpAccess = new SqliteMcpAccessRuleStore(this);
     this.audit = new SqliteAuditStore(this);
     this.settings = new SqliteSettingsStore(this);
   }
@@ -219,13 +226,9 @@ class SqliteKeyStore implements KeyStore {
     return row ? keyFromRow(row) : undefined;
   }
 
-  async list(filter: { team?: string } = {}): Promise<VirtualKeyRecord[]> {
-    const rows = (
-      filter.team !== undefined
-        ? this.s.stmt('SELECT * FROM virtual_keys WHERE team = ? ORDER BY created_at DESC, id').all(filter.team)
-        : this.s.stmt('SELECT * FROM virtual_keys ORDER BY created_at DESC, id').all()
-    ) as Row[];
-    return rows.map(keyFromRow);
+  async list(filter: KeyListFilter = {}): Promise<VirtualKeyRecord[]> {
+    const page = keyListQuery(filter);
+    return (this.s.stmt(`SELECT * FROM virtual_keys ${page.sql}`).all(...page.params) as Row[]).map(keyFromRow);
   }
 
   async update(id: string, patch: VirtualKeyPatch, now: number): Promise<VirtualKeyRecord | undefined> {
@@ -280,7 +283,7 @@ class SqliteUsageStore implements UsageStore {
       const row = this.s.stmt(`SELECT 'all' AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}`).get(...where.params) as Row;
       return [usageRowFromRow(row)];
     }
-    const expr = groupExpression(q.groupBy, DAY_SQL);
+    const expr = groupExpression(q.groupBy, DAY_SQL, HOUR_SQL);
     const rows = this.s
       .stmt(
         `SELECT ${expr} AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}

@@ -73,7 +73,7 @@ export type VirtualKeyPatch = Partial<
 >;
 
 
-export type UsageGroupBy = 'key' | 'user' | 'team' | 'model' | 'provider' | 'endpoint' | 'day';
+export type UsageGroupBy = 'key' | 'user' | 'team' | 'model' | 'provider' | 'endpoint' | 'day' | 'hour';
 
 export interface UsageQuery {
   /** Inclusive lower bound, epoch ms. */
@@ -95,7 +95,7 @@ export interface UsageQuery {
 export interface UsageRow extends UsageTotals {
   /** Requests answered with an error status (400 and up). */
   errors: number;
-  /** The group's value (`day` is `YYYY-MM-DD` in UTC); null when the record had none; `all` without groupBy. */
+  /** The group's value (`day` is `YYYY-MM-DD`, `hour` `YYYY-MM-DDTHH:00:00Z`, both UTC); null when the record had none; `all` without groupBy. */
   group: string | null;
 }
 
@@ -105,6 +105,13 @@ export interface UsageSummary {
   averageResponseMs: number;
   /** Epoch ms of the newest record, or null when there is none. */
   lastUpdated: number | null;
+}
+
+export interface KeyListFilter {
+  team?: string;
+  limit?: number;
+  /** The position of the previous page's last key: its createdAt and id. */
+  after?: { createdAt: number; id: string };
 }
 
 export interface KeyStore {
@@ -119,8 +126,12 @@ export interface KeyStore {
   importKey(rec: VirtualKeyRecord): Promise<boolean>;
   getById(id: string): Promise<VirtualKeyRecord | undefined>;
   getByHash(hash: string): Promise<VirtualKeyRecord | undefined>;
-  /** Newest first; revoked keys included (they show revokedAt). */
-  list(filter?: { team?: string }): Promise<VirtualKeyRecord[]>;
+  /**
+   * Newest first (createdAt descending, then id in byte order); revoked keys included (they show
+   * revokedAt). With `limit`, at most that many; with `after`, only the keys that follow that
+   * position in this order (a page's last key): the listing pages in the query itself.
+   */
+  list(filter?: KeyListFilter): Promise<VirtualKeyRecord[]>;
   /** Returns the updated record, or undefined when the id does not exist. */
   update(id: string, patch: VirtualKeyPatch, now: number): Promise<VirtualKeyRecord | undefined>;
   /** Sets revokedAt (once); returns false when the id does not exist. */
@@ -184,6 +195,32 @@ export interface McpServerStore {
   upsert(rec: McpServerRecord): Promise<void>;
   /** Returns false when the name does not exist. */
   delete(name: string): Promise<boolean>;
+}
+
+/**
+ * An MCP access rule added through /v1/mcp/access (configured ones are not stored): who
+ * (`keys`, `teams`, `identities`; none: everyone) may use which servers and tools (globs).
+ */
+export interface McpAccessRuleRecord {
+  /** Minted by the gateway (`mcpa_…`). */
+  id: string;
+  keys: string[] | null;
+  teams: string[] | null;
+  identities: string[] | null;
+  servers: string[];
+  tools: string[];
+  description: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface McpAccessRuleStore {
+  /** Oldest first. */
+  list(): Promise<McpAccessRuleRecord[]>;
+  /** Insert or replace by id, keeping the existing createdAt. */
+  upsert(rec: McpAccessRuleRecord): Promise<void>;
+  /** Returns false when the id does not exist. */
+  delete(id: string): Promise<boolean>;
 }
 
 /** One append-only audit record (src/security/audit.ts). Never a secret or offending content. */
@@ -252,6 +289,7 @@ export interface Store {
   readonly usage: UsageStore;
   readonly providers: ProviderStore;
   readonly mcpServers: McpServerStore;
+  readonly mcpAccess: McpAccessRuleStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
   /** Applies pending migrations; safe to run concurrently from several replicas. */

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'puppeteer-core';
@@ -123,7 +124,8 @@ describeWithBrowser('admin console', () => {
               [TEAM_B_KEY]: { name: 'b-user', user: 'b-user', team: 'team-b' },
             },
           },
-          admin_auth: { jwt: { hs256_secret: 'env:ADMIN_JWT_SECRET', audience: AUDIENCE } },
+          // Sessions of 2 hours, 10 minutes idle (admin_auth.console; 8 h and 1 h by default).
+          admin_auth: { jwt: { hs256_secret: 'env:ADMIN_JWT_SECRET', audience: AUDIENCE }, console: { session_ttl_seconds: 7200, idle_timeout_seconds: 600 } },
           pricing: { models: { 'gpt-4o-mini': { input: 1, output: 2 } } },
           // A team admin's listings are its team's (the API's rule, which the console shows).
           security: { data_isolation_enabled: true },
@@ -194,7 +196,9 @@ describeWithBrowser('admin console', () => {
     const res = await fetch(`${gw.url}/console/session`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'x-forwarded-proto': 'https' } });
     expect(res.status).toBe(201);
     const setCookie = res.headers.get('set-cookie')!;
-    expect(setCookie.split(';').map((s) => s.trim())).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Path=/', 'Secure']));
+    expect(setCookie.split(';').map((s) => s.trim())).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Path=/', 'Secure', 'Max-Age=7200']));
+    const opened = (await res.json()) as any;
+    expect(Math.abs(Date.parse(opened.expires_at) - (Date.now() + 7200_000))).toBeLessThan(10_000);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const cookie = setCookie.split(';')[0];
     const withCookie = (headers: Record<string, string> = {}) => fetch(`${gw.url}/v1/keys`, { headers: { cookie, ...headers } });
@@ -258,16 +262,35 @@ describeWithBrowser('admin console', () => {
     await page.waitForSelector('[data-testid="total-requests"]');
     expect(Number(await textOf(page, '[data-testid="total-requests"]'))).toBeGreaterThanOrEqual(1);
     await waitForText(page, 'gpt-4o-mini');
-    // Totals per day, then per day by provider and by model (from /v1/usage?provider=, ?model=).
-    await waitForText(page, 'Cost per day by model (USD)');
+    // 7 days by default, per hour: totals, then per hour by provider and by model (from
+    // /v1/usage?group_by=hour&provider=, &model=), 168 points, this hour's last.
+    await waitForText(page, 'Cost per hour by model (USD)');
+    expect(await attrs(page, 'section[data-group-by]', 'data-group-by')).toEqual(['hour']);
     expect(await page.$$('figure.chart canvas')).toHaveLength(5);
     const labels = await attrs(page, 'figure.chart [role="img"]', 'aria-label');
-    expect(labels.find((l) => l.startsWith('Requests per day by provider'))).toMatch(/openai [0,\s]*1$/);
+    const hourly = labels.find((l) => l.startsWith('Requests per hour by provider'))!.replace(/^.*openai /, '').split(', ').map(Number);
+    expect(hourly).toHaveLength(168);
+    const thisHour = `${new Date().toISOString().slice(0, 13)}:00:00Z`;
+    const apiHours = (await adminApi('GET', '/v1/usage?group_by=hour&provider=openai')).body.data;
+    expect(apiHours.find((r: any) => r.group === thisHour)?.requests).toBe(hourly[167]);
+    expect(hourly[167]).toBeGreaterThanOrEqual(1);
+    await screenshot(page, SHOTS, 'overview');
+    // 24 hours: per hour too; 30 days: per day, today last.
+    await page.click('button[data-range="24h"]');
+    await page.waitForSelector('button[data-range="24h"][aria-pressed="true"]');
+    await waitForText(page, 'Requests (24 hours)');
+    expect((await attrs(page, 'figure.chart [role="img"]', 'aria-label')).find((l) => l.startsWith('Requests per hour by provider'))!.split(', ')).toHaveLength(24);
+    await page.click('button[data-range="30d"]');
+    await waitForText(page, 'Cost per day by model (USD)');
+    expect(await attrs(page, 'section[data-group-by]', 'data-group-by')).toEqual(['day']);
+    const daily = (await attrs(page, 'figure.chart [role="img"]', 'aria-label')).find((l) => l.startsWith('Requests per day by provider'))!;
+    expect(daily).toMatch(/openai [0,\s]*[1-9]\d*$/);
+    expect(daily.replace(/^.*openai /, '').split(', ')).toHaveLength(30);
+    await screenshot(page, SHOTS, 'overview-30-days');
     const byProvider = await adminApi('GET', '/v1/usage?group_by=model&provider=openai');
     expect(byProvider.body.data.map((r: any) => [r.group, r.requests])).toEqual([['gpt-4o-mini', 1]]);
     expect((await adminApi('GET', '/v1/usage?provider=elsewhere')).body.data[0].requests).toBe(0);
     expect((await adminApi('GET', '/v1/usage?model=%00')).body.error.param).toBe('model');
-    await screenshot(page, SHOTS, 'overview');
 
     // Revoked in the page: the SDK's next request is refused.
     await goto(page, '#/keys');
@@ -285,12 +308,29 @@ describeWithBrowser('admin console', () => {
     const { context, page } = await signIn(ADMIN);
     await goto(page, '#/usage');
     await page.select('select[name="group_by"]', 'model');
+    // One click saves the file: fetched with the console header (as every call), saved from a blob.
+    const downloads = fs.mkdtempSync(path.join(os.tmpdir(), 'console-csv-'));
+    const cdp = await page.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads, browserContextId: (context as any).id, eventsEnabled: true });
     const answer = page.waitForResponse((r) => r.url().includes('/v1/usage?') && r.url().includes('format=csv'));
     await page.click('form.filters button.secondary');
-    await page.waitForSelector('a.download[download$=".csv"]');
-    const csv = await (await answer).text();
-    expect(String(csv).split('\r\n')[0]).toBe('model,requests,errors,prompt_tokens,completion_tokens,cached_tokens,reasoning_tokens,total_tokens,cost_usd');
-    expect(String(csv)).toContain('gpt-4o-mini,');
+    const sent = (await answer).request().headers();
+    expect(sent['x-gateway-console']).toBe('1');
+    await waitForText(page, 'Saved usage-model-');
+    let file = '';
+    await waitFor(async () => {
+      file = fs.readdirSync(downloads).find((f) => f.endsWith('.csv')) ?? '';
+      return file !== '';
+    }, 10_000, 100);
+    expect(file).toMatch(/^usage-model-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+    const csv = fs.readFileSync(path.join(downloads, file), 'utf8');
+    expect(csv.split('\r\n')[0]).toBe('model,requests,errors,prompt_tokens,completion_tokens,cached_tokens,reasoning_tokens,total_tokens,cost_usd');
+    expect(csv).toContain('gpt-4o-mini,');
+    fs.rmSync(downloads, { recursive: true, force: true });
+    // The same URL without the header (what a plain link or another site could make the browser
+    // send with the cookie) is refused: the export needs no weaker rule.
+    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    expect((await fetch(`${gw.url}/v1/usage?group_by=model&format=csv`, { headers: { cookie, 'sec-fetch-site': 'same-origin' } })).status).toBe(401);
     await context.close();
   });
 
@@ -407,6 +447,64 @@ describeWithBrowser('admin console', () => {
     await waitForText(page, "This change applies to every team; it needs an admin credential without a team, not one of team 'team-a'.");
     expect((await adminApi('GET', '/v1/security/config')).body.audit_logging_enabled).toBe(true);
     await screenshot(page, SHOTS, 'team-admin-security');
+
+    // The audit page shows its team's records only: what the API gives this team admin, newest
+    // first, while the log holds other teams' and team-less records too.
+    await adminApi('GET', '/v1/keys', TEAM_B_KEY);
+    await goto(page, '#/audit');
+    await page.waitForSelector('[data-testid="audit-table"]');
+    const teamAudit = (await adminApi('GET', '/v1/audit?limit=25', TEAM_ADMIN)).body;
+    expect(teamAudit.scope).toBe('team');
+    expect(teamAudit.data.length).toBeGreaterThan(2);
+    expect(new Set(teamAudit.data.map((r: any) => r.actor.team))).toEqual(new Set(['team-a']));
+    const everyone = (await adminApi('GET', '/v1/audit?limit=1000')).body.data;
+    expect(everyone.some((r: any) => r.actor.team !== 'team-a')).toBe(true);
+    expect(await attrs(page, '[data-testid="audit-table"] tbody tr', 'data-audit-id')).toEqual(teamAudit.data.map((r: any) => r.id));
+    expect((await cells(page, '[data-testid="audit-table"] tbody tr')).every((r) => r[4].endsWith('(team-a)'))).toBe(true);
+    expect(await textOf(page, '[data-testid="audit-scope"]')).toBe("Your team's records only.");
+    // Asking for another team in the page changes nothing: the gateway holds it to its own.
+    await page.type('input[name="team"]', 'team-b');
+    await page.click('form.filters button[type="submit"]');
+    await page.waitForSelector('[data-testid="audit-table"]');
+    expect(await attrs(page, '[data-testid="audit-table"] tbody tr', 'data-audit-id')).toEqual((await adminApi('GET', '/v1/audit?limit=25&team=team-b', TEAM_ADMIN)).body.data.map((r: any) => r.id));
+    expect((await cells(page, '[data-testid="audit-table"] tbody tr')).every((r) => r[4].endsWith('(team-a)'))).toBe(true);
+    await screenshot(page, SHOTS, 'team-admin-audit');
+    await context.close();
+  });
+
+  test('the keys page pages on the server: Next and Previous show the API\'s pages of 20', async () => {
+    for (let i = 0; i < 23; i++) expect((await adminApi('POST', '/v1/keys', ADMIN, { name: `paging-${String(i).padStart(2, '0')}`, team: 'team-p' })).status).toBe(201);
+    const first = (await adminApi('GET', '/v1/keys?limit=20')).body;
+    const second = (await adminApi('GET', `/v1/keys?limit=20&after=${first.last_id}`)).body;
+    expect(first.has_more).toBe(true);
+    // The pages are the unpaged listing cut in 20s (not only whatever the paged API says).
+    const every = (await adminApi('GET', '/v1/keys')).body.data.map((k: any) => k.id);
+    expect([first.data.map((k: any) => k.id), second.data.map((k: any) => k.id)]).toEqual([every.slice(0, 20), every.slice(20, 40)]);
+    const { context, page } = await signIn(ADMIN);
+    const shown = () => attrs(page, '[data-testid="keys-table"] tbody tr', 'data-key-id');
+    const requests: string[] = [];
+    page.on('request', (r) => r.url().includes('/v1/keys?') && requests.push(new URL(r.url()).search));
+    await goto(page, '#/keys');
+    await page.waitForSelector('[data-testid="keys-table"]');
+    expect(await shown()).toEqual(first.data.map((k: any) => k.id));
+    // Newest first: the last keys made lead the first page.
+    expect((await cells(page, '[data-testid="keys-table"] tbody tr')).slice(0, 3).map((r) => r[0])).toEqual(['paging-22', 'paging-21', 'paging-20']);
+    expect(await page.evaluate(`document.querySelector('nav.pager button:first-of-type').disabled`)).toBe(true);
+    await page.click('nav.pager button:last-of-type');
+    await waitForText(page, 'Page 2');
+    await page.waitForFunction(`document.querySelector('[data-testid="keys-table"] tbody tr').getAttribute('data-key-id') === ${JSON.stringify(second.data[0].id)}`);
+    expect(await shown()).toEqual(second.data.map((k: any) => k.id));
+    expect((await cells(page, '[data-testid="keys-table"] tbody tr')).slice(0, 3).map((r) => r[0])).toEqual(['paging-02', 'paging-01', 'paging-00']);
+    expect(await page.evaluate(`document.querySelector('nav.pager button:last-of-type').disabled`)).toBe(!second.has_more);
+    await screenshot(page, SHOTS, 'keys-page-2');
+    await page.click('nav.pager button:first-of-type');
+    await waitForText(page, 'Page 1');
+    await page.waitForFunction(`document.querySelector('[data-testid="keys-table"] tbody tr').getAttribute('data-key-id') === ${JSON.stringify(first.data[0].id)}`);
+    expect(await shown()).toEqual(first.data.map((k: any) => k.id));
+    // The page asked the gateway for one page at a time (limit and cursor), never for every key.
+    expect(requests.length).toBeGreaterThanOrEqual(3);
+    for (const q of requests) expect(q).toMatch(/^\?limit=20(&after=[\w-]+)?$/);
+    expect(requests).toContain(`?limit=20&after=${first.last_id}`);
     await context.close();
   });
 

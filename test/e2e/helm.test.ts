@@ -311,7 +311,13 @@ if (missing.length && process.env.CI === 'true') {
         externalRedis: { url: 'redis://redis:6379/0' },
         metrics: { service: { enabled: false }, serviceMonitor: { enabled: true, namespace: 'monitoring', labels: { release: 'prom' } } },
         podDisruptionBudget: { minAvailable: 1 },
-        config: { rate_limits: { rules: [{ name: 'per-user', match: { user: '*' }, requests_per_minute: 60 }] } },
+        config: {
+          rate_limits: { rules: [{ name: 'per-user', match: { user: '*' }, requests_per_minute: 60 }] },
+          mcp: { servers: [{ name: 'files', url: 'http://files-mcp:8000/mcp' }], access: [{ teams: ['agents'] }] },
+        },
+        // The MCP gateway, each client kept on one of the two pods (its sessions live there).
+        mcp: { enabled: true },
+        service: { sessionAffinity: 'ClientIP' },
       }),
     );
   }, 25 * 60_000);
@@ -396,8 +402,15 @@ if (missing.length && process.env.CI === 'true') {
       [`${RELEASE}-metrics`, ['ops']],
       [RELEASE, ['mtls']],
     ]);
-    const { bootstrap } = await checkRenderedConfig(ms, 'inline');
+    const { gateway, bootstrap } = await checkRenderedConfig(ms, 'inline');
     expect(bootstrap.static_resources.listeners.map((l: Manifest) => l.name)).toEqual(['mtls']);
+    // /mcp: the chart's port and the configuration's servers; Envoy routes it to the processor's loopback.
+    expect(gateway.mcp).toMatchObject({ enabled: true, port: 9006, servers: [{ name: 'files' }], access: [{ teams: ['agents'] }] });
+    const mcpRoute = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.find((r: Manifest) => r.match.path === '/mcp');
+    expect(mcpRoute.route).toMatchObject({ cluster: 'gateway_mcp', timeout: '0s' });
+    const mcpCluster = bootstrap.static_resources.clusters.find((c: Manifest) => c.name === 'gateway_mcp');
+    expect(mcpCluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9006 });
+    expect(services.find((x) => x.metadata.name === RELEASE)!.spec).toMatchObject({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } } });
     // Four workers: ext_proc on their shared port.
     expect(bootstrap.static_resources.clusters.map((c: Manifest) => c.name)).toContain('gateway_ext_proc');
   }, 180_000);
@@ -417,6 +430,9 @@ if (missing.length && process.env.CI === 'true') {
     expect(await refused(['config.envoy.manage=true'])).toMatch(/config.envoy is set by the chart/);
     expect(await refused(['config.processor.listen_address=0.0.0.0'])).toMatch(/config.processor.listen_address is set by the chart/);
     expect(await refused(['server.httpEnabled=false'])).toMatch(/no listener/);
+    expect(await refused(['config.mcp.port=9100'])).toMatch(/config.mcp.port is set by the chart/);
+    expect(await refused(['mcp.enabled=true', 'processor.mcpPort=9003'])).toMatch(/share a port/);
+    expect(await refused(['service.sessionAffinity=Cookie'])).toMatch(/service.sessionAffinity/);
     expect(await refused(['processor.workers=4'])).toMatch(/processor.workers is larger than envoy.concurrency/);
     expect(await refused(['envoy.opsPort=8080'])).toMatch(/share a port/);
     // The gateway checks its own ports at start; the ops listener is the chart's.
@@ -472,6 +488,7 @@ if (missing.length && process.env.CI === 'true') {
       expect(filters.map((p: Manifest) => [p.match.context, p.match.listener.filterChain.filter.subFilter.name, p.patch.operation, p.patch.value.name])).toEqual([
         ['GATEWAY', 'envoy.filters.http.router', 'INSERT_BEFORE', 'envoy.filters.http.ext_proc'],
         ['GATEWAY', 'envoy.filters.http.router', 'INSERT_BEFORE', 'envoy.filters.http.ratelimit'],
+        ['GATEWAY', 'envoy.filters.http.router', 'INSERT_BEFORE', 'envoy.filters.http.stateful_session'],
       ]);
       const [extProc, rateLimit] = filters.map((p: Manifest) => p.patch.value);
       // Same processing mode, timeouts, metadata namespaces, mutation rules, failure handling.
@@ -521,6 +538,29 @@ if (missing.length && process.env.CI === 'true') {
       expect(vs.spec.hosts).toEqual(['*']);
     });
 
+    test('/mcp: routed to the MCP front as the gateway routes it, without ext_proc, sticky per session', () => {
+      const vs = one(manifests, 'VirtualService');
+      const mcp = vs.spec.http.find((r: Manifest) => r.name === 'llm-gateway-mcp');
+      expect(mcp.match).toEqual([{ uri: { exact: '/mcp' } }]);
+      expect(gateway.mcp).toMatchObject({ enabled: true });
+      expect(mcp.route[0].destination.port.number).toBe(gateway.mcp.port);
+      const svc = one(manifests, 'Service').spec.ports.find((p: Manifest) => p.port === gateway.mcp.port);
+      expect(svc).toMatchObject({ name: 'http-mcp', appProtocol: 'http' });
+      // As the gateway's own bootstrap generates the route: no timeout, its idle timeout, no ext_proc.
+      const generatedRoute = generatedHcm().route_config.virtual_hosts[0].routes.find((r: Manifest) => r.match.path === '/mcp');
+      const patch = patches('HTTP_ROUTE').find((p: Manifest) => p.match.routeConfiguration.vhost.route.name === 'llm-gateway-mcp').patch.value;
+      expect(mcp.timeout).toBe(generatedRoute.route.timeout);
+      expect(patch.route.idle_timeout).toBe(generatedRoute.route.idle_timeout);
+      expect(patch.typed_per_filter_config['envoy.filters.http.ext_proc']).toEqual(generatedRoute.typed_per_filter_config['envoy.filters.http.ext_proc']);
+      const sticky = patch.typed_per_filter_config['envoy.filters.http.stateful_session'].stateful_session.session_state;
+      expect(sticky).toMatchObject({ name: 'envoy.http.stateful_session.envelope', typed_config: { header: { name: 'mcp-session-id' } } });
+      // Provider routes come first; the mesh's gateway may reach the MCP port.
+      const order = vs.spec.http.map((r: Manifest) => r.name);
+      expect(order.indexOf('llm-gateway-mcp')).toBeGreaterThan(order.indexOf('llm-gateway-provider-openai'));
+      const allowed = byKind(manifests, 'AuthorizationPolicy')[0].spec.rules[0].to[0].operation.ports;
+      expect(allowed).toContain(String(gateway.mcp.port));
+    });
+
     test("Envoy accepts the EnvoyFilter's patches on a gateway listener shaped like Istio's", () => {
       const ef = one(manifests, 'EnvoyFilter').spec.configPatches as Manifest[];
       const value = (applyTo: string) => ef.filter((p) => p.applyTo === applyTo).map((p) => p.patch.value);
@@ -541,7 +581,7 @@ if (missing.length && process.env.CI === 'true') {
           const d = r.route[0].destination;
           const name = `outbound|${d.port.number}||${d.host}`;
           if (!clusters.some((c) => c.name === name)) clusters.push(cluster(name, '127.0.0.2', d.port.number));
-          return { name: r.name, match, route: { cluster: name, timeout: r.timeout }, ...routePatch };
+          return { name: r.name, match, ...routePatch, route: { cluster: name, timeout: r.timeout, ...routePatch.route } };
         }),
       );
       const hcm = {

@@ -149,8 +149,8 @@ test('the document is OpenAPI 3.1 and lists exactly the routes the admin router 
   const documented: string[] = [];
   for (const [p, ops] of Object.entries<any>(doc.paths)) {
     for (const [method, op] of Object.entries<any>(ops)) {
-      // The admin operations are those not tagged as the OpenAI-compatible API.
-      if (!['OpenAI-compatible', 'LangChain', '.NET gateway'].includes(op.tags[0])) documented.push(`${method.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
+      // The admin operations are those not tagged as one of the LLM APIs.
+      if (!['OpenAI-compatible', 'LangChain', '.NET gateway', 'Anthropic'].includes(op.tags[0])) documented.push(`${method.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
     }
   }
   const served = await servedAdminRoutes();
@@ -243,6 +243,23 @@ test("the earlier .NET gateway's endpoints answer as documented (X-API-Key)", as
   expect((await call('GET', '/api/v1/admin/usage', { headers: key })).status).toBe(403);
 });
 
+test("Anthropic's Messages API answers as documented (x-api-key, Anthropic's error shape)", async () => {
+  const key = { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' };
+  const message = { model: 'echo', max_tokens: 16, messages: [{ role: 'user', content: 'hello messages' }] };
+  const done = await call('POST', '/v1/messages', { headers: key, body: message });
+  expect([done.body.type, done.body.content[0].text]).toEqual(['message', 'hello messages']);
+  const streamed = await call('POST', '/v1/messages', { headers: key, body: { ...message, stream: true } });
+  expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  expect(streamed.text).toContain('event: message_stop');
+  expect((await call('POST', '/v1/messages/count_tokens', { headers: key, body: { model: 'echo', messages: message.messages } })).body.input_tokens).toBeGreaterThan(0);
+  // Every error in Anthropic's shape, validated against AnthropicError.
+  expect((await call('POST', '/v1/messages', { headers: key, body: { ...message, max_tokens: undefined } })).body.error.type).toBe('invalid_request_error');
+  expect((await call('POST', '/v1/messages', { headers: { 'x-api-key': 'sk-nope' }, body: message })).body.error.type).toBe('authentication_error');
+  expect((await call('POST', '/v1/messages', { headers: key, body: { ...message, model: 'no-such-model' } })).body.error.type).toBe('not_found_error');
+  expect((await call('POST', '/v1/messages/count_tokens', { body: { model: 'echo', messages: message.messages } })).status).toBe(401);
+  expect((await call('POST', '/v1/messages/count_tokens', { headers: key, body: { model: 'echo' } })).body.type).toBe('error');
+});
+
 test('usage and metrics summary, for admins and key holders', async () => {
   // The previous test's requests were recorded (flushed every 20 ms).
   for (const token of [ADMIN, CLIENT_KEY]) {
@@ -302,6 +319,13 @@ test('MCP servers: every operation, as documented', async () => {
   expect((await call('DELETE', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-mcp' } })).body.deleted).toBe(true);
   expect((await call('DELETE', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-put' } })).status).toBe(200);
   expect((await call('DELETE', '/v1/mcp/servers/{name}', { token: ADMIN, params: { name: 'docs-mcp' } })).status).toBe(404);
+  const rule = await call('POST', '/v1/mcp/access', { token: ADMIN, body: { teams: ['docs'], servers: ['docs-mcp'], tools: ['docs-mcp__read_*'], description: 'docs readers' } });
+  expect(rule.status).toBe(201);
+  expect((await call('GET', '/v1/mcp/access', { token: ADMIN })).body.data.map((r: any) => r.id)).toContain(rule.body.id);
+  expect((await call('GET', '/v1/mcp/access/{id}', { token: ADMIN, params: { id: rule.body.id } })).body.teams).toEqual(['docs']);
+  expect((await call('PUT', '/v1/mcp/access/{id}', { token: ADMIN, params: { id: rule.body.id }, body: { teams: ['docs'] } })).body.tools).toEqual(['*']);
+  expect((await call('POST', '/v1/mcp/access', { token: TEAM_ADMIN, body: { teams: ['docs'] } })).body.error.code).toBe('insufficient_permissions');
+  expect((await call('DELETE', '/v1/mcp/access/{id}', { token: ADMIN, params: { id: rule.body.id } })).body.deleted).toBe(true);
 });
 
 test('security settings and the audit log', async () => {

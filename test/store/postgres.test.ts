@@ -61,7 +61,7 @@ if (!url) {
           [s.schema],
         );
         expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual([
-          'audit_records', 'mcp_servers', 'providers', 'schema_migrations', 'security_settings', 'usage_records', 'virtual_keys',
+          'audit_records', 'mcp_access_rules', 'mcp_servers', 'providers', 'schema_migrations', 'security_settings', 'usage_records', 'virtual_keys',
         ]);
         const postgresql = await openStore({ databaseUrl: s.url.replace(/^postgres:/, 'postgresql:'), dataDir: '/nonexistent' });
         expect(await postgresql.keys.getById('key_1')).toEqual(key());

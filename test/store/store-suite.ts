@@ -430,6 +430,38 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         expect(await store.keys.list({ team: 'green' })).toEqual([]);
       });
 
+      test('list pages in the query: limit, then the keys after a position, team kept', async () => {
+        // 7 keys, three created at the same time (ties by id, byte order: 'B' < 'a').
+        const made = [
+          ['k7', D0 + 5 * DAY, 'red'], ['k6', D0 + 4 * DAY, 'blue'], ['k_tie_B', D0 + 3 * DAY, 'red'], ['k_tie_a', D0 + 3 * DAY, 'red'],
+          ['k_tie_b', D0 + 3 * DAY, 'blue'], ['k2', D0 + DAY, 'red'], ['k1', D0, null],
+        ] as const;
+        for (const [id, createdAt, team] of made) await store.keys.insert(key({ id, hash: `h-${id}`, createdAt, team }));
+        const all = (await store.keys.list()).map((k) => k.id);
+        expect(all).toEqual(['k7', 'k6', 'k_tie_B', 'k_tie_a', 'k_tie_b', 'k2', 'k1']);
+        const walk = async (filter: { team?: string }, limit: number) => {
+          const pages: string[][] = [];
+          let after: { createdAt: number; id: string } | undefined;
+          for (;;) {
+            const page = await store.keys.list({ ...filter, limit, after });
+            expect(page.length).toBeLessThanOrEqual(limit);
+            if (!page.length) return pages;
+            pages.push(page.map((k) => k.id));
+            after = { createdAt: page.at(-1)!.createdAt, id: page.at(-1)!.id };
+          }
+        };
+        expect(await walk({}, 2)).toEqual([['k7', 'k6'], ['k_tie_B', 'k_tie_a'], ['k_tie_b', 'k2'], ['k1']]);
+        expect(await walk({}, 3)).toEqual([['k7', 'k6', 'k_tie_B'], ['k_tie_a', 'k_tie_b', 'k2'], ['k1']]);
+        expect(await walk({ team: 'red' }, 2)).toEqual([['k7', 'k_tie_B'], ['k_tie_a', 'k2']]);
+        expect(await walk({ team: 'green' }, 2)).toEqual([]);
+        // After a position of another team's key, still only the team's keys.
+        expect((await store.keys.list({ team: 'blue', after: { createdAt: D0 + 3 * DAY, id: 'k_tie_B' } })).map((k) => k.id)).toEqual(['k_tie_b']);
+        expect((await store.keys.list({ limit: 1 })).map((k) => k.id)).toEqual(['k7']);
+        expect(await store.keys.list({ limit: 0 })).toEqual([]);
+        // A position is compared by value: text in it is never SQL.
+        expect((await store.keys.list({ after: { createdAt: D0 + 3 * DAY, id: "z' OR '1'='1" }, limit: 10 })).map((k) => k.id)).toEqual(['k2', 'k1']);
+      });
+
       test('update changes only the given fields and sets updatedAt', async () => {
         await store.keys.insert(key());
         const now = D0 + DAY;
@@ -705,6 +737,8 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         ['provider', [row('anthropic', R.r2), row('openai', R.r1, R.r3, R.r5), row(null, R.r4)]],
         ['endpoint', [row('langchain', R.r2, R.r5), row('standard', R.r1, R.r3, R.r4)]],
         ['day', [row('2026-01-10', R.r1, R.r2), row('2026-01-11', R.r3, R.r4), row('2026-01-12', R.r5)]],
+        // UTC hours: r2 is the last millisecond of 23:00, r3 the first of the next day's 00:00.
+        ['hour', [row('2026-01-10T01:00:00Z', R.r1), row('2026-01-10T23:00:00Z', R.r2), row('2026-01-11T00:00:00Z', R.r3), row('2026-01-11T12:00:00Z', R.r4), row('2026-01-12T00:00:00Z', R.r5)]],
       ];
       test.each(grouped)('query groupBy %s', async (groupBy, expected) => {
         await store.usage.insertBatch(ALL);
@@ -720,6 +754,7 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         ['provider', [row('openai', R.r3), row(null, R.r4)]],
         ['endpoint', [row('standard', R.r3, R.r4)]],
         ['day', [row('2026-01-11', R.r3, R.r4)]],
+        ['hour', [row('2026-01-11T00:00:00Z', R.r3), row('2026-01-11T12:00:00Z', R.r4)]],
       ];
       test.each(inDay1)('query groupBy %s within [start, end)', async (groupBy, expected) => {
         await store.usage.insertBatch(ALL);

@@ -154,7 +154,7 @@ describe('admin_auth in gateway.yaml', () => {
   test('defaults: roles from `roles`, team from `team`, 30 s of leeway; no section, no JWT', () => {
     const config = parseConfig({ admin_auth: { jwt: { hs256_secret: 'env:ADMIN_JWT_SECRET' } } }, '/tmp');
     expect(config.admin_auth.jwt).toEqual({ hs256_secret: 'env:ADMIN_JWT_SECRET', roles_claim: 'roles', team_claim: 'team', leeway_seconds: 30 });
-    expect(parseConfig({}, '/tmp').admin_auth).toEqual({});
+    expect(parseConfig({}, '/tmp').admin_auth).toEqual({ console: { session_ttl_seconds: 28_800, idle_timeout_seconds: 3600 } });
   });
 
   test.each([

@@ -223,8 +223,13 @@ test("a stream longer than the hold's lifetime keeps its hold: renewed past half
     const ctx = ctxFor(principal, chat({ stream: true, max_tokens: 100 }));
     await hooks.onRequest!(ctx);
     const account = { scope: 'key' as const, id: 'long-stream', unit: 'tokens' as const, limit: 1000 };
-    const left = async () => (await service.reserve(`probe-${now}`, [{ account, want: 1000, min: 0 }]));
-    const held = 1000 - ((await left()) as { granted: number[] }).granted[0];
+    // What another request could hold now: the budget less the stream's live hold.
+    const left = async () => {
+      const r = await service.reserve(`probe-${now}`, [{ account, want: 1000, min: 0 }]);
+      if (!r.ok) throw new Error('probe refused');
+      return r.granted[0];
+    };
+    const held = 1000 - (await left());
     await service.settle(`probe-${now}`, [{ account, amount: 0 }]);
     expect(held).toBeGreaterThan(100);
 
@@ -241,7 +246,7 @@ test("a stream longer than the hold's lifetime keeps its hold: renewed past half
     now += 40_000;
     hooks.onResponseChunk!(ctx, text('c'));
     await new Promise((r) => setImmediate(r));
-    const stillHeld = 1000 - ((await left()) as { granted: number[] }).granted[0];
+    const stillHeld = 1000 - (await left());
     expect(stillHeld).toBe(held);
   } finally {
     clock.mockRestore();

@@ -13,6 +13,8 @@ import { AuditService } from '../../src/security/audit';
 import { SettingsService } from '../../src/security/settings';
 import { SqliteStore } from '../../src/store/sqlite';
 import { hs256Jwt } from '../helpers/jwt';
+import { sessionLimits } from '../../src/admin/console/config';
+import { ConfigError, parseConfig } from '../../src/config/load';
 
 /** Console sessions: ids, lifetimes, the cookie, and the admin authenticator honouring them. */
 
@@ -168,5 +170,54 @@ describe('the admin API with console sessions', () => {
     expect((await call('GET', '/v1/keys', headers)).body.error.code).toBe('invalid_session');
     const again = await call('DELETE', '/console/session', headers);
     expect([again.status, again.body.error.code, again.headers!['set-cookie']]).toEqual([401, 'invalid_session', out.headers!['set-cookie']]);
+  });
+});
+
+describe('admin_auth.console in gateway.yaml: the session lifetimes', () => {
+  test('defaults: 8 hours absolute, 1 hour idle', () => {
+    const c = parseConfig({}, '/tmp').admin_auth.console;
+    expect(c).toEqual({ session_ttl_seconds: 8 * 3600, idle_timeout_seconds: 3600 });
+    expect(sessionLimits(c)).toEqual({ lifetimeMs: SESSION_LIFETIME_MS, idleMs: SESSION_IDLE_MS });
+  });
+
+  test('configured lifetimes end sessions at those times', () => {
+    let now = 1_800_000_000_000;
+    const c = parseConfig({ admin_auth: { console: { session_ttl_seconds: 1800, idle_timeout_seconds: 300 } } }, '/tmp').admin_auth.console;
+    const sessions = new ConsoleSessions(() => now, sessionLimits(c));
+    const s = sessions.open('c');
+    expect(s.expiresAt).toBe(now + 1800_000);
+    // Used every 4 minutes: alive until 30 minutes after sign-in, then over.
+    const end = s.expiresAt;
+    while (now + 240_000 < end) {
+      now += 240_000;
+      expect(sessions.find(s.id)).toBeDefined();
+    }
+    now = end;
+    expect(sessions.find(s.id)).toBeUndefined();
+    // Five minutes unused end one.
+    const idle = sessions.open('c');
+    now += 299_999;
+    expect(sessions.find(idle.id)).toBeDefined();
+    now += 300_000;
+    expect(sessions.find(idle.id)).toBeUndefined();
+  });
+
+  test.each([
+    [{ session_ttl_seconds: 59 }, 'session_ttl_seconds'],
+    [{ session_ttl_seconds: 8 * 86_400 }, 'session_ttl_seconds'],
+    [{ session_ttl_seconds: '8h' }, 'session_ttl_seconds'],
+    [{ idle_timeout_seconds: 0 }, 'idle_timeout_seconds'],
+    [{ idle_timeout_seconds: 1.5 }, 'idle_timeout_seconds'],
+    [{ idle_timeout_seconds: 86_401 }, 'idle_timeout_seconds'],
+    [{ idle_minutes: 5 }, 'idle_minutes'],
+  ])('%j is refused, naming the setting', (console, name) => {
+    let problems: string[] = [];
+    try {
+      parseConfig({ admin_auth: { console } }, '/tmp');
+    } catch (err) {
+      problems = (err as ConfigError).problems ?? [];
+    }
+    expect(problems.join('\n')).toContain(name);
+    expect(problems.join('\n')).toContain('admin_auth.console');
   });
 });

@@ -8,8 +8,8 @@ export interface Series {
   color: string;
 }
 
-/** A line chart over days (x: epoch seconds), drawn by uPlot on a canvas; the figure's caption says what it shows. */
-export function Chart({ title, days, series, height = 220, format = String }: { title: string; days: number[]; series: Series[]; height?: number; format?: (n: number) => string }) {
+/** A line chart over time (x: epoch seconds, one point per hour or day), drawn by uPlot on a canvas; the figure's caption says what it shows. */
+export function Chart({ title, times, series, height = 220, format = String }: { title: string; times: number[]; series: Series[]; height?: number; format?: (n: number) => string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -22,7 +22,7 @@ export function Chart({ title, days, series, height = 220, format = String }: { 
         axes: [{}, { size: 84, values: (_u: uPlot, ticks: number[]) => ticks.map(format) }],
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: true } }))],
       },
-      [days, ...series.map((s) => s.values)],
+      [times, ...series.map((s) => s.values)],
       el,
     );
     const resize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height });
@@ -31,7 +31,7 @@ export function Chart({ title, days, series, height = 220, format = String }: { 
       window.removeEventListener('resize', resize);
       plot.destroy();
     };
-  }, [days, series, height, format]);
+  }, [times, series, height, format]);
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>

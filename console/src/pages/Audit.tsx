@@ -79,6 +79,12 @@ export function AuditPage(_: PageProps) {
         <button type="submit">Filter</button>
       </form>
       <ErrorMessage error={error} />
+      {/* The gateway holds a team admin to its team (data isolation): a team filter cannot widen it. */}
+      {(records as { scope?: string } | null)?.scope === 'team' && (
+        <p class="help" data-testid="audit-scope">
+          Your team's records only.
+        </p>
+      )}
       {records && records.data.length === 0 && <p class="empty">No audit records.</p>}
       {records && records.data.length > 0 && (
         <table data-testid="audit-table">
@@ -95,7 +101,7 @@ export function AuditPage(_: PageProps) {
           </thead>
           <tbody>
             {records.data.map((r) => (
-              <tr key={r.id}>
+              <tr key={r.id} data-audit-id={r.id}>
                 <td>{when(r.time)}</td>
                 <th scope="row">{r.action}</th>
                 <td class={`outcome-${r.outcome}`}>{r.outcome}</td>

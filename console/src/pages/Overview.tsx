@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, query } from '../api';
+import { bucketsOf, RANGES, type Buckets, type RangeName } from '../buckets';
 import { Chart } from '../components/Chart';
 import { ErrorMessage } from '../components/Message';
 import { UsageTable } from '../components/UsageTable';
-import { dayInput, int, usd } from '../format';
+import { int, usd } from '../format';
 import type { PageProps, UsageReport, UsageRow } from '../types';
 
-const DAYS = 30;
 /** The busiest providers and models charted one line each. */
 const TOP = 5;
 const COLORS = ['#2563eb', '#7c3aed', '#059669', '#d97706', '#db2777'];
@@ -17,61 +17,76 @@ interface Summary {
   last_updated: string | null;
 }
 
-/** Every day of the range (epoch seconds), with the report's rows placed on their day and zero elsewhere. */
-function perDay(rows: UsageRow[], first: string): { days: number[]; at: (pick: (r: UsageRow) => number) => number[] } {
-  const start = Date.parse(`${first}T00:00:00Z`);
-  const days = Array.from({ length: DAYS }, (_, i) => (start + i * 86_400_000) / 1000);
-  const byDay = new Map(rows.map((r) => [r.group, r]));
-  const keys = days.map((d) => new Date(d * 1000).toISOString().slice(0, 10));
-  return { days, at: (pick) => keys.map((k) => (byDay.has(k) ? pick(byDay.get(k)!) : 0)) };
-}
-
-/** The last 30 days: totals, charts per day, and the split by provider and by model (GET /v1/usage). */
-/** For the busiest groups of a report, their report per day (the gateway filters by provider or model). */
-async function dailyOf(kind: 'provider' | 'model', report: UsageReport, start: string): Promise<{ name: string; rows: UsageRow[] }[]> {
+/** For the busiest groups of a report, their report per bucket (the gateway filters by provider or model). */
+async function perBucketOf(kind: 'provider' | 'model', report: UsageReport, b: Buckets): Promise<{ name: string; rows: UsageRow[] }[]> {
   const top = [...report.data].filter((r) => r.group !== null).sort((a, b) => b.requests - a.requests).slice(0, TOP);
-  return Promise.all(top.map(async (r) => ({ name: r.group!, rows: (await get<UsageReport>(`/v1/usage${query({ start, group_by: 'day', [kind]: r.group })}`)).data })));
+  return Promise.all(top.map(async (r) => ({ name: r.group!, rows: (await get<UsageReport>(`/v1/usage${query({ start: b.start, group_by: b.groupBy, [kind]: r.group })}`)).data })));
 }
 
 interface Data {
-  daily: UsageReport;
+  buckets: Buckets;
+  overTime: UsageReport;
   providers: UsageReport;
   models: UsageReport;
   byProvider: { name: string; rows: UsageRow[] }[];
   byModel: { name: string; rows: UsageRow[] }[];
   summary: Summary;
-  first: string;
 }
 
+/**
+ * The last 24 hours, 7 days or 30 days: totals, charts over time (per hour up to 7 days, per day
+ * beyond), and the split by provider and by model (GET /v1/usage).
+ */
 export function OverviewPage(_: PageProps) {
+  const [range, setRange] = useState<RangeName>('7d');
   const [data, setData] = useState<Data | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    const first = dayInput(-(DAYS - 1));
-    const range = { start: first };
+    let current = true;
+    setData(null);
+    setError(null);
+    const buckets = bucketsOf(range);
+    const from = { start: buckets.start };
     Promise.all([
-      get<UsageReport>(`/v1/usage${query({ ...range, group_by: 'day' })}`),
-      get<UsageReport>(`/v1/usage${query({ ...range, group_by: 'provider' })}`),
-      get<UsageReport>(`/v1/usage${query({ ...range, group_by: 'model' })}`),
+      get<UsageReport>(`/v1/usage${query({ ...from, group_by: buckets.groupBy })}`),
+      get<UsageReport>(`/v1/usage${query({ ...from, group_by: 'provider' })}`),
+      get<UsageReport>(`/v1/usage${query({ ...from, group_by: 'model' })}`),
       get<Summary>('/v1/metrics/summary'),
     ])
-      .then(async ([daily, providers, models, summary]) => {
-        const [byProvider, byModel] = await Promise.all([dailyOf('provider', providers, first), dailyOf('model', models, first)]);
-        setData({ daily, providers, models, byProvider, byModel, summary, first });
+      .then(async ([overTime, providers, models, summary]) => {
+        const [byProvider, byModel] = await Promise.all([perBucketOf('provider', providers, buckets), perBucketOf('model', models, buckets)]);
+        if (current) setData({ buckets, overTime, providers, models, byProvider, byModel, summary });
       })
-      .catch(setError);
-  }, []);
-  if (error) return <ErrorMessage error={error} />;
-  if (!data) return <p class="loading">Loading…</p>;
-  const total = (pick: (r: UsageRow) => number) => data.daily.data.reduce((s, r) => s + pick(r), 0);
-  const { days, at } = perDay(data.daily.data, data.first);
-  const lines = (groups: Data['byProvider'], pick: (r: UsageRow) => number) =>
-    groups.map((g, i) => ({ label: g.name, values: perDay(g.rows, data.first).at(pick), color: COLORS[i % COLORS.length] }));
+      .catch((err) => current && setError(err));
+    // A later range's answer wins over an earlier one still on its way.
+    return () => {
+      current = false;
+    };
+  }, [range]);
+
+  const picker = (
+    <div class="ranges" role="group" aria-label="Range">
+      {(Object.keys(RANGES) as RangeName[]).map((name) => (
+        <button key={name} type="button" class="secondary" aria-pressed={name === range} data-range={name} onClick={() => setRange(name)}>
+          {RANGES[name].label}
+        </button>
+      ))}
+    </div>
+  );
+  if (error) return <section>{picker}<ErrorMessage error={error} /></section>;
+  if (!data) return <section>{picker}<p class="loading">Loading…</p></section>;
+  const b = data.buckets;
+  const per = b.groupBy;
+  const total = (pick: (r: UsageRow) => number) => data.overTime.data.reduce((s, r) => s + pick(r), 0);
+  const at = (pick: (r: UsageRow) => number) => b.at(data.overTime.data, pick);
+  const lines = (groups: Data['byProvider'], pick: (r: UsageRow) => number) => groups.map((g, i) => ({ label: g.name, values: b.at(g.rows, pick), color: COLORS[i % COLORS.length] }));
+  const label = RANGES[range].label;
   return (
-    <section aria-label="Last 30 days">
+    <section aria-label={`Last ${label}`} data-group-by={per}>
+      {picker}
       <dl class="cards">
         <div>
-          <dt>Requests (30 days)</dt>
+          <dt>Requests ({label})</dt>
           <dd data-testid="total-requests">{int(total((r) => r.requests))}</dd>
         </div>
         <div>
@@ -93,17 +108,17 @@ export function OverviewPage(_: PageProps) {
       </dl>
       <div class="charts">
         <Chart
-          title="Requests and errors per day"
-          days={days}
+          title={`Requests and errors per ${per}`}
+          times={b.times}
           series={[
             { label: 'Requests', values: at((r) => r.requests), color: '#2563eb' },
             { label: 'Errors', values: at((r) => r.errors ?? 0), color: '#dc2626' },
           ]}
         />
-        <Chart title="Tokens per day" days={days} series={[{ label: 'Tokens', values: at((r) => r.total_tokens), color: '#7c3aed' }]} />
-        <Chart title="Cost per day (USD)" days={days} format={usd} series={[{ label: 'Cost', values: at((r) => r.cost_usd), color: '#059669' }]} />
-        {data.byProvider.length > 0 && <Chart title="Requests per day by provider" days={days} series={lines(data.byProvider, (r) => r.requests)} />}
-        {data.byModel.length > 0 && <Chart title="Cost per day by model (USD)" days={days} format={usd} series={lines(data.byModel, (r) => r.cost_usd)} />}
+        <Chart title={`Tokens per ${per}`} times={b.times} series={[{ label: 'Tokens', values: at((r) => r.total_tokens), color: '#7c3aed' }]} />
+        <Chart title={`Cost per ${per} (USD)`} times={b.times} format={usd} series={[{ label: 'Cost', values: at((r) => r.cost_usd), color: '#059669' }]} />
+        {data.byProvider.length > 0 && <Chart title={`Requests per ${per} by provider`} times={b.times} series={lines(data.byProvider, (r) => r.requests)} />}
+        {data.byModel.length > 0 && <Chart title={`Cost per ${per} by model (USD)`} times={b.times} format={usd} series={lines(data.byModel, (r) => r.cost_usd)} />}
       </div>
       <h2>By provider</h2>
       <UsageTable rows={data.providers.data} groupLabel="Provider" />

@@ -3,8 +3,11 @@ import type { DetectorLimits } from './detectors';
 import type { Detector } from './patterns';
 import { parseContentFilters, type Action } from './spec';
 
-/** What a rule looks at when its `paths` are not given. */
-export const DEFAULT_REQUEST_PATHS = ['$.messages[*].content', '$.prompt', '$.input'];
+/**
+ * What a rule looks at when its `paths` are not given: chat messages, completions prompts and
+ * the Responses API's `input` (messages, tool outputs) and `instructions` (its system message).
+ */
+export const DEFAULT_REQUEST_PATHS = ['$.messages[*].content', '$.prompt', '$.input', '$.instructions'];
 export const DEFAULT_RESPONSE_PATHS = ['$.choices[*].message.content', '$.choices[*].text', '$.output[*].content'];
 
 export interface CompiledRule {

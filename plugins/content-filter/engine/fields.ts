@@ -21,8 +21,9 @@ const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null &
 /**
  * Evaluates each rule's JSONPath expressions (jsonpath-plus, script filters in its safe mode)
  * and collects the strings they select. A selected array or object is searched for text parts
- * (`{type: 'text', text}` and the like, and `content` inside response-API items), so
- * `$.messages[*].content` covers both plain and multi-part messages. A string selected by
+ * (`{type: 'text', text}` and the like, `content` inside Responses items and the `output` of
+ * their `function_call_output` items), so `$.messages[*].content` covers both plain and
+ * multi-part messages and `$.input` every text of a Responses input. A string selected by
  * several rules is one field with all of them.
  */
 export function selectFields(
@@ -72,6 +73,8 @@ function collectPart(part: Obj, segments: string[], depth: number, add: (segment
   if (typeof part.text === 'string') add([...segments, 'text'], part.text);
   const content = part.content;
   if (typeof content === 'string' || Array.isArray(content)) collect(content, [...segments, 'content'], depth, add);
+  // A Responses tool result is the `tool` message of chat completions: its text is the output.
+  if (part.type === 'function_call_output' && (typeof part.output === 'string' || Array.isArray(part.output))) collect(part.output, [...segments, 'output'], depth, add);
 }
 
 function pointerSegments(pointer: string): string[] {

@@ -16,3 +16,5 @@ export type { StreamLimits } from './stream';
 export { scanText, maskText } from './scan';
 export type { RuleFinding, ScanLimits } from './scan';
 export type { Finding } from './patterns';
+export { ResponsesStreamFilter } from './responses-stream';
+export type { ResponsesEventResult } from './responses-stream';

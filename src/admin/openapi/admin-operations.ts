@@ -175,7 +175,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     auth: 'caller',
     query: [
       ...TIME_RANGE,
-      { name: 'group_by', description: 'Group the totals.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'] } },
+      { name: 'group_by', description: 'Group the totals: by key, user, team, model, provider, endpoint, or over time by UTC `day` (`YYYY-MM-DD`) or `hour` (`YYYY-MM-DDTHH:00:00Z`). Only groups with records are listed.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'] } },
       { name: 'key_id', description: 'Only this key\'s usage (within what the caller may see).', schema: { type: 'string' } },
       { name: 'team', description: 'Only this team\'s usage (admins without a team).', schema: { type: 'string' } },
       { name: 'provider', description: 'Only this provider\'s usage.', schema: { type: 'string', maxLength: 256 } },
@@ -199,7 +199,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     query: [
       { name: 'startDate', description: `From this time (inclusive), e.g. \`2023-01-01\`. ${TIME_HELP}`, schema: TIME },
       { name: 'endDate', description: `Until the end of this day (inclusive), e.g. \`2023-01-31\`; a date-time other than midnight is the exclusive end. ${TIME_HELP}`, schema: TIME },
-      { name: 'group_by', description: 'Group the totals.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day'] } },
+      { name: 'group_by', description: 'Group the totals: by key, user, team, model, provider, endpoint, or over time by UTC `day` (`YYYY-MM-DD`) or `hour` (`YYYY-MM-DDTHH:00:00Z`). Only groups with records are listed.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'] } },
       { name: 'key_id', description: 'Only this key\'s usage (within what the caller may see).', schema: { type: 'string' } },
       { name: 'team', description: 'Only this team\'s usage (admins without a team).', schema: { type: 'string' } },
     ],
@@ -432,7 +432,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     tag: 'Console',
     summary: 'Sign in to the console',
     description:
-      'Takes the admin key or JWT in the Authorization header (as every admin route does; a session cookie does not count) and sets the session cookie `gw_console` (HttpOnly, SameSite=Strict, Path=/, Secure over TLS). The session ends after 8 hours, 1 hour unused, at the JWT\'s `exp`, on sign-out, or as soon as its credential is refused (a revoked key, an expired token).',
+      'Takes the admin key or JWT in the Authorization header (as every admin route does; a session cookie does not count) and sets the session cookie `gw_console` (HttpOnly, SameSite=Strict, Path=/, Secure over TLS). The session ends after `admin_auth.console.session_ttl_seconds` (8 hours by default), `admin_auth.console.idle_timeout_seconds` unused (1 hour), at the JWT\'s `exp`, on sign-out, or as soon as its credential is refused (a revoked key, an expired token).',
     auth: 'admin',
     responses: {
       201: {

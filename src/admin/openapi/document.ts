@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../paths';
 import { ADMIN_OPERATIONS, error, type AdminAuth, type AdminOperation, type ResponseDef } from './admin-operations';
-import { DOTNET_OPERATIONS, DOTNET_PREFIX, dotnetSchemas, EVENT_STREAM, LLM_OPERATIONS, LLM_PREFIXES, llmSchemas, type LlmOperation } from './llm-operations';
+import { ANTHROPIC_OPERATIONS, ANTHROPIC_PREFIX, anthropicSchemas, DOTNET_OPERATIONS, DOTNET_PREFIX, dotnetSchemas, EVENT_STREAM, LLM_OPERATIONS, LLM_PREFIXES, llmSchemas, type LlmOperation } from './llm-operations';
 import { adminSchemas, type Schema } from './schemas';
 import { MCP_OPERATIONS, mcpSchemas } from './mcp-operations';
 
@@ -25,10 +25,12 @@ export const openApiPath = (routerPath: string): string =>
 const ADMIN_SECURITY = [{ ApiKey: [] }, { ApiKeyHeader: [] }, { AzureApiKey: [] }, { AdminJwt: [] }];
 /** LLM callers: a virtual key (three headers), or a client certificate on the mTLS listener. */
 const LLM_SECURITY = [{ ApiKey: [] }, { ApiKeyHeader: [] }, { AzureApiKey: [] }, { ClientCertificate: [] }];
+/** Anthropic SDKs: the key in `x-api-key` (or as a bearer token), or a client certificate. */
+const ANTHROPIC_SECURITY = [{ ApiKeyHeader: [] }, { ApiKey: [] }, { ClientCertificate: [] }];
 
 const SECURITY_SCHEMES = {
   ApiKey: { type: 'http', scheme: 'bearer', description: 'A gateway API key (virtual key): `Authorization: Bearer sk-...`.' },
-  ApiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in `X-API-Key`.' },
+  ApiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in `X-API-Key` (`x-api-key`, as the Anthropic SDKs send it).' },
   AzureApiKey: { type: 'apiKey', in: 'header', name: 'api-key', description: 'The same key in `api-key` (Azure OpenAI SDKs).' },
   AdminJwt: {
     type: 'http',
@@ -41,6 +43,11 @@ const SECURITY_SCHEMES = {
 
 const TAGS = [
   { name: 'OpenAI-compatible', description: 'The OpenAI API subset, routed to the configured providers. The same paths without `/v1` are served too.' },
+  {
+    name: ANTHROPIC_PREFIX.tag,
+    description:
+      "Anthropic's Messages API (Claude Code, the Anthropic SDKs) for every routed model, keyed by `x-api-key`; errors in Anthropic's shape (`AnthropicError`). See docs/agent-apis.md.",
+  },
   { name: 'LangChain', description: 'The OpenAI-compatible endpoints for LangChain clients: `/v1/langchain` takes LangChain keys (`langchain-...`) only.' },
   {
     name: DOTNET_PREFIX.tag,
@@ -124,20 +131,20 @@ function adminOperation(op: AdminOperation): Record<string, unknown> {
   };
 }
 
-function llmOperation(op: LlmOperation, prefix: { prefix: string; tag: string; idPrefix: string }): Record<string, unknown> {
+function llmOperation(op: LlmOperation, prefix: { prefix: string; tag: string; idPrefix: string }, security = LLM_SECURITY): Record<string, unknown> {
   const id = prefix.idPrefix ? prefix.idPrefix + op.operationId[0].toUpperCase() + op.operationId.slice(1) : op.operationId;
   const parameters = [
     ...Object.entries(op.params ?? {}).map(([name, description]) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } })),
     ...(op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: q.schema })),
   ];
   const ok = responseObject(op.ok) as { content: Record<string, unknown> };
-  if (op.streams) ok.content['text/event-stream'] = { schema: EVENT_STREAM };
+  if (op.streams) ok.content['text/event-stream'] = { schema: op.eventStream ?? EVENT_STREAM };
   return {
     operationId: id,
     tags: [prefix.tag],
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
-    security: LLM_SECURITY,
+    security,
     ...(parameters.length ? { parameters } : {}),
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
     responses: { 200: ok, ...Object.fromEntries(Object.entries(op.errors).map(([status, def]) => [status, responseObject(def)])) },
@@ -154,7 +161,7 @@ function packageVersion(): string {
 
 const DESCRIPTION = `An LLM API gateway: Envoy in front, an OpenAI-compatible API routed to the configured providers, and an admin API.
 
-Every error has OpenAI's shape, \`{"error": {"message", "type", "param", "code"}}\` (schema \`Error\`); \`code\` is the stable part, and the codes are listed in docs/errors.md. Every answer carries \`x-request-id\`.
+Every error has OpenAI's shape, \`{"error": {"message", "type", "param", "code"}}\` (schema \`Error\`); \`code\` is the stable part, and the codes are listed in docs/errors.md. The Anthropic paths (\`/v1/messages\`) answer Anthropic's \`{"type": "error", "error": {"type", "message"}}\` instead (schema \`AnthropicError\`). Every answer carries \`x-request-id\`.
 
 The OpenAI-compatible paths are served under \`/v1\`, under \`/v1/langchain\` (LangChain keys only) and without a prefix (\`/chat/completions\`, ...).`;
 
@@ -164,6 +171,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   const put = (p: string, method: string, op: Record<string, unknown>) => ((paths[p] ??= {})[method.toLowerCase()] = op);
   for (const prefix of LLM_PREFIXES) for (const op of LLM_OPERATIONS) put(prefix.prefix + op.path, op.method, llmOperation(op, prefix));
   for (const op of DOTNET_OPERATIONS) put(DOTNET_PREFIX.prefix + op.path, op.method, llmOperation(op, DOTNET_PREFIX));
+  for (const op of ANTHROPIC_OPERATIONS) put(ANTHROPIC_PREFIX.prefix + op.path, op.method, llmOperation(op, ANTHROPIC_PREFIX, ANTHROPIC_SECURITY));
   for (const op of [...ADMIN_OPERATIONS, ...MCP_OPERATIONS]) put(openApiPath(op.path), op.method, adminOperation(op));
   return {
     openapi: '3.1.0',
@@ -176,7 +184,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     servers: [{ url: '/', description: 'This gateway' }],
     tags: TAGS,
     paths,
-    components: { schemas: { ...adminSchemas(), ...mcpSchemas(), ...llmSchemas(), ...dotnetSchemas() }, securitySchemes: SECURITY_SCHEMES },
+    components: { schemas: { ...adminSchemas(), ...mcpSchemas(), ...llmSchemas(), ...dotnetSchemas(), ...anthropicSchemas() }, securitySchemes: SECURITY_SCHEMES },
   };
 }
 

@@ -27,6 +27,8 @@ export interface LlmOperation {
   body?: Schema;
   /** Whether `stream: true` answers with server-sent events. */
   streams?: boolean;
+  /** Those events, when not OpenAI's chunks. */
+  eventStream?: Schema;
   ok: ResponseDef;
   errors: Record<number, ResponseDef>;
 }
@@ -351,5 +353,132 @@ export const DOTNET_OPERATIONS: LlmOperation[] = [
     params: { provider: 'The provider name, in any case (`OpenAI` is `openai`).' },
     ok: { description: 'The models.', schema: ref('DotnetModelList') },
     errors: { ...READ_ERRORS, 404: error(['provider_not_found'], 'No such provider, or the caller may not use it') },
+  },
+];
+
+// ---- Anthropic Messages (src/surfaces/anthropic, docs/agent-apis.md) ------------------------------
+
+/** `/v1/messages` and its token count: their own tag, Anthropic's key header and error shape. */
+export const ANTHROPIC_PREFIX = { prefix: '/v1', tag: 'Anthropic', idPrefix: '' } as const;
+
+/** An Anthropic error: `{"type":"error","error":{"type","message"}}`, with the gateway's status. */
+const anthropicError = (types: string[], what: string): ResponseDef => ({
+  description: `${what} (\`error.type\`: ${types.map((t) => `\`${t}\``).join(', ')}).`,
+  schema: ref('AnthropicError'),
+});
+
+const ANTHROPIC_ERRORS: Record<number, ResponseDef> = {
+  400: anthropicError(['invalid_request_error'], 'The request is invalid (the message names the field), or the content filter refused it'),
+  401: anthropicError(['authentication_error'], 'No gateway key, or an unusable one'),
+  403: anthropicError(['permission_error'], 'The caller may not use this model or provider'),
+  404: anthropicError(['not_found_error'], 'No such model (or the caller may not see it)'),
+  413: anthropicError(['request_too_large'], 'The request body is larger than the gateway accepts'),
+  429: { ...anthropicError(['rate_limit_error'], 'A rate limit or quota refused the request'), headers: RETRY_AFTER },
+  500: anthropicError(['api_error'], 'The gateway failed'),
+  502: anthropicError(['api_error'], 'The provider could not be reached or answered with an error that is not JSON'),
+  503: anthropicError(['api_error', 'overloaded_error'], 'The provider or a store is unavailable'),
+  504: anthropicError(['timeout_error'], 'The provider did not answer in time'),
+  529: anthropicError(['overloaded_error'], 'Anthropic is overloaded (native attempts keep its status)'),
+};
+
+const ANTHROPIC_EVENT_STREAM: Schema = {
+  type: 'string',
+  description:
+    'Anthropic server-sent events (`event:` + `data:`): `message_start`, `ping`, `content_block_start` / `content_block_delta` / `content_block_stop`, `message_delta`, `message_stop`; a failure mid-stream ends with `event: error`.',
+};
+
+const TEXT_OR_BLOCKS: Schema = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'object', required: ['type'], properties: { type: STRING } } }] };
+
+/** What Messages and count_tokens take in common (Anthropic's published fields; the rest is passed on natively). */
+const MESSAGES_FIELDS: Record<string, Schema> = {
+  model: { type: 'string', description: 'Any model the gateway routes: `claude-*` natively, others translated.' },
+  messages: {
+    type: 'array',
+    items: { type: 'object', required: ['role', 'content'], properties: { role: { enum: ['user', 'assistant'] }, content: TEXT_OR_BLOCKS } },
+  },
+  system: TEXT_OR_BLOCKS,
+  tools: { type: 'array', items: { type: 'object' } },
+  tool_choice: { type: 'object', required: ['type'], properties: { type: { enum: ['auto', 'any', 'tool', 'none'] }, name: STRING } },
+  thinking: { type: 'object' },
+};
+
+export function anthropicSchemas(): Record<string, Schema> {
+  return {
+    AnthropicMessageRequest: {
+      type: 'object',
+      required: ['model', 'max_tokens', 'messages'],
+      properties: {
+        ...MESSAGES_FIELDS,
+        max_tokens: { type: 'integer', minimum: 1 },
+        stop_sequences: { type: 'array', items: STRING },
+        temperature: { type: 'number' },
+        top_p: { type: 'number' },
+        top_k: INTEGER,
+        metadata: { type: 'object', properties: { user_id: OPT_STRING } },
+        stream: { type: 'boolean' },
+      },
+    },
+    AnthropicCountTokensRequest: { type: 'object', required: ['model', 'messages'], properties: MESSAGES_FIELDS },
+    AnthropicMessage: {
+      type: 'object',
+      required: ['id', 'type', 'role', 'model', 'content', 'stop_reason', 'usage'],
+      properties: {
+        id: STRING,
+        type: { const: 'message' },
+        role: { const: 'assistant' },
+        model: STRING,
+        content: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['type'],
+            properties: { type: { type: 'string', examples: ['text', 'tool_use', 'thinking'] }, text: STRING, id: STRING, name: STRING, input: { type: 'object' } },
+          },
+        },
+        stop_reason: { type: ['string', 'null'], examples: ['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'refusal'] },
+        stop_sequence: OPT_STRING,
+        usage: {
+          type: 'object',
+          required: ['input_tokens', 'output_tokens'],
+          properties: { input_tokens: INTEGER, output_tokens: INTEGER, cache_creation_input_tokens: { type: ['integer', 'null'] }, cache_read_input_tokens: { type: ['integer', 'null'] } },
+        },
+      },
+    },
+    AnthropicTokenCount: { type: 'object', required: ['input_tokens'], properties: { input_tokens: INTEGER } },
+    AnthropicError: {
+      type: 'object',
+      description: "Every error on the Anthropic paths, in Anthropic's shape (the gateway's error code is not part of it).",
+      required: ['type', 'error'],
+      properties: {
+        type: { const: 'error' },
+        error: { type: 'object', required: ['type', 'message'], properties: { type: STRING, message: STRING } },
+      },
+    },
+  };
+}
+
+export const ANTHROPIC_OPERATIONS: LlmOperation[] = [
+  {
+    method: 'POST',
+    path: '/messages',
+    operationId: 'createMessage',
+    summary: 'Create a message (Anthropic Messages API)',
+    description:
+      'For every model the gateway routes: natively to `anthropic` providers (the client\'s bytes and `anthropic-version` / `anthropic-beta` headers), translated both ways for the others. See docs/agent-apis.md.',
+    body: ref('AnthropicMessageRequest'),
+    streams: true,
+    eventStream: ANTHROPIC_EVENT_STREAM,
+    ok: { description: 'The message.', schema: ref('AnthropicMessage') },
+    errors: ANTHROPIC_ERRORS,
+  },
+  {
+    method: 'POST',
+    path: '/messages/count_tokens',
+    operationId: 'countMessageTokens',
+    summary: 'Count the input tokens of a message (Anthropic Messages API)',
+    description: "Anthropic's own count for a model an `anthropic` provider serves; otherwise the gateway's estimate (no provider called).",
+    body: ref('AnthropicCountTokensRequest'),
+    ok: { description: 'The count.', schema: ref('AnthropicTokenCount') },
+    errors: ANTHROPIC_ERRORS,
   },
 ];

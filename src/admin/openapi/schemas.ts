@@ -65,7 +65,7 @@ const HEALTH_PROVIDER = closed(
 );
 
 const USAGE_ROW = closed({
-  group: nullable('string', { description: 'The group\'s value (`day` is `YYYY-MM-DD`, UTC); `all` without `group_by`; null when records had none.' }),
+  group: nullable('string', { description: 'The group\'s value (`day` is `YYYY-MM-DD`, `hour` is `YYYY-MM-DDTHH:00:00Z`, both UTC); `all` without `group_by`; null when records had none.' }),
   requests: { type: 'integer', minimum: 0 },
   errors: { type: 'integer', minimum: 0, description: 'Requests answered with an error status (400 and up).' },
   prompt_tokens: { type: 'number', minimum: 0 },
@@ -222,7 +222,7 @@ export function adminSchemas(): Record<string, Schema> {
       object: { const: 'usage.report' },
       start: nullable('string', { format: 'date-time' }),
       end: nullable('string', { format: 'date-time' }),
-      group_by: nullable('string', { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', null] }),
+      group_by: nullable('string', { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour', null] }),
       scope: SCOPE,
       data: { type: 'array', items: USAGE_ROW },
     }),

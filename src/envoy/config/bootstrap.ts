@@ -41,6 +41,8 @@ export const ADMIN_ROUTES: ({ path: string } | { prefix: string })[] = [
   { path: '/v1/audit' },
   { path: '/v1/mcp/servers' },
   { prefix: '/v1/mcp/servers/' },
+  { path: '/v1/mcp/access' },
+  { prefix: '/v1/mcp/access/' },
   // The earlier .NET gateway's admin paths (`GET /api/v1/admin/usage`); its LLM paths
   // (`/api/v1/completion`, ...) are LLM traffic, served by the processor (src/surfaces/dotnet).
   { prefix: '/api/v1/admin/' },

@@ -15,3 +15,10 @@ test('inserted events precede the event, unchanged or rewritten or dropped', () 
   ev.drop();
   expect(ev.serialize()).toBe('data: {"y":2}\n\n');
 });
+
+test('an inserted event may be named (Responses and Anthropic streams name theirs); a name cannot break the framing', () => {
+  const ev = new SseEvent('response.output_text.done', '{"t":1}', undefined, 'event: response.output_text.done\ndata: {"t":1}\n\n');
+  ev.insertBefore({ type: 'response.output_text.delta' }, 'response.output_text.delta');
+  expect(ev.serialize()).toBe('event: response.output_text.delta\ndata: {"type":"response.output_text.delta"}\n\nevent: response.output_text.done\ndata: {"t":1}\n\n');
+  expect(() => ev.insertBefore({}, 'x\ndata: injected')).toThrow();
+});

@@ -109,6 +109,14 @@ the value to change.
 {{- if hasKey $cfg "envoy" -}}
 {{- fail "config.envoy is set by the chart: use envoy.* values (concurrency, logLevel, adminPort)" -}}
 {{- end -}}
+{{- range list "enabled" "port" -}}
+{{- if hasKey (default dict (get $cfg "mcp")) . -}}
+{{- fail (printf "config.mcp.%s is set by the chart: use mcp.enabled and processor.mcpPort instead" .) -}}
+{{- end -}}
+{{- end -}}
+{{- if not (has $v.service.sessionAffinity (list "None" "ClientIP")) -}}
+{{- fail "service.sessionAffinity must be None or ClientIP" -}}
+{{- end -}}
 {{- if hasKey $cfg "mtls" -}}
 {{- fail "config.mtls is set by the chart: use mtls.* values (enabled, port, secretName, identities)" -}}
 {{- end -}}
@@ -128,11 +136,12 @@ the value to change.
 {{- if $v.server.httpEnabled -}}{{- $ports = append $ports (int $v.server.httpPort) -}}{{- end -}}
 {{- if $v.mtls.enabled -}}{{- $ports = append $ports (int $v.mtls.port) -}}{{- end -}}
 {{- if and (not (kindIs "string" $v.processor.workers)) (gt (int $v.processor.workers) 1) -}}{{- $ports = append $ports (int $v.processor.extProcPort) -}}{{- end -}}
+{{- if $v.mcp.enabled -}}{{- $ports = append $ports (int $v.processor.mcpPort) -}}{{- end -}}
 {{- /* The echo demo provider is on unless the configuration turns it off (port 9004 by default). */ -}}
 {{- $echo := dig "demo" "echo" dict $cfg -}}
 {{- if ne (toString (dig "enabled" true $echo)) "false" -}}{{- $ports = append $ports (int (dig "port" 9004 $echo)) -}}{{- end -}}
 {{- if ne (len $ports) (len (uniq $ports)) -}}
-{{- fail (printf "two listeners share a port in the pod: %v (server.httpPort, mtls.port, envoy.adminPort/opsPort, processor.grpcPort/adminPort/extProcPort, config.demo.echo.port)" $ports) -}}
+{{- fail (printf "two listeners share a port in the pod: %v (server.httpPort, mtls.port, envoy.adminPort/opsPort, processor.grpcPort/adminPort/extProcPort/mcpPort, config.demo.echo.port)" $ports) -}}
 {{- end -}}
 {{- end -}}
 
@@ -147,6 +156,7 @@ relative to /etc/llm-gateway, where the config volume (gateway.yaml, tls/) is mo
   "envoy" (dict "manage" false "admin_address" "127.0.0.1" "admin_port" (int $v.envoy.adminPort) "concurrency" (int $v.envoy.concurrency) "log_level" $v.envoy.logLevel "bootstrap_path" "/etc/envoy/envoy.yaml")
   "processor" (dict "listen_address" "127.0.0.1" "advertise_address" "127.0.0.1" "grpc_port" (int $v.processor.grpcPort) "admin_port" (int $v.processor.adminPort) "workers" $v.processor.workers "ext_proc_port" (int $v.processor.extProcPort))
   "store" (dict "data_dir" "/var/lib/llm-gateway")
+  "mcp" (dict "enabled" (eq (toString $v.mcp.enabled) "true") "port" (int $v.processor.mcpPort))
 -}}
 {{- if $v.mtls.enabled -}}
 {{- $_ := set $owned "mtls" (dict "enabled" true "listen_address" "0.0.0.0" "port" (int $v.mtls.port) "server_cert" "tls/tls.crt" "server_key" "tls/tls.key" "client_ca" "tls/ca.crt" "identities" (default list $v.mtls.identities)) -}}
