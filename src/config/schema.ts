@@ -174,6 +174,12 @@ export const providerSchema = Closed({
   headers: Default(MapOf(Type.String()), {}),
   /** Per-attempt upstream timeout in seconds (0 = only the route timeout applies). */
   timeout_seconds: Default(Type.Number({ minimum: 0 }), 0),
+  /**
+   * Client APIs this provider's type speaks natively but this server does not (an
+   * OpenAI-compatible server without `/v1/responses`): such requests are translated to chat
+   * completions for it instead of passed through.
+   */
+  translated_apis: Default(Type.Array(StringEnum(['responses', 'messages']), { uniqueItems: true }), []),
 });
 
 export const pluginSchema = Closed({

@@ -209,6 +209,8 @@ export class ProviderManager {
       models: rec.models,
       headers: rec.headers,
       timeout_seconds: rec.timeoutSeconds,
+      // Not in the API's provider spec: a provider added there takes every API its type speaks natively.
+      translated_apis: [],
     });
   }
 

@@ -25,7 +25,10 @@ export function mappingsFrom(models: ModelMappingConfig[]): ModelMapping[] {
   }));
 }
 
-export function toRuntime(cfg: ProviderConfig, env: NodeJS.ProcessEnv = process.env): ProviderRuntime {
+/** A provider's configuration; `translated_apis` may be left out (none). */
+export type ProviderSpec = Omit<ProviderConfig, 'translated_apis'> & Partial<Pick<ProviderConfig, 'translated_apis'>>;
+
+export function toRuntime(cfg: ProviderSpec, env: NodeJS.ProcessEnv = process.env): ProviderRuntime {
   if (!translatorFor(cfg.type)) throw new Error(`provider "${cfg.name}": unknown type "${cfg.type}"`);
   const url = new URL(cfg.base_url);
   const apiKey = resolveSecret(cfg.api_key, cfg.api_key_env, env);
@@ -42,6 +45,7 @@ export function toRuntime(cfg: ProviderConfig, env: NodeJS.ProcessEnv = process.
     requiresKey: needsKey,
     available: !needsKey || Boolean(apiKey),
     timeoutSeconds: cfg.timeout_seconds,
+    translatedApis: cfg.translated_apis ?? [],
   };
 }
 

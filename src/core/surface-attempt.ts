@@ -33,16 +33,22 @@ export function viewKey(view: JsonObject): string {
 }
 
 /**
- * How this attempt serves the client's API on a provider of `providerType`. Native when the
- * provider speaks it and, for a surface whose plugins see an OpenAI view (Messages), when no
+ * How this attempt serves the client's API on `provider`. Native when the provider's type speaks
+ * it (and the provider is not configured to take it translated: `translated_apis`) and, for a surface whose plugins see an OpenAI view (Messages), when no
  * plugin changed that view's content: a redaction or any other edit is honoured by translating
  * the edited view instead, never by sending the client's original. Throws a 4xx GatewayError for
  * what a translation cannot carry.
  */
-export function planSurfaceAttempt(sr: SurfaceRequest, view: JsonObject, providerType: string, model: string, get: (h: string) => string | undefined): SurfacePlan {
+export function planSurfaceAttempt(
+  sr: SurfaceRequest,
+  view: JsonObject,
+  provider: { readonly type: string; readonly translatedApis?: readonly string[] },
+  model: string,
+  get: (h: string) => string | undefined,
+): SurfacePlan {
   const { surface, route } = sr;
   const api = route.api ?? route.endpoint;
-  const speaks = surface.native?.(route, providerType) ?? false;
+  const speaks = (surface.native?.(route, provider.type) ?? false) && !provider.translatedApis?.includes(api);
   if (speaks) {
     const headers = surface.nativeHeaders?.(route, get) ?? {};
     // Plugins see the client's own body (Responses): their edits, if any, are what goes.

@@ -74,7 +74,7 @@ export class UpstreamAttempt {
     let sent = input;
     try {
       // A client surface's request (src/surfaces): its own API natively, or translated, per provider.
-      plan = pending.surface && planSurfaceAttempt(pending.surface, ctx.request.body ?? {}, provider.type, target.model, (h) => ctx.request.headers.get(h));
+      plan = pending.surface && planSurfaceAttempt(pending.surface, ctx.request.body ?? {}, provider, target.model, (h) => ctx.request.headers.get(h));
       if (plan?.kind === 'answer') {
         pending.current = { number: pending.attempts, target, provider, translator, input, native: true };
         return json(200, plan.body, 'gateway_local_answer');

@@ -18,6 +18,8 @@ export interface ProviderRuntime {
   /** False when a required credential is missing and requests must bring their own (virtual keys). */
   readonly available: boolean;
   readonly timeoutSeconds: number;
+  /** Client APIs (`responses`, `messages`) sent to this provider translated even though its type speaks them. */
+  readonly translatedApis?: readonly string[];
 }
 
 export interface TranslationInput {

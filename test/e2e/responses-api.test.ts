@@ -31,6 +31,8 @@ beforeAll(async () => {
       providers: [
         { name: 'anthropic', type: 'anthropic', base_url: anthropic.url, api_key: 'sk-ant', models: ['claude-*', 'error-*'] },
         { name: 'openai', type: 'openai-compatible', base_url: openai.url, api_key: 'sk-openai-upstream', models: ['gpt-*'] },
+        // An OpenAI-compatible server without the Responses API (the same fake, chat only).
+        { name: 'chat-only', type: 'openai-compatible', base_url: openai.url, api_key: 'sk-openai-upstream', models: ['local-*'], translated_apis: ['responses'] },
         { name: 'google', type: 'google', base_url: google.url, api_key: 'g-key', models: ['gemini-*'] },
         { name: 'cohere', type: 'cohere', base_url: cohere.url, api_key: 'co-key', models: ['command-*'] },
       ],
@@ -66,6 +68,18 @@ test('python openai SDK: responses.create and responses.stream on every translat
   if (!/^23 passed, 0 failed$/m.test(out)) console.log(out);
   expect(out).toMatch(/^23 passed, 0 failed$/m);
 }, 150000);
+
+test('an OpenAI-compatible provider with translated_apis: [responses] gets chat completions, and the client a Responses answer', async () => {
+  const res = await post({ model: 'local-llama', input: 'hello there', instructions: 'Be brief.' }, { 'x-request-id': 'responses-chat-only-1' });
+  expect(res.status).toBe(200);
+  const out = (await res.json()) as { object: string; status: string; output: { type: string; content: { type: string; text: string }[] }[] };
+  expect(out).toMatchObject({ object: 'response', status: 'completed' });
+  expect(out.output[0].content[0]).toMatchObject({ type: 'output_text', text: 'echo: hello there' });
+  expect(openai.requests).toHaveLength(1);
+  expect(openai.requests[0].path).toBe('/v1/chat/completions');
+  expect(openai.requests[0].json).toMatchObject({ model: 'local-llama', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello there' }] });
+  expect(await usageRecord('responses-chat-only-1')).toMatchObject({ api: 'responses', provider: 'chat-only' });
+});
 
 test('OpenAI-compatible providers still get the Responses body natively, and answer as they are', async () => {
   const answer = { id: 'resp_native1', object: 'response', status: 'completed', model: 'gpt-4o', output: [], usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 } };

@@ -54,6 +54,7 @@ export const provider = (p: ProviderSpec): ProviderConfig => ({
   models: [],
   headers: {},
   timeout_seconds: 0,
+  translated_apis: [],
   ...p,
 });
 
