@@ -18,6 +18,9 @@ export interface UsageReport {
   group_by: string | null;
   data: UsageRow[];
   scope: string;
+  /** With `limit`: more groups follow; the next page's `offset`. */
+  has_more?: boolean;
+  next_offset?: number | null;
 }
 
 export interface VirtualKey {

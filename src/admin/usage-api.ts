@@ -59,6 +59,21 @@ function nameParam(value: string | null, param: string): string | undefined {
   return value;
 }
 
+/** A page of a grouped report: `limit` 1..1000 groups from `offset` (the position of the page). */
+const MAX_LIMIT = 1000;
+const MAX_OFFSET = 1_000_000_000;
+function intParam(value: string | null, param: string, min: number, max: number): number | undefined {
+  if (value === null) return undefined;
+  if (!/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > max) throw new BadParam(param, `'${param}' must be an integer from ${min} to ${max}.`);
+  return Number(value);
+}
+
+/** group_by=hour covers at most 31 days: 744 groups, each a point of a chart. */
+const MAX_HOURS = 31 * 24;
+const HOUR_MS = 3_600_000;
+const tooManyHours = (): AdminResponse =>
+  bad(new BadParam('group_by', `'group_by=hour' covers at most 31 days (${MAX_HOURS} hours): give 'start' and 'end' at most 31 days apart, or use group_by=day.`));
+
 const CSV_COLUMNS = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'total_tokens', 'cost_usd'];
 
 /** The report as a CSV download: one line per group, the columns of the JSON report. */
@@ -114,9 +129,35 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
     }
     const format = req.query.get('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') return bad(new BadParam('format', "'format' must be json or csv."));
+    let limit: number | undefined;
+    let offset: number | undefined;
+    try {
+      limit = intParam(req.query.get('limit'), 'limit', 1, MAX_LIMIT);
+      offset = intParam(req.query.get('offset'), 'offset', 0, MAX_OFFSET);
+    } catch (e) {
+      return bad(e as BadParam);
+    }
+    if (limit !== undefined || offset !== undefined) {
+      if (groupBy === undefined) return bad(new BadParam(limit !== undefined ? 'limit' : 'offset', 'Pages are for grouped reports: give group_by too.'));
+      if (offset !== undefined && limit === undefined) return bad(new BadParam('offset', "'offset' needs 'limit'."));
+      if (format === 'csv') return bad(new BadParam('limit', 'The CSV is always the whole report: leave out limit and offset.'));
+    }
+    if (groupBy === 'hour' && start !== undefined && end !== undefined && end - start > MAX_HOURS * HOUR_MS) return tooManyHours();
     // A narrowed view stays narrowed, whatever the caller asks for.
-    const rows = await usage.query({ start, end, groupBy: groupBy as UsageGroupBy | undefined, ...only, ...usageFilter(scope, req) });
+    const q = { start, end, groupBy: groupBy as UsageGroupBy | undefined, ...only, ...usageFilter(scope, req) };
+    let rows: UsageRow[];
+    if (groupBy === 'hour' && (start === undefined || end === undefined)) {
+      // An open range: its hours are counted by reading one more than allowed, never all of them.
+      const hours = await usage.query({ ...q, limit: MAX_HOURS + 1 });
+      if (hours.length > MAX_HOURS) return tooManyHours();
+      rows = limit === undefined ? hours : hours.slice(offset ?? 0, (offset ?? 0) + limit + 1);
+    } else {
+      // One group more than the page shows says whether there is a next page, without a count.
+      rows = await usage.query(limit === undefined ? q : { ...q, limit: limit + 1, offset: offset ?? 0 });
+    }
     if (format === 'csv') return usageCsv(rows, groupBy ?? 'all');
+    const page = limit === undefined ? undefined : { has_more: rows.length > limit, next_offset: rows.length > limit ? (offset ?? 0) + limit : null };
+    if (page) rows = rows.slice(0, limit);
     return {
       status: 200,
       body: {
@@ -136,6 +177,8 @@ export function registerUsageRoutes(router: AdminRouter, usage: UsageStore, auth
           total_tokens: r.totalTokens,
           cost_usd: r.costUsd,
         })),
+        // Only a paged report (limit) has these, so an unpaged one reads as before.
+        ...page,
       },
     };
   };

@@ -9,6 +9,7 @@ import type { Defaulted } from './schema-kit';
 import { mtlsProblems, withIdentityOptions } from '../identity/config';
 import { rateLimitProblems } from '../ratelimit/config';
 import { mcpProblems } from '../mcp/config';
+import { consoleSessionProblems, idleTimeoutGiven } from '../admin/console/config';
 import { baseUrlProblem } from '../providers/base-url';
 import { listeningPorts } from './ports';
 import { INHERITED_NAMES, inheritedNameProblems } from '../domain/own';
@@ -102,13 +103,15 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
   // options, key metadata) would take any key.
   const inherited = inheritedNameProblems(secretsHidden(doc));
   if (inherited.length) throw new ConfigError('invalid gateway configuration', inherited);
+  // Before the schema fills in defaults: only an idle timeout the file sets is held to the lifetime.
+  const idleGiven = idleTimeoutGiven(doc);
   if (!validateConfig(doc)) {
     throw new ConfigError('invalid gateway configuration', (validateConfig.errors ?? []).map(describeSchemaError));
   }
   const config: GatewayConfig = Object.assign(doc, { base_dir: baseDir });
   const envProblems = applyEnvOverrides(config, env, cwd);
   if (envProblems.length) throw new EnvironmentError('invalid environment', envProblems);
-  checkSemantics(config);
+  checkSemantics(config, idleGiven);
   config.plugins = withIdentityOptions(config.plugins, config.mtls);
   return config;
 }
@@ -126,7 +129,7 @@ function moveDeprecated(doc: Record<string, unknown>): void {
   if (!Object.hasOwn(server, 'shutdown_grace_seconds')) doc.server = { ...server, shutdown_grace_seconds: seconds };
 }
 
-function checkSemantics(config: GatewayConfig): void {
+function checkSemantics(config: GatewayConfig, idleGiven: boolean): void {
   const problems: string[] = [];
   const seen = new Set<string>();
   config.providers.forEach((p, i) => {
@@ -145,6 +148,7 @@ function checkSemantics(config: GatewayConfig): void {
   problems.push(...mtlsProblems(config.mtls, config.base_dir));
   problems.push(...rateLimitProblems(config.rate_limits));
   problems.push(...mcpProblems(config.mcp));
+  problems.push(...consoleSessionProblems(config.admin_auth.console, idleGiven));
   if (problems.length) throw new ConfigError('invalid gateway configuration', problems);
 }
 

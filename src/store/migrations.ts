@@ -591,6 +591,21 @@ export const USAGE_TOTALS_SELECT = `COUNT(*) AS requests,
 export const USAGE_ROW_SELECT = `${USAGE_TOTALS_SELECT},
   COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors`;
 
+/**
+ * LIMIT/OFFSET of a grouped query, after its ORDER BY (the group is unique, so the order is total
+ * and pages neither overlap nor skip). Placeholders, not literals: one prepared statement for
+ * every page, and only checked integers as values.
+ */
+export function usagePage(q: { limit?: number; offset?: number }): { sql: string; params: number[] } {
+  const { limit, offset } = q;
+  if (limit === undefined && offset === undefined) return { sql: '', params: [] };
+  for (const [name, v] of [['limit', limit], ['offset', offset]] as const) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new Error(`invalid usage ${name} ${JSON.stringify(v)}: expected a non-negative integer`);
+  }
+  // No limit: a bound no report reaches (SQLite's LIMIT -1 and PostgreSQL's LIMIT ALL differ).
+  return { sql: ' LIMIT ? OFFSET ?', params: [limit ?? Number.MAX_SAFE_INTEGER, offset ?? 0] };
+}
+
 /** A row of query(): its group (`grp`), totals and errors. */
 export function usageRowFromRow(row: Record<string, unknown>): UsageRow {
   const grp = row.grp;

@@ -34,6 +34,7 @@ import {
   settingsFromRow,
   usageFromRow,
   usageRowFromRow,
+  usagePage,
   usageTotalsFromRow,
   usageValues,
   usageWhere,
@@ -317,12 +318,13 @@ class PgUsageStore implements UsageStore {
     }
     // COLLATE "C": byte order, the same as SQLite's, whatever the database's locale.
     const expr = groupExpression(q.groupBy, DAY_SQL, HOUR_SQL);
+    const page = usagePage(q);
     const { rows } = await this.s.q(
       numbered(
         `SELECT (${expr}) COLLATE "C" AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}
-         GROUP BY grp ORDER BY grp ASC NULLS LAST`,
+         GROUP BY grp ORDER BY grp ASC NULLS LAST${page.sql}`,
       ),
-      where.params,
+      [...where.params, ...page.params],
     );
     return rows.map(usageRowFromRow);
   }

@@ -37,6 +37,7 @@ import {
   settingsFromRow,
   usageFromRow,
   usageRowFromRow,
+  usagePage,
   usageTotalsFromRow,
   usageValues,
   usageWhere,
@@ -284,12 +285,13 @@ class SqliteUsageStore implements UsageStore {
       return [usageRowFromRow(row)];
     }
     const expr = groupExpression(q.groupBy, DAY_SQL, HOUR_SQL);
+    const page = usagePage(q);
     const rows = this.s
       .stmt(
         `SELECT ${expr} AS grp, ${USAGE_ROW_SELECT} FROM usage_records ${where.sql}
-         GROUP BY grp ORDER BY grp ASC NULLS LAST`,
+         GROUP BY grp ORDER BY grp ASC NULLS LAST${page.sql}`,
       )
-      .all(...where.params) as Row[];
+      .all(...where.params, ...page.params) as Row[];
     return rows.map(usageRowFromRow);
   }
 

@@ -89,6 +89,10 @@ export interface UsageQuery {
   provider?: string;
   /** Restrict to one model (the one served, else the one requested, as groupBy `model`). */
   model?: string;
+  /** With groupBy: at most this many groups, in the query's order (by group, nulls last). */
+  limit?: number;
+  /** With groupBy: skip this many groups first (the rows of earlier pages). */
+  offset?: number;
 }
 
 

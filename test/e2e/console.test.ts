@@ -508,6 +508,53 @@ describeWithBrowser('admin console', () => {
     await context.close();
   });
 
+  test('the usage explorer pages on the server: more than a page of keys grouped by key, Next shows the rest', async () => {
+    // 51 more keys with one request each through Envoy: with the keys of earlier tests, over one page of 50 groups.
+    const made: string[] = [];
+    for (let i = 0; i < 51; i++) {
+      const { body: key } = await adminApi('POST', '/v1/keys', ADMIN, { name: `usage-page-${i}` });
+      made.push(key.id);
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'page' }] }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    const whole = await waitFor(async () => {
+      const body = (await adminApi('GET', '/v1/usage?group_by=key')).body;
+      // Every request recorded (the usage writer flushes in batches): the report is complete.
+      const seen = new Set(body.data.map((r: any) => r.group));
+      return made.every((id) => seen.has(id)) ? body : undefined;
+    }, 10_000, 100);
+    const groups = whole.data.map((r: any) => r.group ?? '');
+    const { context, page } = await signIn(ADMIN);
+    const requests: string[] = [];
+    page.on('request', (r) => r.url().includes('/v1/usage?') && r.url().includes('group_by=key') && requests.push(new URL(r.url()).search));
+    await goto(page, '#/usage');
+    const shown = async () => (await cells(page, 'table tbody tr')).map((r) => (r[0] === '—' || r[0] === '(none)' ? '' : r[0]));
+    await page.waitForSelector('nav.pager');
+    await page.click('form.filters button[type="submit"]');
+    await waitFor(async () => (await shown()).length === 50, 10_000, 100);
+    const first = await shown();
+    await page.click('nav.pager button:last-of-type');
+    await waitForText(page, 'Page 2');
+    await waitFor(async () => (await shown())[0] !== first[0], 10_000, 100);
+    const second = await shown();
+    // The page's two pages are the whole report, in the API's order, the second the rest of it.
+    expect(first.length + second.length).toBe(groups.length);
+    expect(first).toEqual(groups.slice(0, 50).map(String));
+    expect(second.length).toBe(groups.length - 50);
+    expect(await page.evaluate(`document.querySelector('nav.pager button:last-of-type').disabled`)).toBe(true);
+    await waitForText(page, 'Export CSV saves the whole report');
+    // Each page asked for 50 groups from an offset, never for the whole report.
+    expect(requests.some((q) => /limit=50&offset=50/.test(q))).toBe(true);
+    expect(requests.length).toBeGreaterThanOrEqual(3);
+    for (const q of requests) expect(q).toMatch(/limit=50&offset=\d+/);
+    await context.close();
+  });
+
   test('a JWT session ends at the token\'s expiry, and a revoked admin key ends its session at once', async () => {
     const exp = Math.floor(Date.now() / 1000) + 90;
     const jwt = await hs256Jwt({ sub: 'jwt-ops', roles: ['admin'], aud: AUDIENCE, exp }, JWT_SECRET);

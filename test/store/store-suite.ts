@@ -745,6 +745,26 @@ export function describeStore(name: string, createDatabase: () => Promise<StoreT
         expect(await store.usage.query({ groupBy })).toEqual(expected);
       });
 
+      test.each(grouped)('query groupBy %s pages with limit and offset in the grouped order', async (groupBy, expected) => {
+        await store.usage.insertBatch(ALL);
+        const pages: UsageRow[][] = [];
+        for (let offset = 0; offset < expected.length + 2; offset += 2) pages.push(await store.usage.query({ groupBy, limit: 2, offset }));
+        // Pages of two, the null group last, nothing skipped or repeated; past the end, nothing.
+        expect(pages.flat()).toEqual(expected);
+        expect(pages.map((p) => p.length)).toEqual(pages.map((_, i) => Math.max(0, Math.min(2, expected.length - 2 * i))));
+        expect(pages.at(-1)).toEqual([]);
+        expect(await store.usage.query({ groupBy, limit: 1000, offset: 0 })).toEqual(expected);
+        expect(await store.usage.query({ groupBy, limit: 0 })).toEqual([]);
+        expect(await store.usage.query({ groupBy, offset: 1 })).toEqual(expected.slice(1));
+      });
+
+      test('query refuses a limit or offset that is not a non-negative integer', async () => {
+        for (const bad of [-1, 1.5, Number.NaN, '1; DROP TABLE usage_records' as unknown as number]) {
+          await expect(store.usage.query({ groupBy: 'key', limit: bad })).rejects.toThrow(/limit/);
+          await expect(store.usage.query({ groupBy: 'key', limit: 1, offset: bad })).rejects.toThrow(/offset/);
+        }
+      });
+
       // [start, end): r2 is one millisecond before day 1, r3 exactly at its start, r5 exactly at its end.
       const inDay1: Array<[UsageGroupBy, UsageRow[]]> = [
         ['key', [row('k2', R.r3), row(null, R.r4)]],

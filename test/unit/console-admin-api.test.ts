@@ -124,6 +124,65 @@ describe('keys and usage API, as the console pages them', () => {
     expect(String(csv.raw).split('\r\n')[1]).toMatch(/^2026-11-30T09:00:00Z,2,1,/);
   });
 
+  test('grouped reports page with limit and offset: has_more and next_offset from one group more, not a count', async () => {
+    await store.usage.insertBatch(Array.from({ length: 7 }, (_, i) => usage({ id: `u${i}`, time: T0 + i, keyId: `key-${i}`, team: 'red', status: 200 })));
+    const whole = await get(`/v1/usage?group_by=key&start=${T0}`);
+    expect(whole.body).not.toHaveProperty('has_more');
+    expect(whole.body).not.toHaveProperty('next_offset');
+    const query = jest.spyOn(store.usage, 'query');
+    const pages: any[] = [];
+    let next: number | null = 0;
+    while (next !== null) {
+      const { status, body } = await get(`/v1/usage?group_by=key&start=${T0}&limit=3&offset=${next}`);
+      expect(status).toBe(200);
+      pages.push(body);
+      next = body.next_offset;
+    }
+    expect(pages.map((p) => [p.data.length, p.has_more, p.next_offset])).toEqual([[3, true, 3], [3, true, 6], [1, false, null]]);
+    expect(pages.flatMap((p) => p.data)).toEqual(whole.body.data);
+    expect(query.mock.calls.map(([q]) => [q.limit, q.offset])).toEqual([[4, 0], [4, 3], [4, 6]]);
+    // Exactly a page's worth left: no next page.
+    expect((await get(`/v1/usage?group_by=key&limit=7`)).body).toMatchObject({ has_more: false, next_offset: null });
+    // A team admin's pages are its team's groups.
+    expect((await get(`/v1/usage?group_by=team&limit=5`, TEAM_ADMIN)).body.data.map((r: any) => r.group)).toEqual(['red']);
+  });
+
+  test.each([
+    ['group_by=key&limit=0', 'limit'],
+    ['group_by=key&limit=1001', 'limit'],
+    ['group_by=key&limit=-1', 'limit'],
+    ['group_by=key&limit=2.5', 'limit'],
+    ['group_by=key&limit=ten', 'limit'],
+    ['group_by=key&limit=', 'limit'],
+    ['group_by=key&limit=5&offset=-1', 'offset'],
+    ['group_by=key&limit=5&offset=1e3', 'offset'],
+    ['group_by=key&limit=5&offset=99999999999', 'offset'],
+    ['group_by=key&offset=5', 'offset'],
+    ['limit=5', 'limit'],
+    ['group_by=key&limit=5&format=csv', 'limit'],
+  ])('%s is refused naming %s', async (q, param) => {
+    const res = await get(`/v1/usage?${q}`);
+    expect([res.status, res.body.error.code, res.body.error.param]).toEqual([400, 'invalid_parameter', param]);
+  });
+
+  test('group_by=hour covers at most 31 days', async () => {
+    const at = (ms: number) => new Date(ms).toISOString();
+    expect((await get(`/v1/usage?group_by=hour&start=${at(T0)}&end=${at(T0 + 31 * 24 * HOUR)}`)).status).toBe(200);
+    const longer = await get(`/v1/usage?group_by=hour&start=${at(T0)}&end=${at(T0 + 31 * 24 * HOUR + 1)}`);
+    expect([longer.status, longer.body.error.code, longer.body.error.param]).toEqual([400, 'invalid_parameter', 'group_by']);
+    expect(longer.body.error.message).toContain('31 days');
+    expect((await get(`/v1/usage?group_by=day&start=${at(T0)}&end=${at(T0 + 365 * 24 * HOUR)}`)).status).toBe(200);
+    // An open range is held to 744 hours that have records (read as 745 at most, never all).
+    await store.usage.insertBatch(Array.from({ length: 745 }, (_, i) => usage({ id: `h${i}`, time: T0 - i * HOUR, status: 200 })));
+    const open = await get('/v1/usage?group_by=hour');
+    expect([open.status, open.body.error?.param]).toEqual([400, 'group_by']);
+    await store.usage.insertBatch([]);
+    const within = await get(`/v1/usage?group_by=hour&start=${at(T0 - 743 * HOUR)}`);
+    expect([within.status, within.body.data.length]).toEqual([200, 744]);
+    const paged = await get(`/v1/usage?group_by=hour&start=${at(T0 - 743 * HOUR)}&limit=700&offset=40`);
+    expect([paged.body.data.length, paged.body.has_more, paged.body.next_offset]).toEqual([700, true, 740]);
+  });
+
   test.each(['Hour', 'hours', 'minute', '__proto__', 'hour;'])('group_by=%s is refused, naming hour among the choices', async (groupBy) => {
     const res = await get(`/v1/usage?group_by=${encodeURIComponent(groupBy)}`);
     expect([res.status, res.body.error.code, res.body.error.param]).toEqual([400, 'invalid_parameter', 'group_by']);

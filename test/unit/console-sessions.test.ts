@@ -220,4 +220,23 @@ describe('admin_auth.console in gateway.yaml: the session lifetimes', () => {
     expect(problems.join('\n')).toContain(name);
     expect(problems.join('\n')).toContain('admin_auth.console');
   });
+
+  test('an idle timeout longer than the lifetime is refused, naming both; equal or defaulted is not', () => {
+    const problemsOf = (console: object): string[] => {
+      try {
+        parseConfig({ admin_auth: { console } }, '/tmp');
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems ?? [String(err)];
+      }
+    };
+    const [problem, ...rest] = problemsOf({ session_ttl_seconds: 1800, idle_timeout_seconds: 3600 });
+    expect(rest).toEqual([]);
+    expect(problem).toMatch(/admin_auth\.console\.idle_timeout_seconds \(3600\).*admin_auth\.console\.session_ttl_seconds \(1800\)/);
+    // Against the default lifetime (8 h) too: 9 h idle is within its own range (24 h) but not the lifetime's.
+    expect(problemsOf({ idle_timeout_seconds: 9 * 3600 }).join('\n')).toContain('session_ttl_seconds (28800)');
+    expect(problemsOf({ session_ttl_seconds: 1800, idle_timeout_seconds: 1800 })).toEqual([]);
+    // The default idle hour under a shorter lifetime just never applies: not the operator's mistake.
+    expect(problemsOf({ session_ttl_seconds: 1800 })).toEqual([]);
+  });
 });

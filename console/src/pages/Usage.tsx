@@ -1,11 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, getText, query } from '../api';
 import { ErrorMessage, Notice } from '../components/Message';
+import { Pager, useCursorPages } from '../components/Pager';
 import { UsageTable } from '../components/UsageTable';
 import { dayAfter, dayInput } from '../format';
 import type { PageProps, UsageReport } from '../types';
 
 const GROUPS = ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'] as const;
+/** Groups a page: the gateway pages them (`limit`, `offset`), however many keys or users there are. */
+export const USAGE_PAGE_SIZE = 50;
 
 interface Filter {
   from: string;
@@ -37,12 +40,15 @@ export function UsagePage(_: PageProps) {
   const [report, setReport] = useState<UsageReport | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
+  // The filter the shown report was asked with: pages follow it, not fields edited since.
+  const [shown, setShown] = useState<Filter>(filter);
+  const pages = useCursorPages();
 
-  const load = (f: Filter) => {
+  // The page shown: the filter last asked for, from the offset the pager is at.
+  useEffect(() => {
     setError(null);
-    get<UsageReport>(`/v1/usage${reportQuery(f)}`).then(setReport, setError);
-  };
-  useEffect(() => load(filter), []);
+    get<UsageReport>(`/v1/usage${reportQuery(shown, { limit: String(USAGE_PAGE_SIZE), offset: pages.cursor ?? '0' })}`).then(setReport, setError);
+  }, [shown, pages.cursor]);
 
   /**
    * One click: the gateway makes the CSV (fetched like every call, with the console header, so the
@@ -69,7 +75,8 @@ export function UsagePage(_: PageProps) {
         onSubmit={(e) => {
           e.preventDefault();
           setSaved(null);
-          load(filter);
+          pages.reset();
+          setShown({ ...filter });
         }}
       >
         <label>
@@ -99,6 +106,8 @@ export function UsagePage(_: PageProps) {
         <>
           <p class="help">Scope: {report.scope === 'all' ? 'every team' : report.scope}</p>
           <UsageTable rows={report.data} groupLabel={report.group_by ?? 'all'} />
+          <Pager label="Usage" page={pages.page} hasMore={!!report.has_more} onPrevious={pages.previous} onNext={() => report.next_offset != null && pages.next(String(report.next_offset))} />
+          <p class="help">Export CSV saves the whole report (every group, not only this page).</p>
         </>
       )}
     </section>

@@ -22,3 +22,21 @@ export type ConsoleSessionConfig = Defaulted<typeof consoleSessionSchema>;
 
 /** The session limits in milliseconds, as ConsoleSessions takes them. */
 export const sessionLimits = (c: ConsoleSessionConfig) => ({ lifetimeMs: c.session_ttl_seconds * 1000, idleMs: c.idle_timeout_seconds * 1000 });
+
+/** Whether the file itself set `admin_auth.console.idle_timeout_seconds` (read before defaults fill it in). */
+export function idleTimeoutGiven(doc: Record<string, unknown>): boolean {
+  const auth = doc.admin_auth;
+  const consoleDoc = auth !== null && typeof auth === 'object' ? (auth as Record<string, unknown>).console : undefined;
+  return consoleDoc !== null && typeof consoleDoc === 'object' && Object.hasOwn(consoleDoc, 'idle_timeout_seconds');
+}
+
+/**
+ * An idle timeout set longer than the lifetime could never apply: most likely the two were mixed
+ * up, so it is refused. The default idle hour is not: it just never applies under a shorter lifetime.
+ */
+export function consoleSessionProblems(c: ConsoleSessionConfig, idleGiven: boolean): string[] {
+  if (!idleGiven || c.idle_timeout_seconds <= c.session_ttl_seconds) return [];
+  return [
+    `admin_auth.console.idle_timeout_seconds (${c.idle_timeout_seconds}) is longer than admin_auth.console.session_ttl_seconds (${c.session_ttl_seconds}): an idle timeout must not exceed the session lifetime`,
+  ];
+}

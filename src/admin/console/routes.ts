@@ -67,7 +67,8 @@ export function registerConsoleRoutes(router: AdminRouter, sessions: ConsoleSess
     const credential = presentedSecret((name) => header(req, name))!;
     const { id, expiresAt } = sessions.open(credential);
     audit?.record({ action: 'console.signed_in', outcome: 'success', actor: actorOf(caller), requestId: caller.requestId, details: { credential: caller.kind } });
-    const maxAge = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+    // Rounded: the session was opened a moment ago, so the lifetime's whole seconds (7199.999 s is 7200); the session's own expiry is what counts.
+    const maxAge = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
     return { status: 201, body: sessionView(caller, expiresAt), headers: { ...NO_STORE, 'set-cookie': sessionCookie(id, maxAge, overTls(req)) } };
   });
   router.add('GET', '/console/session', async (req) => {

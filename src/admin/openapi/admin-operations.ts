@@ -175,7 +175,9 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     auth: 'caller',
     query: [
       ...TIME_RANGE,
-      { name: 'group_by', description: 'Group the totals: by key, user, team, model, provider, endpoint, or over time by UTC `day` (`YYYY-MM-DD`) or `hour` (`YYYY-MM-DDTHH:00:00Z`). Only groups with records are listed.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'] } },
+      { name: 'group_by', description: 'Group the totals: by key, user, team, model, provider, endpoint, or over time by UTC `day` (`YYYY-MM-DD`) or `hour` (`YYYY-MM-DDTHH:00:00Z`). Only groups with records are listed, ordered by group (null last). `hour` covers at most 31 days: a longer `start`..`end` is refused (`400 invalid_parameter`, `param: group_by`), as is an open range with more than 744 hours of records.', schema: { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour'] } },
+      { name: 'limit', description: 'With `group_by` (JSON only): at most this many groups; the answer then has `has_more` and `next_offset`. Without it, every group.', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+      { name: 'offset', description: 'With `limit`: skip this many groups (the previous answer\'s `next_offset`).', schema: { type: 'integer', minimum: 0, maximum: 1000000000, default: 0 } },
       { name: 'key_id', description: 'Only this key\'s usage (within what the caller may see).', schema: { type: 'string' } },
       { name: 'team', description: 'Only this team\'s usage (admins without a team).', schema: { type: 'string' } },
       { name: 'provider', description: 'Only this provider\'s usage.', schema: { type: 'string', maxLength: 256 } },

@@ -218,14 +218,19 @@ export function adminSchemas(): Record<string, Schema> {
       'Audit records, newest first.',
     ),
 
-    UsageReport: closed({
-      object: { const: 'usage.report' },
-      start: nullable('string', { format: 'date-time' }),
-      end: nullable('string', { format: 'date-time' }),
-      group_by: nullable('string', { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour', null] }),
-      scope: SCOPE,
-      data: { type: 'array', items: USAGE_ROW },
-    }),
+    UsageReport: closed(
+      {
+        object: { const: 'usage.report' },
+        start: nullable('string', { format: 'date-time' }),
+        end: nullable('string', { format: 'date-time' }),
+        group_by: nullable('string', { enum: ['key', 'user', 'team', 'model', 'provider', 'endpoint', 'day', 'hour', null] }),
+        scope: SCOPE,
+        data: { type: 'array', items: USAGE_ROW },
+        has_more: { type: 'boolean', description: 'With `limit`: more groups follow this page.' },
+        next_offset: nullable('integer', { description: 'With `limit`: the `offset` of the next page; null on the last.' }),
+      },
+      ['has_more', 'next_offset'],
+    ),
     MetricsSummary: closed({
       total_requests: { type: 'integer', minimum: 0 },
       requests_by_provider: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
