@@ -1,4 +1,3 @@
 export { budgetsSchema, type BudgetsConfig } from './config';
 export { BudgetService, createBudgetService, type SpendSource } from './service';
 export { MemoryLedger } from './memory';
-export { RedisLedger } from './redis';

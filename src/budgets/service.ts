@@ -5,7 +5,6 @@ import type { BudgetAccount, BudgetAsk, BudgetLedger, BudgetReservation } from '
 import type { BudgetsConfig } from './config';
 import type { LedgerBackend, LedgerEntry, LedgerOp } from './ledger';
 import { MemoryLedger } from './memory';
-import { RedisLedger } from './redis';
 
 /** Dollars are kept as whole micro-dollars: sums stay exact, and Redis adds integers. */
 const MICROS = 1_000_000;
@@ -105,6 +104,11 @@ function entry(a: BudgetAccount, amount: number, min: number): LedgerEntry {
   return { account: accountKey(a), limit: a.unit === 'usd' ? Math.floor(a.limit * MICROS) : a.limit, amount: toUnits(a, Math.max(0, amount)), min: toUnits(a, Math.max(0, min)) };
 }
 
+/** ioredis is loaded only when Redis is configured, as for the rate limit counters (about 13 MiB of RSS). */
+function redisLedger(): typeof import('./redis').RedisLedger {
+  return (require('./redis') as typeof import('./redis')).RedisLedger;
+}
+
 /** The ledger for this configuration: Redis when a URL is configured, else this process. */
 export function createBudgetService(
   config: BudgetsConfig,
@@ -113,7 +117,7 @@ export function createBudgetService(
 ): BudgetService {
   const url = config.redis_url || opts.redisUrl;
   const backend = url
-    ? new RedisLedger({ url, prefix: config.redis_prefix, commandTimeoutMs: config.timeout_ms, log: opts.log })
+    ? new (redisLedger())({ url, prefix: config.redis_prefix, commandTimeoutMs: config.timeout_ms, log: opts.log })
     : new MemoryLedger();
   opts.log?.info({ backend: backend.name }, 'budget ledger');
   return new BudgetService(config, backend, spend);

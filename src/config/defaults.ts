@@ -34,7 +34,7 @@ export const embeddedDefaults = {
       base_url: 'http://127.0.0.1:9004/v1',
       models: ['echo', 'echo-*'],
       // The demo server speaks chat completions only: /v1/responses reaches it translated.
-      translated_apis: ['responses'],
+      translated_apis: ['responses' as const],
     },
     // The public providers: each serves its models once its key variable is set. Without the
     // key its models answer 503 provider_not_configured (unless a virtual key brings one).

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { BudgetService, MemoryLedger, RedisLedger, type SpendSource } from '../../src/budgets';
+import { BudgetService, MemoryLedger, type SpendSource } from '../../src/budgets';
+import { RedisLedger } from '../../src/budgets/redis';
 import { DEFAULT_BUDGETS, type BudgetsConfig } from '../../src/budgets/config';
 import type { LedgerBackend, LedgerEntry } from '../../src/budgets/ledger';
 import type { BudgetAccount } from '../../src/plugins/api';
