@@ -2,6 +2,7 @@ import type { ModelMappingConfig, ProviderConfig } from '../config/types';
 import { resolveSecret } from '../config/load';
 import type { ModelEntry, ProviderInfo, ProviderTarget } from '../domain';
 import { ownValue } from '../domain/own';
+import { globMatches } from '../domain/glob';
 import { translatorFor } from '../providers/translators';
 import type { ProviderRuntime } from '../providers/types';
 
@@ -9,12 +10,6 @@ import type { ProviderRuntime } from '../providers/types';
 export { translatorFor };
 
 export const clusterNameFor = (provider: string): string => `provider_${provider}`;
-
-/** Glob with `*` only, anchored: `gpt-*` matches `gpt-4o`. */
-function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
-}
 
 export function mappingsFrom(models: ModelMappingConfig[]): ModelMapping[] {
   return models.map((m) => ({
@@ -81,7 +76,7 @@ export interface ModelMapping {
  */
 export class ProviderRegistry {
   private readonly byName = new Map<string, ProviderRuntime>();
-  private rules: { re: RegExp; provider: ProviderRuntime }[] = [];
+  private rules: { pattern: string; provider: ProviderRuntime }[] = [];
   private mappings = new Map<string, ModelMapping>();
 
   constructor(providers: ProviderRuntime[] = [], mappings: ModelMapping[] = [], private readonly random: () => number = Math.random) {
@@ -94,7 +89,7 @@ export class ProviderRegistry {
     this.rules = [];
     for (const p of this.byName.values()) {
       const patterns = p.models.length ? p.models : (ownValue(DEFAULT_MODEL_PATTERNS, p.type) ?? []);
-      for (const m of patterns) this.rules.push({ re: globToRegExp(m), provider: p });
+      for (const m of patterns) this.rules.push({ pattern: m, provider: p });
     }
   }
 
@@ -131,8 +126,8 @@ export class ProviderRegistry {
       const p = this.byName.get(model.slice(0, i));
       if (p && i < model.length - 1) return { provider: p.name, type: p.type, model: model.slice(i + 1) };
     }
-    for (const { re, provider } of this.rules) {
-      if (re.test(model)) return { provider: provider.name, type: provider.type, model };
+    for (const { pattern, provider } of this.rules) {
+      if (globMatches(pattern, model)) return { provider: provider.name, type: provider.type, model };
     }
     return undefined;
   }

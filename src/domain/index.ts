@@ -11,4 +11,5 @@ export * from './errors';
 export * from './error-codes';
 export * from './json-depth';
 export * from './own';
+export * from './glob';
 export * from './sse';

@@ -1,3 +1,4 @@
+import { globMatches } from '../domain/glob';
 import type { McpAccessRule } from './config';
 
 /** Who is calling `/mcp`, as authenticated by the front (caller.ts). Never a secret. */
@@ -10,36 +11,6 @@ export interface McpCaller {
   tier?: string;
   /** The verified certificate identity, when the caller came over mTLS. */
   identity?: string;
-}
-
-/**
- * `*` matches any run of characters (`/` and `_` included); everything else is literal. Matched
- * by walking both strings (backtracking only to the last `*`), not by a regular expression: rules
- * come from admins at run time, and a pattern such as `*a*a*a*a*b` would make a backtracking
- * regex take exponential time on a long name, whereas this stays within length × length steps.
- */
-export function globMatches(pattern: string, value: string): boolean {
-  let p = 0;
-  let v = 0;
-  let star = -1;
-  let resume = 0;
-  while (v < value.length) {
-    if (p < pattern.length && pattern[p] === '*') {
-      star = p++;
-      resume = v;
-    } else if (p < pattern.length && pattern[p] === value[v]) {
-      p++;
-      v++;
-    } else if (star >= 0) {
-      // Let the last `*` take one more character and try again from there.
-      p = star + 1;
-      v = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern[p] === '*') p++;
-  return p === pattern.length;
 }
 
 const anyMatches = (patterns: readonly string[] | undefined, value: string | undefined) =>

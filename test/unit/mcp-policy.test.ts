@@ -1,4 +1,5 @@
-import { accessFor, globMatches, ruleApplies, type McpCaller } from '../../src/mcp/policy';
+import { globMatches } from '../../src/domain/glob';
+import { accessFor, ruleApplies, type McpCaller } from '../../src/mcp/policy';
 import type { McpAccessRule } from '../../src/mcp/config';
 
 const rule = (r: Partial<McpAccessRule>): McpAccessRule => ({ servers: ['*'], tools: ['*'], ...r });
