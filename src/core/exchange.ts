@@ -112,7 +112,7 @@ export class Exchange {
   /** The client's body text, kept for a surface's native attempts; and what those attempts need. */
   private clientText: string | undefined;
   private surfaceRequest: SurfaceRequest | undefined;
-  /** The answering attempt got the client's own API: its answer goes back as it came (src/core/native-reply.ts). */
+  /** The answering attempt got the client's own API: its answer goes back as it came (src/core/surface-attempt.ts). */
   private native = false;
   /** A plugin edited a native stream's view: the rest of it is translated from the view. */
   private nativeRewritten = false;
@@ -204,7 +204,7 @@ export class Exchange {
       }
       request.body = parsed as JsonObject;
       // A native attempt forwards the client's own bytes (src/core/surface-attempt.ts).
-      if (this.surface) this.clientText = text;
+      if (this.surface?.surface.native) this.clientText = text;
       this.capture?.requestText(text);
     }
     return this.routeRequest();

@@ -2,7 +2,7 @@ import { anthropicMessages } from './anthropic';
 import { dotnet } from './dotnet';
 import type { ClientSurface, SurfaceMatch } from './types';
 
-export { openAIStreamAbort, streamAbort } from './abort';
+export { openAIStreamAbort } from './abort';
 export type { ClientSurface, SurfaceMatch, SurfaceReplyContext, SurfaceRoute, SurfaceStream } from './types';
 
 /**

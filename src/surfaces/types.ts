@@ -50,8 +50,7 @@ export interface SurfaceStream {
    * `event: error` then nothing more (Anthropic's own streams end so); Responses answers
    * `response.failed` with the error; the .NET surface keeps OpenAI's `data: {error}` then
    * `data: [DONE]`. After abort, `translate` and `finish` return nothing. A request without a
-   * surface (OpenAI's own paths) ends with `openAIStreamAbort` (./index.ts), and
-   * `streamAbort(stream, error)` there picks the right one.
+   * surface (OpenAI's own paths) ends with `openAIStreamAbort` (./abort.ts).
    */
   abort(error: JsonValue): SseEvent[];
 }

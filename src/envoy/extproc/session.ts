@@ -52,7 +52,7 @@ const ENDABLE_RESPONSE: ProcessingMode = { response_body_mode: 'FULL_DUPLEX_STRE
 function encodeDuplexBody(d: Directive, chunk: Buffer, endOfStream: boolean): ProcessingResponse {
   if (d.kind === 'respond') return encode('response_body', d);
   const out: ProcessingResponse = {
-    response_body: { response: { streamed_body: { body: d.body ?? chunk, end_of_stream: endOfStream || Boolean(d.endStream) } } },
+    response_body: { response: { streamed_body: { body: d.body ?? chunk, end_of_stream: endOfStream } } },
   };
   if (d.published) out.dynamic_metadata = toStruct(metadataValues(d.published));
   return out;
@@ -225,10 +225,8 @@ export class ExtProcSession {
 
   /** An endable stream's body chunk: its end (the upstream's, or the processor's cut) goes once. */
   private writeDuplex(d: Directive, chunk: Buffer, upstreamEnded: boolean): void {
-    if (this.duplex!.ended) {
-      // Envoy may still hand over what was in flight when the stream was cut: nothing more goes out.
-      if (d.kind === 'continue') return;
-    }
+    // Envoy may still hand over what was in flight when the stream was cut: nothing more goes out.
+    if (this.duplex!.ended && d.kind === 'continue') return;
     const ends = d.kind === 'continue' && (upstreamEnded || Boolean(d.endStream));
     this.write(encodeDuplexBody(d, chunk, ends));
     if (d.kind === 'respond') this.answered = 'responded';

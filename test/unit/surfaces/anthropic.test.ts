@@ -2,7 +2,7 @@ import { isGatewayError, type GatewayError } from '../../../src/domain/errors';
 import type { JsonObject, JsonValue } from '../../../src/domain';
 import { SseEvent, SseParser } from '../../../src/domain/sse';
 import { parsePath } from '../../../src/core/endpoints';
-import { SURFACES, streamAbort } from '../../../src/surfaces';
+import { SURFACES } from '../../../src/surfaces';
 import { anthropicMessages, estimateInputTokens } from '../../../src/surfaces/anthropic';
 import type { SurfaceRoute } from '../../../src/surfaces/types';
 
@@ -328,7 +328,7 @@ describe('chunks → Anthropic events', () => {
   test('abort (for budgets and plugins): the error event, then nothing', () => {
     const stream = anthropicMessages.stream(MESSAGES, ctx)!;
     stream.translate(new SseParser().push(chunk({ content: 'x' }))[0]);
-    const ended = streamAbort(stream, { error: { message: 'Budget spent.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
+    const ended = stream.abort({ error: { message: 'Budget spent.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
     expect(ended.map((e) => [e.event, JSON.parse(e.data)])).toEqual([['error', { type: 'error', error: { type: 'rate_limit_error', message: 'Budget spent.' } }]]);
     expect(stream.finish()).toEqual([]);
     expect(stream.translate(new SseEvent(undefined, '[DONE]'))).toEqual([]);

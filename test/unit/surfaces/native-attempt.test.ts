@@ -2,7 +2,7 @@ import type { JsonObject } from '../../../src/domain';
 import { setTopLevelString } from '../../../src/core/raw-json';
 import { planSurfaceAttempt, viewKey, type SurfaceRequest } from '../../../src/core/surface-attempt';
 import { anthropicMessages } from '../../../src/surfaces/anthropic';
-import { openAIResponses, RESPONSES_ROUTE, streamAbort, openAIStreamAbort } from '../../../src/surfaces';
+import { openAIResponses, RESPONSES_ROUTE, openAIStreamAbort } from '../../../src/surfaces';
 
 /** Per attempt: native (the client's bytes, model alone set) or translated; the raw model edit. */
 
@@ -75,6 +75,6 @@ describe('planSurfaceAttempt', () => {
 
 test('a stream without a surface ends early with OpenAI data error and [DONE]', () => {
   const err = { error: { message: 'spent', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } };
-  expect(streamAbort(undefined, err).map((e) => e.serialize())).toEqual([`data: ${JSON.stringify(err)}\n\n`, 'data: [DONE]\n\n']);
+  expect(openAIStreamAbort(err).map((e) => e.serialize())).toEqual([`data: ${JSON.stringify(err)}\n\n`, 'data: [DONE]\n\n']);
   expect(openAIStreamAbort(err)).toHaveLength(2);
 });

@@ -2,7 +2,7 @@ import { isGatewayError, type GatewayError } from '../../../src/domain/errors';
 import type { JsonObject, JsonValue } from '../../../src/domain';
 import { SseParser } from '../../../src/domain/sse';
 import { parsePath } from '../../../src/core/endpoints';
-import { openAIResponses, RESPONSES_ROUTE, streamAbort } from '../../../src/surfaces';
+import { openAIResponses, RESPONSES_ROUTE } from '../../../src/surfaces';
 
 /** OpenAI Responses for providers that do not speak it: request → chat, chat → Response, chunks → events. */
 
@@ -269,7 +269,7 @@ describe('chunks → Responses events', () => {
       expect.objectContaining({ type: 'response.failed', response: expect.objectContaining({ status: 'failed', error: { code: 'content_filtered', message: 'stop' } }) }),
     ]);
     const stream = openAIResponses.stream(R, ctx())!;
-    const aborted = streamAbort(stream, { error: { message: 'Budget spent.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }).map((e) => JSON.parse(e.data).type);
+    const aborted = stream.abort({ error: { message: 'Budget spent.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }).map((e) => JSON.parse(e.data).type);
     expect(aborted).toEqual(['response.created', 'response.in_progress', 'error', 'response.failed']);
     expect(stream.finish()).toEqual([]);
   });
