@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { baseUrlProblem } from '../providers/base-url';
 import { Closed, Default, StringEnum, type Defaulted } from '../config/schema-kit';
 
 /**
@@ -83,6 +84,10 @@ export function mcpProblems(mcp: McpConfig): string[] {
   return mcp.servers.flatMap((s, i) => {
     if (seen.has(s.name)) return [`mcp.servers[${i}].name: duplicate server "${s.name}"`];
     seen.add(s.name);
-    return [];
+    const url = mcpUrlProblem(s.url);
+    return url ? [`mcp.servers[${i}].url ${url}`] : [];
   });
 }
+
+/** Why an MCP server's URL cannot be used (as a provider's base URL), or undefined. */
+export const mcpUrlProblem = (url: string): string | undefined => baseUrlProblem(url, 'give it as credential_env in the configuration or credential through the admin API');

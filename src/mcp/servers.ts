@@ -4,7 +4,7 @@ import { INHERITED_NAME_PROBLEM, inheritedNameKeys } from '../domain/own';
 import type { SecretBox } from '../keys/secrets';
 import type { Logger } from '../observability/logger';
 import type { McpServerRecord, McpServerStore } from '../store/types';
-import { mcpServerSchema, type McpConfig, type McpServerConfig } from './config';
+import { mcpServerSchema, mcpUrlProblem, type McpConfig, type McpServerConfig } from './config';
 
 /** An upstream MCP server as the gateway uses it: its credential resolved into its headers. */
 export interface McpServerSpec {
@@ -190,6 +190,8 @@ export class McpServers {
       throw new McpServerSpecError(`Invalid MCP server: ${param ?? 'body'} ${e?.message ?? 'is invalid'}.`, param);
     }
     const v = doc as unknown as { name: string; url: string; transport: 'streamable-http' | 'sse'; headers: Record<string, string>; credential?: string; credential_header: string; timeout_seconds: number };
+    const urlProblem = mcpUrlProblem(v.url);
+    if (urlProblem) throw new McpServerSpecError(`Invalid MCP server: url ${urlProblem}.`, 'url');
     const now = Date.now();
     const credential = v.credential !== undefined ? this.box.store(v.credential) : opts.merge && existing ? existing.credential : null;
     const rec: McpServerRecord = {

@@ -2,15 +2,16 @@
 const AUTHORITY = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:([^@/?#]*)@)?(\[[^\]/?#]*\]?|[^:/?#]*)(?::([^/?#]*))?/;
 
 /**
- * Why `url` cannot be a provider's base URL, or undefined when it can. The schemas only check
- * its shape; this catches what would fail later (building the Envoy cluster, the upstream
- * `:authority`) with a reason a person can act on.
+ * Why `url` cannot be a provider's base URL (or an MCP server's URL), or undefined when it can.
+ * The schemas only check its shape; this catches what would fail later (building the Envoy
+ * cluster, the upstream `:authority`) with a reason a person can act on. A URL carrying
+ * credentials is refused: it would be shown back in admin answers and error messages.
  */
-export function baseUrlProblem(url: string): string | undefined {
+export function baseUrlProblem(url: string, credentialHint = 'give the key as api_key or api_key_env'): string | undefined {
   const m = AUTHORITY.exec(url);
   if (!m) return 'is not an absolute http:// or https:// URL';
   const [, userinfo, host, port] = m;
-  if (userinfo !== undefined) return 'must not carry credentials (user:password@); give the key as api_key or api_key_env';
+  if (userinfo !== undefined) return `must not carry credentials (user:password@); ${credentialHint}`;
   if (host.startsWith('[') && !host.endsWith(']')) return `has an unclosed IPv6 address "${host}" (missing "]")`;
   if (port && !/^\d{1,5}$/.test(port)) return `has an invalid port "${port}"`;
   if (port && (Number(port) < 1 || Number(port) > 65535)) return `has port ${Number(port)}, outside 1-65535`;

@@ -401,6 +401,12 @@ test('a server added through the admin API serves live (SSE transport); credenti
   const { client } = await connect(QA_KEY);
   expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('legacy__ping_legacy');
   const api = (p: string, init: RequestInit = {}) => fetch(`${gw.url}${p}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+  // A URL carrying credentials is refused: it would be shown back in lists and error messages.
+  const inUrl = await api('/v1/mcp/servers', { method: 'POST', body: JSON.stringify({ name: 'legacy', url: legacy.url.replace('://', '://user:url-secret@'), transport: 'sse' }) });
+  expect(inUrl.status).toBe(400);
+  const refused = await inUrl.json();
+  expect(refused.error).toMatchObject({ param: 'url', message: expect.stringContaining('must not carry credentials') });
+  expect(JSON.stringify(refused)).not.toContain('url-secret');
   const created = await api('/v1/mcp/servers', { method: 'POST', body: JSON.stringify({ name: 'legacy', url: legacy.url, transport: 'sse', credential: 'legacy-secret-value' }) });
   expect(created.status).toBe(201);
   const body = await created.json();
